@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each builds what it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench fixtures clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/make_fixtures.py
+
+demo: $(STAMP) fixtures
+	$(BIN)/python -m mmkit.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check mmkit tests bench fixtures
+	$(BIN)/mypy --strict mmkit
+
+test: $(STAMP) fixtures lint
+	$(BIN)/pytest
+
+bench: $(STAMP) fixtures
+	$(BIN)/python bench/bench_image.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,75 @@
+"""Wire formats: one module each, registered by name. Nothing outside this package knows a
+provider's message shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mmkit.errors import UnsupportedFormatError
+from mmkit.formats.base import Target, WireFormat
+from mmkit.message import Message
+
+_REGISTRY: dict[str, WireFormat] = {}
+
+MessagesLike = Iterable[Message | Mapping[str, Any]] | Message
+
+
+def register(fmt: WireFormat) -> WireFormat:
+    """Make a wire format available by its name (a new format is one new module and this call)."""
+    _REGISTRY[fmt.name] = fmt
+    return fmt
+
+
+def get(name: str) -> WireFormat:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnsupportedFormatError(f"no wire format named {name!r}; known: {known}") from None
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def to_openai(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
+    """Messages as OpenAI chat parts, ready for the openai SDK, LiteLLM, vLLM, ..."""
+    return get("openai").encode(messages, **options)
+
+
+def to_bytez(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
+    """Messages as Bytez native parts (`url` or `base64` data-URI fields)."""
+    return get("bytez").encode(messages, **options)
+
+
+def to_hf(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
+    """Messages as Hugging Face chat-template parts."""
+    return get("hf").encode(messages, **options)
+
+
+def from_openai(items: Iterable[Mapping[str, Any]]) -> list[Message]:
+    return get("openai").parse(items)
+
+
+def from_bytez(items: Iterable[Mapping[str, Any]]) -> list[Message]:
+    return get("bytez").parse(items)
+
+
+def from_hf(items: Iterable[Mapping[str, Any]]) -> list[Message]:
+    return get("hf").parse(items)
+
+
+def _register_builtins() -> None:
+    from mmkit.formats.bytez import BytezFormat
+    from mmkit.formats.hf import HFFormat
+    from mmkit.formats.openai import OpenAIFormat
+
+    for fmt in (OpenAIFormat(), BytezFormat(), HFFormat()):
+        register(fmt)
+
+
+_register_builtins()
+
+__all__ = ["Target", "WireFormat", "from_bytez", "from_hf", "from_openai", "get", "names",
+           "register", "to_bytez", "to_hf", "to_openai"]

@@ -1,0 +1,194 @@
+"""What every wire format shares: the message loop, error context, and what a target accepts.
+
+A wire format subclasses `WireFormat`, says what its receiver accepts in a `Target`, and writes
+two small functions per part type (encode one part, parse one part). Nothing else in mmkit knows
+a provider's shape.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pybase64
+
+from mmkit.errors import InvalidOptionError, MediaTooLargeError, MmkitError
+from mmkit.media.image import ImageLimits
+from mmkit.message import Message
+from mmkit.parts import Image, Part, Text
+
+if TYPE_CHECKING:
+    from mmkit.media.fetch import FetchPolicy
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one receiver accepts. Every field is data a caller can override."""
+
+    images: ImageLimits = field(default_factory=ImageLimits)
+    fetches_urls: bool = True  # False: every URL is downloaded (safely) and sent inline
+    max_request_image_bytes: int | None = None
+
+
+@dataclass
+class EncodeContext:
+    """Per-call settings handed to each part encoder."""
+
+    target: Target
+    inline: bool | None = None
+    fetch: FetchPolicy | None = None
+    image_bytes: int = 0
+
+    def image_source(self, part: Image) -> tuple[str, str]:
+        """('url', url) when the URL goes through as is, else ('data', data URI)."""
+        inline = part.inline if part.inline is not None else self.inline
+        if part.url is not None and self.target.fetches_urls and not inline:
+            return "url", part.url
+        encoded = part.encoded(self.target.images, self.fetch)
+        self.image_bytes += len(encoded.data)
+        cap = self.target.max_request_image_bytes
+        if cap is not None and self.image_bytes > cap:
+            raise MediaTooLargeError(
+                f"the images of this request add up to {self.image_bytes:,} bytes, over the "
+                f"target's {cap:,}-byte limit per request; send fewer images or pass max_side="
+            )
+        return "data", data_uri(encoded.mime, encoded.data)
+
+
+def data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{pybase64.b64encode(data).decode('ascii')}"
+
+
+class WireFormat(ABC):
+    """One receiver's message shape: `encode` a list of messages, `parse` it back."""
+
+    name: ClassVar[str]
+    target: ClassVar[Target]
+
+    def encode(
+        self,
+        messages: Iterable[Message | Mapping[str, Any]] | Message,
+        *,
+        images: ImageLimits | None = None,
+        inline: bool | None = None,
+        fetch: FetchPolicy | None = None,
+        target: Target | None = None,
+    ) -> list[Json]:
+        """Messages (mmkit's or OpenAI-style dicts) in this format, each part made to fit."""
+        chosen = target or self.target
+        if images is not None:
+            chosen = replace(chosen, images=images)
+        context = EncodeContext(chosen, inline, fetch)
+        return [
+            self._encode_one(message, index, context)
+            for index, message in enumerate(self._coerce(messages))
+        ]
+
+    def parse(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
+        """This format's message dicts back into Messages."""
+        if isinstance(items, Mapping):
+            items = [items]
+        out = []
+        for index, item in enumerate(items):
+            where = f"message {index + 1}"
+            if not isinstance(item, Mapping):
+                raise InvalidOptionError(f"{where} is a {type(item).__name__}, not a dict")
+            try:
+                out.append(self.parse_message(item))
+            except MmkitError as exc:
+                raise _with_where(exc, where) from exc
+        return out
+
+    def _coerce(self, messages: Iterable[Message | Mapping[str, Any]] | Message) -> list[Message]:
+        """mmkit Messages, or OpenAI-style dicts (the lingua franca of callers) parsed first."""
+        if isinstance(messages, (Message, Mapping)):
+            messages = [messages]
+        out = []
+        for index, message in enumerate(messages):
+            if isinstance(message, Mapping):
+                from mmkit.formats import get
+
+                message = get("openai").parse([message])[0]
+            if not isinstance(message, Message):
+                raise InvalidOptionError(
+                    f"message {index + 1} is a {type(message).__name__}; pass mmkit Messages "
+                    "or OpenAI-style dicts"
+                )
+            out.append(message)
+        return out
+
+    def _encode_one(self, message: Message, index: int, context: EncodeContext) -> Json:
+        parts = []
+        for part_index, part in enumerate(message.content):
+            try:
+                parts.append(self.encode_part(part, context))
+            except MmkitError as exc:
+                raise _with_where(exc, f"message {index + 1}, part {part_index + 1}") from exc
+        return self.wrap_message(message, parts)
+
+    @abstractmethod
+    def encode_part(self, part: Part, context: EncodeContext) -> Json:
+        """One part in this format; images go through `context.image_source`."""
+
+    @abstractmethod
+    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
+        """One part of this format back into a Text or an Image."""
+
+    def wrap_message(self, message: Message, parts: list[Json]) -> Json:
+        """Role, content (a lone text as a string), name, and the pass-through fields."""
+        out: Json = {"role": message.role}
+        if parts:
+            out["content"] = text_or_parts(parts)
+        else:  # assistant turns with only tool calls carry a null content
+            out["content"] = None if message.role == "assistant" and message.extra else ""
+        if message.name is not None:
+            out["name"] = message.name
+        out.update(message.extra)
+        return out
+
+    def parse_message(self, item: Mapping[str, Any]) -> Message:
+        content = item.get("content")
+        if content is None:
+            parts: list[Part] = []
+        elif isinstance(content, str):
+            parts = [Text(content)]
+        elif isinstance(content, list):
+            parts = []
+            for index, part in enumerate(content):
+                where = f"part {index + 1}"
+                if not isinstance(part, Mapping):
+                    raise InvalidOptionError(f"{where} is a {type(part).__name__}, not a dict")
+                parts.append(self.parse_part(part, where))
+        else:
+            raise InvalidOptionError(
+                f"content must be a string or a list of parts, not {type(content).__name__}"
+            )
+        extra = {k: v for k, v in item.items() if k not in ("role", "content", "name")}
+        return Message(item.get("role"), parts, name=item.get("name"), extra=extra)
+
+
+def _with_where(exc: MmkitError, where: str) -> MmkitError:
+    """The same error class, its message prefixed with where it happened."""
+    try:
+        new = type(exc)(f"{where}: {exc}")
+    except TypeError:
+        return exc
+    new.__dict__.update(exc.__dict__)
+    return new
+
+
+def text_or_parts(parts: list[Json]) -> str | list[Json]:
+    """A lone text part is sent as a plain string: every chat API reads that form."""
+    if len(parts) == 1 and parts[0].get("type") == "text":
+        return str(parts[0]["text"])
+    return parts
+
+
+def parse_text(value: Any, where: str) -> Text:
+    if not isinstance(value, str):
+        raise InvalidOptionError(f"{where}: text must be a string, not {type(value).__name__}")
+    return Text(value)

@@ -1,0 +1,62 @@
+"""OpenAI Chat Completions parts (also vLLM, LiteLLM, transformers serve and most local servers).
+
+`{"type":"text","text":…}` and `{"type":"image_url","image_url":{"url":…,"detail":…}}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mmkit.errors import InvalidOptionError, UnsupportedFormatError
+from mmkit.formats.base import (
+    EncodeContext,
+    Json,
+    Target,
+    WireFormat,
+    parse_text,
+)
+from mmkit.media.image import ImageLimits
+from mmkit.parts import Image, Part, Text
+
+# From OpenAI's vision guide (as mirrored): settings, not constants.
+TARGET = Target(
+    images=ImageLimits(
+        mimes=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
+        animation=False,
+        max_bytes=20 * 1024 * 1024,
+    ),
+    fetches_urls=True,
+    max_request_image_bytes=50 * 1024 * 1024,
+)
+
+class OpenAIFormat(WireFormat):
+    name = "openai"
+    target = TARGET
+
+    def encode_part(self, part: Part, context: EncodeContext) -> Json:
+        if isinstance(part, Text):
+            return {"type": "text", "text": part.text}
+        if isinstance(part, Image):
+            _, url = context.image_source(part)
+            image_url: Json = {"url": url}
+            if part.detail is not None:
+                image_url["detail"] = part.detail
+            return {"type": "image_url", "image_url": image_url}
+        raise UnsupportedFormatError(f"OpenAI parts cannot carry a {type(part).__name__}")
+
+    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
+        kind = part.get("type")
+        if kind == "text":
+            return parse_text(part.get("text"), where)
+        if kind == "image_url":
+            image_url = part.get("image_url")
+            if isinstance(image_url, str):  # an older, still common shorthand
+                image_url = {"url": image_url}
+            if not isinstance(image_url, Mapping) or not isinstance(image_url.get("url"), str):
+                raise InvalidOptionError(f"{where}: image_url needs a 'url' string")
+            return Image(image_url["url"], detail=image_url.get("detail"))
+        raise UnsupportedFormatError(
+            f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
+            "'text' and 'image_url'"
+        )

@@ -1,0 +1,1 @@
+"""Raw media in, validated and encoded media out: no messages, no HTTP APIs."""

@@ -1,0 +1,118 @@
+"""Magic-byte detection of a media type: the bytes decide, never an extension or a header."""
+
+from __future__ import annotations
+
+# (offset, signature, mime) checked in order; the first match wins.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (0, b"BM", "image/bmp"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"\x00\x00\x01\x00", "image/x-icon"),
+    (0, b"fLaC", "audio/flac"),
+    (0, b"OggS", "audio/ogg"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),
+)
+
+# ISO base media (MP4 family): the brand at bytes 8..12 tells what the box holds.
+_FTYP_BRANDS: dict[bytes, str] = {
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heif",
+    b"M4A ": "audio/mp4",
+    b"M4B ": "audio/mp4",
+    b"qt  ": "video/quicktime",
+    b"3gp4": "video/3gpp",
+    b"3gp5": "video/3gpp",
+}
+
+# RIFF containers: the form type at bytes 8..12.
+_RIFF_FORMS: dict[bytes, str] = {
+    b"WEBP": "image/webp",
+    b"WAVE": "audio/wav",
+    b"AVI ": "video/x-msvideo",
+}
+
+# Short names used on the wire and by Pillow, keyed by MIME type.
+EXTENSIONS: dict[str, str] = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+    "image/tiff": "tiff",
+    "image/x-icon": "ico",
+    "image/avif": "avif",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "audio/wav": "wav",
+    "audio/mpeg": "mp3",
+    "audio/flac": "flac",
+    "audio/ogg": "ogg",
+    "audio/mp4": "m4a",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/quicktime": "mov",
+    "video/x-msvideo": "avi",
+    "video/3gpp": "3gp",
+}
+
+# What users and servers write for the same type.
+_ALIASES: dict[str, str] = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-bmp": "image/bmp",
+    "image/tif": "image/tiff",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-flac": "audio/flac",
+    "audio/x-m4a": "audio/mp4",
+    "audio/m4a": "audio/mp4",
+}
+
+_SHORT_NAMES: dict[str, str] = {
+    **{short: mime for mime, short in EXTENSIONS.items()},
+    "jpg": "image/jpeg",
+    "tif": "image/tiff",
+}
+
+
+def sniff(data: bytes | memoryview) -> str | None:
+    """The MIME type the bytes really are, or None when no known signature matches."""
+    head = bytes(data[:16])
+    for offset, signature, mime in _SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            return mime
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        return _RIFF_FORMS.get(head[8:12])
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        return _FTYP_BRANDS.get(head[8:12], "video/mp4")
+    # MPEG audio frame sync without an ID3 tag: 11 set bits, layer bits not 00.
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06):
+        return "audio/mpeg"
+    return None
+
+
+def normalize_mime(value: str | None) -> str | None:
+    """'IMAGE/JPG; charset=x' -> 'image/jpeg'; a short name ('jpg', 'wav') -> its MIME type."""
+    if not value:
+        return None
+    mime = value.split(";", 1)[0].strip().lower()
+    if "/" not in mime:
+        return _SHORT_NAMES.get(mime.lstrip("."))
+    return _ALIASES.get(mime, mime)
+
+
+def short_name(mime: str) -> str:
+    """'image/jpeg' -> 'jpeg': the name Pillow and the wire formats use."""
+    return EXTENSIONS.get(mime, mime.rsplit("/", 1)[-1])

@@ -1,0 +1,169 @@
+"""Resolve what a user holds (path, bytes, file, URL, data URI, base64 text) to bytes and an origin.
+
+In-memory pixels and samples (PIL images, numpy arrays) belong to the media modules that know how
+to encode them; this module only deals with byte-like inputs and names them for error messages.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
+
+import pybase64
+
+from mmkit.errors import InvalidMediaError, UnsupportedFormatError
+from mmkit.media.sniff import normalize_mime
+
+# Raw base64 as users paste it: the standard or URL-safe alphabet, padding, line breaks.
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
+# Longer strings than this are never tried as paths (base64 payloads can be megabytes).
+_MAX_PATH_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Bytes (or a URL left for the target to fetch) plus where they came from."""
+
+    data: bytes | None
+    origin: str
+    url: str | None = None
+    declared_mime: str | None = None
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for messages: no credentials, query or fragment (they often carry secrets)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    suffix = "?…" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + suffix
+
+
+def describe_bytes(data: bytes | bytearray | memoryview) -> str:
+    return f"bytes ({len(data):,} bytes)"
+
+
+def resolve(source: Any, what: str = "media") -> Resolved:
+    """Turn a path, bytes, file object, URL, data URI or base64 text into a `Resolved`."""
+    if isinstance(source, Resolved):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        origin = describe_bytes(source)
+        return Resolved(_nonempty(bytes(source), origin, what), origin)
+    if isinstance(source, os.PathLike):
+        return _read_path(Path(os.fspath(source)), what)
+    if isinstance(source, str):
+        return _resolve_text(source, what)
+    if hasattr(source, "read"):
+        return _read_file(source, what)
+    raise UnsupportedFormatError(
+        f"cannot use a {type(source).__name__} as {what}: pass a path, bytes, a binary file "
+        f"object, an http(s) URL, a data: URI or base64 text"
+    )
+
+
+def parse_data_uri(uri: str, what: str = "media") -> Resolved:
+    """'data:image/png;base64,....' -> bytes and the declared type."""
+    origin = f"data: URI ({len(uri):,} chars)"
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        raise InvalidMediaError(f"{what} {origin} has no ',' after its header; expected "
+                                "'data:<type>;base64,<data>'")
+    fields = header[len("data:"):].split(";")
+    declared = normalize_mime(fields[0]) if fields[0] else None
+    if any(f.strip().lower() == "base64" for f in fields[1:]):
+        data = decode_base64(payload, f"{what} {origin}")
+    else:
+        data = unquote_to_bytes(payload)
+    return Resolved(_nonempty(data, origin, what), origin, declared_mime=declared)
+
+
+def decode_base64(text: str, label: str) -> bytes:
+    """Forgiving base64: line breaks, URL-safe alphabet and missing or extra padding are fixed."""
+    compact = "".join(text.split()).replace("-", "+").replace("_", "/").rstrip("=")
+    if len(compact) % 4 == 1:
+        raise InvalidMediaError(f"{label} is not valid base64 (its length is impossible); "
+                                "check that the text was not cut off")
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return pybase64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidMediaError(f"{label} is not valid base64 ({exc}); pass a path, bytes, "
+                                "a URL or a data: URI instead") from None
+
+
+def _resolve_text(text: str, what: str) -> Resolved:
+    head = text[:16].lower()
+    if head.startswith(("http://", "https://")):
+        return Resolved(None, redact_url(text), url=text)
+    if head.startswith("data:"):
+        return parse_data_uri(text, what)
+    if "://" in text[:32]:
+        raise UnsupportedFormatError(
+            f"{what} URL {redact_url(text)} has a scheme mmkit does not fetch; use http(s), a "
+            "data: URI, or download it and pass the path"
+        )
+    if len(text) <= _MAX_PATH_LENGTH and "\x00" not in text:
+        path = Path(text).expanduser()
+        try:
+            if path.exists():
+                return _read_path(path, what)
+        except OSError:
+            pass
+    if len(text) >= 16 and _BASE64_TEXT.fullmatch(text):
+        label = f"base64 text ({len(text):,} chars)"
+        return Resolved(_nonempty(decode_base64(text, f"{what} {label}"), label, what), label)
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    raise InvalidMediaError(
+        f"{what} {shown!r} is not an existing file, an http(s) URL, a data: URI or base64 "
+        "text; check the path (relative to the working directory " + repr(os.getcwd()) + ")"
+    )
+
+
+def _read_path(path: Path, what: str) -> Resolved:
+    origin = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidMediaError(f"{what} file {origin} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise InvalidMediaError(f"{what} {origin} is a folder, not a file; pass one file") from None
+    except PermissionError:
+        raise InvalidMediaError(f"{what} file {origin} cannot be read: permission denied") from None
+    except OSError as exc:
+        raise InvalidMediaError(f"{what} file {origin} cannot be read: {exc.strerror}") from None
+    return Resolved(_nonempty(data, origin, what), origin)
+
+
+def _read_file(handle: Any, what: str) -> Resolved:
+    name = getattr(handle, "name", None)
+    origin = f"file {name}" if isinstance(name, str) else f"file object {type(handle).__name__}"
+    try:
+        data = handle.read()
+    except Exception as exc:  # any reader can fail in its own way: report it as ours
+        raise InvalidMediaError(f"{what} {origin} could not be read: {exc}") from exc
+    if isinstance(data, str):
+        raise InvalidMediaError(f"{what} {origin} was opened in text mode; open it with 'rb'")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidMediaError(f"{what} {origin}.read() returned {type(data).__name__}, not bytes")
+    return Resolved(_nonempty(bytes(data), origin, what), origin)
+
+
+def _nonempty(data: bytes, origin: str, what: str) -> bytes:
+    if not data:
+        raise InvalidMediaError(f"{what} {origin} is empty; pass a file with content")
+    return data

@@ -1,0 +1,142 @@
+"""Message: a role and a list of parts, with the builders users write in notebooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmkit.errors import InvalidOptionError
+from mmkit.parts import Image, Text
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+Part = Annotated[Text | Image, Field(discriminator="type")]
+
+# Builder keywords and the part each one makes; audio= and video= join with their parts.
+_MEDIA_KEYWORDS: dict[str, type[Image]] = {"image": Image, "images": Image}
+
+
+class Message(BaseModel):
+    """One chat message. `extra` keeps fields passed through untouched (tool_call_id, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: list[Part] = Field(default_factory=list)
+    name: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, role: Role | None = None, content: Any = None, /, **fields: Any) -> None:
+        if role is not None:
+            fields["role"] = role
+        if content is not None:
+            fields["content"] = to_parts(content)
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidOptionError(f"Message is invalid: {problems}") from None
+
+    # --- builders ------------------------------------------------------------------------------
+
+    @classmethod
+    def user(
+        cls,
+        content: Any = None,
+        *,
+        image: Any = None,
+        images: Iterable[Any] | None = None,
+        name: str | None = None,
+    ) -> Message:
+        """Text (or an interleaved list of text and parts), then the media given by keyword."""
+        return cls._build("user", content, name, image=image, images=images)
+
+    @classmethod
+    def system(cls, content: Any, *, name: str | None = None) -> Message:
+        return cls._build("system", content, name)
+
+    @classmethod
+    def assistant(cls, content: Any = None, *, name: str | None = None,
+                  **extra: Any) -> Message:
+        """An assistant turn; `tool_calls=` and other fields are kept in `extra`."""
+        message = cls._build("assistant", content, name)
+        message.extra.update(extra)
+        return message
+
+    @classmethod
+    def tool(cls, content: Any, *, tool_call_id: str, **extra: Any) -> Message:
+        return cls("tool", content, extra={"tool_call_id": tool_call_id, **extra})
+
+    @classmethod
+    def _build(cls, role: Role, content: Any, name: str | None, **media: Any) -> Message:
+        parts = to_parts(content) if content is not None else []
+        for keyword, value in media.items():
+            if value is None:
+                continue
+            make = _MEDIA_KEYWORDS[keyword]
+            many = keyword.endswith("s")
+            if many and (isinstance(value, (str, bytes)) or not isinstance(value, Iterable)):
+                raise InvalidOptionError(
+                    f"{keyword}= takes a list; for one item use {keyword[:-1]}="
+                )
+            for item in value if many else [value]:
+                parts.append(item if isinstance(item, make) else make(item))
+        return cls(role, parts, name=name)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """The text parts joined by newlines."""
+        return "\n".join(p.text for p in self.content if isinstance(p, Text))
+
+    @property
+    def images(self) -> list[Image]:
+        return [p for p in self.content if isinstance(p, Image)]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(p) for p in self.content)
+        return f"Message.{self.role}([{shown}])"
+
+    __str__ = __repr__
+
+
+def to_parts(content: Any) -> list[Text | Image]:
+    """A string, a part, or a list of strings, parts and in-memory images as a list of parts."""
+    items: Sequence[Any] = content if isinstance(content, (list, tuple)) else [content]
+    parts: list[Text | Image] = []
+    for index, item in enumerate(items):
+        if isinstance(item, (Text, Image)):
+            parts.append(item)
+        elif isinstance(item, str):
+            parts.append(Text(item))
+        elif _is_pixels(item):
+            parts.append(Image(item))
+        elif isinstance(item, dict):  # a part already in mmkit's own JSON shape
+            parts.append(_part_from_dict(item, index))
+        else:
+            raise InvalidOptionError(
+                f"message content item {index + 1} is a {type(item).__name__}; use a string or "
+                "a part: Image(...) for an image (a path string is read as text here)"
+            )
+    return parts
+
+
+def _is_pixels(item: Any) -> bool:
+    module = type(item).__module__
+    return module.startswith("PIL.") or (module == "numpy" and hasattr(item, "shape"))
+
+
+def _part_from_dict(item: dict[str, Any], index: int) -> Text | Image:
+    kind = item.get("type")
+    if kind == "text":
+        return Text.model_validate(item)
+    if kind == "image":
+        return Image.model_validate(item)
+    raise InvalidOptionError(
+        f"message content item {index + 1} has type {kind!r}; mmkit parts are 'text' or 'image' "
+        "(for OpenAI or Bytez dicts use mmkit.from_openai / mmkit.from_bytez)"
+    )
