@@ -103,6 +103,11 @@ class Message(BaseModel):
 
     __str__ = __repr__
 
+    def _repr_html_(self) -> str:
+        from mmkit.display import message_html
+
+        return message_html(self)
+
 
 def to_parts(content: Any) -> list[Text | Image]:
     """A string, a part, or a list of strings, parts and in-memory images as a list of parts."""

@@ -207,6 +207,11 @@ class Image(BaseModel):
 
     __str__ = __repr__
 
+    def _repr_html_(self) -> str:
+        from mmkit.display import image_html
+
+        return image_html(self)
+
     def describe(self) -> str:
         """One line: origin, type, size and bytes, e.g. 'cat.jpg JPEG 640×480, 41,233 bytes'."""
         if self.mime is None:

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import pybase64
 
 from mmkit.errors import InvalidMediaError, UnsupportedFormatError
+from mmkit.media.fetch import redact_url
 from mmkit.media.sniff import normalize_mime
 
 # Raw base64 as users paste it: the standard or URL-safe alphabet, padding, line breaks.
@@ -33,24 +34,6 @@ class Resolved:
     origin: str
     url: str | None = None
     declared_mime: str | None = None
-
-
-def redact_url(url: str) -> str:
-    """A URL fit for messages: no credentials, query or fragment (they often carry secrets)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    suffix = "?…" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + suffix
 
 
 def describe_bytes(data: bytes | bytearray | memoryview) -> str:
@@ -107,8 +90,12 @@ def decode_base64(text: str, label: str) -> bytes:
 
 
 def _resolve_text(text: str, what: str) -> Resolved:
+    if not text.strip():
+        raise InvalidMediaError(f"{what} is an empty or blank string; pass a path, an http(s) "
+                                "URL, a data: URI or base64 text")
     head = text[:16].lower()
     if head.startswith(("http://", "https://")):
+        _check_url(text, what)
         return Resolved(None, redact_url(text), url=text)
     if head.startswith("data:"):
         return parse_data_uri(text, what)
@@ -118,11 +105,11 @@ def _resolve_text(text: str, what: str) -> Resolved:
             "data: URI, or download it and pass the path"
         )
     if len(text) <= _MAX_PATH_LENGTH and "\x00" not in text:
-        path = Path(text).expanduser()
         try:
+            path = Path(text).expanduser()
             if path.exists():
                 return _read_path(path, what)
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: '~name' where no such user exists
             pass
     if len(text) >= 16 and _BASE64_TEXT.fullmatch(text):
         label = f"base64 text ({len(text):,} chars)"
@@ -132,6 +119,21 @@ def _resolve_text(text: str, what: str) -> Resolved:
         f"{what} {shown!r} is not an existing file, an http(s) URL, a data: URI or base64 "
         "text; check the path (relative to the working directory " + repr(os.getcwd()) + ")"
     )
+
+
+def _check_url(url: str, what: str) -> None:
+    """Refuse an http(s) URL no receiver could fetch: unparseable, no host, or a bad port."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        host = None
+    if not host:
+        raise InvalidMediaError(
+            f"{what} URL {redact_url(url)} is not a valid http(s) URL (no host, or a malformed "
+            "host or port); check the URL"
+        )
 
 
 def _read_path(path: Path, what: str) -> Resolved:
