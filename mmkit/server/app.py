@@ -1,0 +1,212 @@
+"""The starlette app: routes, auth, bounded body reading, and the two chat handlers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mmkit.server.answer import make_answer
+from mmkit.server.faults import FaultMiddleware, StatsCounter
+from mmkit.server.options import DEFAULT_OPTIONS, ServerOptions
+from mmkit.server.parse import Plan, plan_bytez, plan_openai
+from mmkit.server.replies import (
+    Api,
+    RateWindow,
+    Rejection,
+    api_of,
+    bytez_reply,
+    bytez_stream,
+    error_response,
+    openai_reply,
+    openai_stream,
+    status_message,
+)
+
+MODEL_ID = "echo"
+_MODELS_BODY = {"object": "list", "data": [{"id": MODEL_ID, "object": "model",
+                                             "owned_by": "mmkit"}]}
+# Bodies above this size are parsed in a worker thread, not on the event loop.
+_THREADED_JSON_BYTES = 256 * 1024
+
+
+def create_app(options: ServerOptions = DEFAULT_OPTIONS) -> Starlette:
+    """The conformance server as an ASGI app; `app.state.stats` counts its requests."""
+    server = _Handlers(options)
+    routes = [
+        Route("/v1/chat/completions", server.openai_chat, methods=["POST"]),
+        Route("/chat/completions", server.openai_chat, methods=["POST"]),
+        Route("/models/v2/openai/v1/chat/completions", server.openai_chat, methods=["POST"]),
+        Route("/v1/models", server.models, methods=["GET"]),
+        Route("/models", server.models, methods=["GET"]),
+        Route("/models/v2/openai/v1/models", server.models, methods=["GET"]),
+        Route("/models/v2/{org}/{model}", server.bytez_chat, methods=["POST"]),
+    ]
+    stats = StatsCounter()
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(FaultMiddleware, options=options, stats=stats)],
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
+    app.state.stats = stats
+    app.state.options = options
+    return app
+
+
+class _Handlers:
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self._key = options.api_key.encode() if options.api_key else None
+        self._quota = RateWindow()
+
+    async def models(self, request: Request) -> Response:
+        try:
+            self._authorize(request, "openai")
+        except Rejection as rejection:
+            return error_response("openai", rejection)
+        return JSONResponse(_MODELS_BODY)
+
+    async def openai_chat(self, request: Request) -> Response:
+        try:
+            self._authorize(request, "openai")
+            body = await self._json_body(request)
+            model = body.get("model")
+            if not isinstance(model, str) or not model:
+                raise Rejection(400, "you must provide a model parameter", "missing_model")
+            stream = _flag(body, "stream")
+            max_tokens = _positive_int(body, "max_completion_tokens") or _positive_int(
+                body, "max_tokens"
+            )
+            stream_options = body.get("stream_options")
+            if stream_options is not None and not isinstance(stream_options, Mapping):
+                raise Rejection(400, "'stream_options' must be an object", "invalid_value")
+            plan = await _decoded(plan_openai(body))
+        except Rejection as rejection:
+            return error_response("openai", rejection)
+        answer = make_answer(plan.descriptions(), plan.prompt_tokens, max_tokens)
+        if stream:
+            include_usage = bool(stream_options and stream_options.get("include_usage"))
+            return openai_stream(answer, model, include_usage)
+        return openai_reply(answer, model)
+
+    async def bytez_chat(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            self._authorize(request, "bytez")
+            body = await self._json_body(request)
+            stream = _flag(body, "stream")
+            params = body.get("params", {})
+            if params is None:
+                params = {}
+            if not isinstance(params, Mapping):
+                raise Rejection(400, "'params' must be an object of generation settings")
+            max_tokens = _positive_int(params, "max_new_tokens")
+            plan = await _decoded(plan_bytez(body))
+        except Rejection as rejection:
+            return error_response("bytez", rejection)
+        answer = make_answer(plan.descriptions(), plan.prompt_tokens, max_tokens)
+        if stream:
+            return bytez_stream(answer, self._quota, started)
+        return bytez_reply(answer, self.options.bytez_content_as_list, self._quota, started)
+
+    def _authorize(self, request: Request, api: Api) -> None:
+        if self._key is None:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        wanted = "bearer" if api == "openai" else "key"
+        # compare_digest: the time taken says nothing about how much of the key matched.
+        if scheme.lower() != wanted or not hmac.compare_digest(
+            token.strip().encode("latin-1", "replace"), self._key
+        ):
+            how = "Bearer <key>" if api == "openai" else "Key <key>"
+            message = (
+                "Incorrect API key provided" if token else
+                f"You didn't provide an API key; send the header 'Authorization: {how}'"
+            )
+            raise Rejection(401, message, "invalid_api_key")
+
+    async def _json_body(self, request: Request) -> Mapping[str, Any]:
+        raw = await _read_body(request, self.options.max_body_bytes)
+        try:
+            if len(raw) > _THREADED_JSON_BYTES:
+                body = await run_in_threadpool(json.loads, raw)
+            else:
+                body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Rejection(
+                400, "We could not parse the JSON body of your request; send valid JSON",
+                "invalid_json",
+            ) from None
+        if not isinstance(body, dict):
+            raise Rejection(400, "The request body must be a JSON object", "invalid_json")
+        return body
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known (header) or seen (count) to be too big."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> Rejection:
+    return Rejection(413, f"The request body is over the server's {limit:,}-byte limit",
+                     "request_too_large")
+
+
+async def _decoded(plan: Plan) -> Plan:
+    """Decode media in a worker thread; a text-only request stays on the loop."""
+    if plan.jobs:
+        await run_in_threadpool(plan.decode)
+    return plan
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise Rejection(400, f"'{name}' must be true or false", "invalid_value")
+    return value
+
+
+def _positive_int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Rejection(400, f"'{name}' must be a positive integer", "invalid_value")
+    return value
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) in the shape of the API the path belongs to."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    message = f"{status_message(status)}: {request.method} {request.url.path}"
+    code = "not_found" if status == 404 else None
+    headers = getattr(exc, "headers", None)
+    return error_response(api_of(request.url.path), Rejection(status, message, code, headers))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug in the server still answers in the API's shape (uvicorn logs the traceback)."""
+    rejection = Rejection(500, "The conformance server failed on this request", "server_error")
+    return error_response(api_of(request.url.path), rejection)
