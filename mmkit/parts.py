@@ -111,8 +111,10 @@ class Image(BaseModel):
             return
         if isinstance(source, Image):
             source = Resolved(source.data, source.origin, source.url, source.mime)
-        resolved = _resolve_image(source)
-        fields = {**options, "origin": resolved.origin, "url": resolved.url, "data": resolved.data}
+        notes: list[str] = []  # what was changed at construction
+        resolved = _resolve_image(source, notes)
+        fields = {**options, "origin": resolved.origin, "url": resolved.url, "data": resolved.data,
+                  "notes": notes}
         info = None
         if resolved.data is not None:
             info = image_codec.probe(resolved.data, resolved.origin, pixel_limit)
@@ -120,8 +122,7 @@ class Image(BaseModel):
                           frames=info.frames)
             declared = resolved.declared_mime
             if declared and declared != info.mime:
-                fields["notes"] = [f"declared type {declared} corrected to {info.mime} "
-                                   "(from the bytes)"]
+                notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
         self._init_fields(fields)
         self._info = info
 
@@ -222,16 +223,17 @@ class Image(BaseModel):
         return f"{self.origin} {kind} {self.width}×{self.height}{frames}{size}"
 
 
-def _resolve_image(source: Any) -> Resolved:
-    """Pixels in memory become lossless PNG bytes; everything else is resolved as bytes or URL."""
+def _resolve_image(source: Any, notes: list[str]) -> Resolved:
+    """Pixels in memory become lossless PNG bytes (a mode PNG cannot hold is converted, and noted
+    in `notes`); everything else is resolved as bytes or URL."""
     from PIL import Image as PILImageModule
 
     if isinstance(source, PILImageModule.Image):
         origin = f"PIL image {source.width}×{source.height} {source.mode}"
-        return Resolved(image_codec.pixels_to_png(source, origin), origin)
+        return Resolved(image_codec.pixels_to_png(source, origin, notes), origin)
     if type(source).__module__ == "numpy" and hasattr(source, "shape"):
         origin = f"numpy array {'×'.join(str(n) for n in source.shape)} {source.dtype}"
-        return Resolved(image_codec.pixels_to_png(source, origin), origin)
+        return Resolved(image_codec.pixels_to_png(source, origin, notes), origin)
     return resolve(source, "image")
 
 

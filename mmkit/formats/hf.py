@@ -42,6 +42,8 @@ class HFFormat(WireFormat):
 
     def wrap_message(self, message: Message, parts: list[Json]) -> Json:
         out: Json = {"role": message.role, "content": parts}
+        if message.name is not None:
+            out["name"] = message.name
         out.update(message.extra)
         return out
 

@@ -112,13 +112,16 @@ def probe(data: bytes, origin: str, pixel_limit: int | None = None) -> ImageInfo
     return ImageInfo(mime, width, height, mode, frames, orientation)
 
 
-def pixels_to_png(pixels: Any, origin: str) -> bytes:
-    """A PIL image or a numpy array (H×W, H×W×3, H×W×4 uint8) as lossless PNG bytes."""
+def pixels_to_png(pixels: Any, origin: str, notes: list[str] | None = None) -> bytes:
+    """A PIL image or a numpy array (H×W, H×W×3, H×W×4 uint8) as lossless PNG bytes.
+
+    A mode PNG cannot hold (CMYK, float, 32-bit...) is converted first, and said so in `notes`.
+    """
     im = pixels if isinstance(pixels, PILImage.Image) else _array_to_pil(pixels, origin)
     try:
         im.load()
         if im.mode not in _PORTABLE_MODES and im.mode not in ("I;16", "I;16B"):
-            im = _portable(im, [])
+            im = _portable(im, notes if notes is not None else [])
         buf = io.BytesIO()
         # Level 1: construction stays fast; the encoder recompresses if it has to re-encode.
         im.save(buf, format="PNG", compress_level=1)
@@ -147,8 +150,17 @@ def fit_size(
         # Derived from the rounded long side so the aspect ratio stays within half a pixel.
         return max(1, round(short_side * long_ / long_side))
 
-    while max_pixels is not None and new_long > 1 and new_long * short_for(new_long) > max_pixels:
-        new_long -= 1
+    if max_pixels is not None and new_long * short_for(new_long) > max_pixels:
+        # Rounding overshot: the area grows with the long side, so binary-search the largest
+        # long side that fits (a step-by-step walk takes millions of steps for a 1-pixel strip).
+        low, high = 1, new_long - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if middle * short_for(middle) <= max_pixels:
+                low = middle
+            else:
+                high = middle - 1
+        new_long = low
     new_short = short_for(new_long)
     return (new_long, new_short) if width >= height else (new_short, new_long)
 
@@ -206,13 +218,16 @@ def encode(
     notes: list[str] = []
     im = _decode(data, info, origin, size, first_frame_only, notes)
     mime = wanted or _choose_format(im, info, limits, first_frame_only)
-    if im.size != size:
+    if size != (info.width, info.height):  # JPEG draft decoding may already have shrunk it
         notes.append(f"resized {info.width}×{info.height} → {size[0]}×{size[1]}")
+    if im.size != size:
         im = _resize(im, size)
     if mime != info.mime:
         reason = "" if info.mime in limits.mimes else " (the target does not accept it)"
         notes.append(f"converted {short_name(info.mime).upper()} → {short_name(mime).upper()}"
                      + reason)
+    if request.quality is not None and mime in ("image/jpeg", "image/webp"):
+        notes.append(f"encoded {short_name(mime).upper()} at quality {request.quality}")
     return _save_within(im, mime, request, limits, origin, notes)
 
 
@@ -387,10 +402,11 @@ def _has_alpha(im: PILImage.Image) -> bool:
 def _choose_format(
     im: PILImage.Image, info: ImageInfo, limits: ImageLimits, first_frame_only: str | None
 ) -> str:
-    """The input's own format when the target takes it; else PNG for alpha/few colours, JPEG."""
+    """The input's own format when the target takes it and mmkit writes it; else PNG for
+    alpha/few colours, JPEG."""
     own = info.mime
     animated_webp = first_frame_only is not None and own == "image/webp"
-    if own in limits.mimes and own != "image/gif" and not animated_webp:
+    if own in limits.mimes and own in _SAVERS and own != "image/gif" and not animated_webp:
         return own
     few_colours = im.mode in ("1", "P") or (
         im.width * im.height <= 4_000_000 and im.getcolors(256) is not None
@@ -410,17 +426,26 @@ def _prepare(im: PILImage.Image, mime: str, notes: list[str]) -> PILImage.Image:
     if mime == "image/jpeg":
         if _has_alpha(im):
             notes.append("flattened transparency on white (JPEG has no alpha)")
-            rgba = im.convert("RGBA")
-            background = PILImage.new("RGB", rgba.size, (255, 255, 255))
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            return background
+            return _on_white(im)
         return im if im.mode in ("L", "RGB") else im.convert("RGB")
     if mime == "image/webp":
         return im if im.mode in ("RGB", "RGBA") else im.convert(
             "RGBA" if _has_alpha(im) else "RGB")
     if mime == "image/gif":
-        return im if im.mode in ("P", "L") else im.convert("RGB").quantize(256)
+        if im.mode in ("P", "L"):
+            return im  # a palette's transparent colour is kept
+        if _has_alpha(im):
+            notes.append("flattened transparency on white (GIF keeps no alpha channel)")
+            im = _on_white(im)
+        return im.convert("RGB").quantize(256)
     return im  # PNG writes every portable mode
+
+
+def _on_white(im: PILImage.Image) -> PILImage.Image:
+    rgba = im.convert("RGBA")
+    background = PILImage.new("RGB", rgba.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
 
 
 def _save(im: PILImage.Image, mime: str, quality: int) -> bytes:

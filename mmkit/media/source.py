@@ -54,7 +54,8 @@ def resolve(source: Any, what: str = "media") -> Resolved:
     if hasattr(source, "read"):
         return _read_file(source, what)
     raise UnsupportedFormatError(
-        f"cannot use a {type(source).__name__} as {what}: pass a path, bytes, a binary file "
+        f"cannot use {_shown(source)} (a {type(source).__name__}) as {what}: pass a path, "
+        "bytes, a binary file "
         f"object, an http(s) URL, a data: URI or base64 text"
     )
 
@@ -139,6 +140,10 @@ def _check_url(url: str, what: str) -> None:
 def _read_path(path: Path, what: str) -> Resolved:
     origin = str(path)
     try:
+        if path.is_char_device() or path.is_block_device() or path.is_fifo() or path.is_socket():
+            # /dev/zero, /dev/stdin, a named pipe: reading may never end
+            raise InvalidMediaError(f"{what} {origin} is a device, pipe or socket, not a "
+                                    "regular file; pass a file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidMediaError(f"{what} file {origin} does not exist; check the path") from None
@@ -169,3 +174,8 @@ def _nonempty(data: bytes, origin: str, what: str) -> bytes:
     if not data:
         raise InvalidMediaError(f"{what} {origin} is empty; pass a file with content")
     return data
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,313 @@
+"""Building messages the way users write them, comparing and saving them, and reading and writing
+them in each wire format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pybase64
+import pytest
+
+import mmkit
+from mmkit import Image, Message, Text
+
+TOOL_CALLS = [
+    {"id": "call_1", "type": "function",
+     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+]
+
+
+# --- builders ----------------------------------------------------------------------------------
+
+
+def test_user_with_one_image(fixtures_dir: Path) -> None:
+    message = Message.user("Describe", image=fixtures_dir / "photo.jpg")
+
+    assert message.role == "user"
+    assert message.content == [Text("Describe"), Image(fixtures_dir / "photo.jpg")]
+    assert message.text == "Describe"
+    assert [image.mime for image in message.images] == ["image/jpeg"]
+
+
+def test_user_with_several_images_keeps_their_order(fixtures_dir: Path) -> None:
+    message = Message.user("Compare", images=[fixtures_dir / "rgb.png",
+                                              fixtures_dir / "photo.webp"])
+
+    assert [type(p).__name__ for p in message.content] == ["Text", "Image", "Image"]
+    assert [image.mime for image in message.images] == ["image/png", "image/webp"]
+
+
+def test_user_with_interleaved_text_and_images(fixtures_dir: Path) -> None:
+    a, b = fixtures_dir / "rgb.png", fixtures_dir / "photo.jpg"
+
+    message = Message.user(["Compare", Image(a), "with", Image(b, max_side=512)])
+
+    assert message.content == [Text("Compare"), Image(a), Text("with"), Image(b)]
+    assert message.images[1].max_side == 512
+    assert message.text == "Compare\nwith"
+
+
+def test_interleaved_message_in_openai_keeps_the_order(fixtures_dir: Path) -> None:
+    message = Message.user(["Compare", Image(fixtures_dir / "rgb.png"), "with",
+                            Image(fixtures_dir / "photo.jpg", detail="high")])
+
+    (sent,) = mmkit.to_openai([message])
+
+    assert [p["type"] for p in sent["content"]] == ["text", "image_url", "text", "image_url"]
+    assert sent["content"][0] == {"type": "text", "text": "Compare"}
+    assert sent["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert sent["content"][3]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert sent["content"][3]["image_url"]["detail"] == "high"
+
+
+def test_image_keyword_accepts_an_image_part(fixtures_dir: Path) -> None:
+    image = Image(fixtures_dir / "rgb.png", max_side=64)
+
+    message = Message.user("Describe", image=image)
+
+    assert message.images[0] is image
+
+
+def test_system_message() -> None:
+    assert mmkit.to_openai([Message.system("Be a good human!")]) == [
+        {"role": "system", "content": "Be a good human!"}
+    ]
+
+
+def test_assistant_message() -> None:
+    assert mmkit.to_openai([Message.assistant("Earth is round.")]) == [
+        {"role": "assistant", "content": "Earth is round."}
+    ]
+
+
+def test_name_is_sent() -> None:
+    assert mmkit.to_openai([Message.user("Hi", name="alice")]) == [
+        {"role": "user", "content": "Hi", "name": "alice"}
+    ]
+
+
+def test_assistant_tool_calls_are_kept_in_extra() -> None:
+    message = Message.assistant(tool_calls=TOOL_CALLS)
+
+    assert message.extra == {"tool_calls": TOOL_CALLS}
+    assert message.content == []
+
+
+def test_assistant_tool_calls_are_sent_with_null_content() -> None:
+    sent = mmkit.to_openai([Message.assistant(tool_calls=TOOL_CALLS)])
+
+    assert sent == [{"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}]
+
+
+def test_tool_message_passes_through_to_openai_untouched() -> None:
+    wire = {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'}
+
+    assert mmkit.to_openai(mmkit.from_openai([wire])) == [wire]
+
+
+def test_tool_message_builder() -> None:
+    message = Message.tool('{"temp_c": 21}', tool_call_id="call_1")
+
+    assert mmkit.to_openai([message]) == [
+        {"role": "tool", "content": '{"temp_c": 21}', "tool_call_id": "call_1"}
+    ]
+
+
+def test_tool_call_conversation_round_trips_through_openai() -> None:
+    wire: list[dict[str, Any]] = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
+        {"role": "assistant", "content": "It is 21 °C."},
+    ]
+
+    assert mmkit.to_openai(mmkit.from_openai(wire)) == wire
+
+
+# --- values: equality and JSON -----------------------------------------------------------------
+
+
+def test_messages_with_the_same_content_are_equal(fixtures_dir: Path) -> None:
+    from_path = Message.user("Describe", image=fixtures_dir / "photo.jpg")
+    from_bytes = Message.user("Describe", image=(fixtures_dir / "photo.jpg").read_bytes())
+
+    assert from_path == from_bytes  # equal content, whatever the source was
+
+
+def test_messages_with_different_images_differ(fixtures_dir: Path) -> None:
+    assert Message.user("Describe", image=fixtures_dir / "photo.jpg") != Message.user(
+        "Describe", image=fixtures_dir / "rgb.png")
+
+
+def test_image_detail_is_part_of_equality(fixtures_dir: Path) -> None:
+    assert Image(fixtures_dir / "rgb.png", detail="low") != Image(fixtures_dir / "rgb.png")
+
+
+def test_messages_with_different_roles_differ() -> None:
+    assert Message.user("Hi") != Message.assistant("Hi")
+
+
+def test_json_round_trip(fixtures_dir: Path) -> None:
+    message = Message.user(
+        ["Compare", Image(fixtures_dir / "rgb.png"), "with",
+         Image(fixtures_dir / "photo.jpg", max_side=512, detail="low"),
+         Image("https://example.com/cat.png")],
+        name="alice",
+    )
+
+    again = Message.model_validate_json(message.model_dump_json())
+
+    assert again == message
+    assert again.images[1].max_side == 512
+    assert (again.images[0].mime, again.images[0].width) == ("image/png", 320)
+
+
+def test_json_round_trip_keeps_tool_calls() -> None:
+    message = Message.assistant(tool_calls=TOOL_CALLS)
+
+    assert Message.model_validate_json(message.model_dump_json()) == message
+
+
+def test_json_round_trip_encodes_the_same(fixtures_dir: Path) -> None:
+    message = Message.user("Describe", image=Image(fixtures_dir / "image.bmp", max_side=50))
+
+    again = Message.model_validate_json(message.model_dump_json())
+
+    assert mmkit.to_openai([again]) == mmkit.to_openai([message])
+
+
+# --- bad arguments -----------------------------------------------------------------------------
+
+
+def test_images_keyword_given_a_string_says_use_image(fixtures_dir: Path) -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match="images= takes a list; for one item "
+                                                       "use image="):
+        Message.user("Describe", images=str(fixtures_dir / "rgb.png"))
+
+
+def test_bad_role_is_refused_naming_the_roles() -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match=r"role.*'system'.*'user'"):
+        Message("wizard", "Hello")  # type: ignore[arg-type]
+
+
+def test_unknown_content_item_is_refused_naming_its_position() -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match="content item 2 is a int"):
+        Message.user(["Hello", 42])
+
+
+def test_bad_image_option_is_refused() -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match="max_side"):
+        Image("https://example.com/a.png", max_side=-1)
+
+
+# --- OpenAI dicts in, other formats out --------------------------------------------------------
+
+
+def test_openai_url_image_becomes_bytez_url_part() -> None:
+    """LiteLLM's Bytez adapter reads a flat `url`, failing on OpenAI's nested one; mmkit maps it."""
+    wire = [{"role": "user", "content": [
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+    ]}]
+
+    assert mmkit.to_bytez(wire) == [{"role": "user", "content": [
+        {"type": "text", "text": "Describe"},
+        {"type": "image", "url": "https://example.com/cat.jpg"},
+    ]}]
+
+
+def test_openai_data_uri_image_becomes_bytez_base64_part(fixtures_dir: Path) -> None:
+    uri = "data:image/jpeg;base64," + pybase64.b64encode(
+        (fixtures_dir / "photo.jpg").read_bytes()).decode()
+    wire = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}}]}
+
+    assert mmkit.to_bytez([wire]) == [
+        {"role": "user", "content": [{"type": "image", "base64": uri}]}
+    ]
+
+
+def test_openai_dict_becomes_hf_parts() -> None:
+    wire = {"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+        {"type": "text", "text": "Describe"},
+    ]}
+
+    assert mmkit.to_hf([wire]) == [{"role": "user", "content": [
+        {"type": "image", "url": "https://example.com/cat.jpg"},
+        {"type": "text", "text": "Describe"},
+    ]}]
+
+
+def test_openai_string_image_url_shorthand_is_read() -> None:
+    wire = {"role": "user", "content": [
+        {"type": "image_url", "image_url": "https://example.com/cat.jpg"}]}
+
+    (message,) = mmkit.from_openai([wire])
+
+    assert message.images == [Image("https://example.com/cat.jpg")]
+
+
+def test_openai_detail_survives_a_round_trip() -> None:
+    wire = [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+    ]}]
+
+    assert mmkit.to_openai(mmkit.from_openai(wire)) == wire
+
+
+def test_bytez_dict_round_trips(fixtures_dir: Path) -> None:
+    messages = [Message.system("Be brief."),
+                Message.user("Describe", image=fixtures_dir / "photo.webp"),
+                Message.user("And this", image="https://example.com/cat.jpg")]
+
+    assert mmkit.from_bytez(mmkit.to_bytez(messages)) == messages
+
+
+def test_unknown_openai_part_type_is_refused_naming_where() -> None:
+    wire: list[dict[str, Any]] = [
+            {"role": "system", "content": "Hi"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Listen"},
+                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+            ]}]
+
+    with pytest.raises(mmkit.UnsupportedFormatError,
+                       match=r"message 2: part 2 has type 'input_audio'.*'image_url'"):
+        mmkit.from_openai(wire)
+
+
+def test_openai_image_part_without_url_is_refused() -> None:
+    wire = {"role": "user", "content": [{"type": "image_url", "image_url": {}}]}
+
+    with pytest.raises(mmkit.InvalidOptionError, match="message 1: part 1: image_url needs"):
+        mmkit.from_openai([wire])
+
+
+def test_openai_content_of_wrong_type_is_refused() -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match="content must be a string or a list"):
+        mmkit.from_openai([{"role": "user", "content": 42}])
+
+
+# --- errors while encoding say where -----------------------------------------------------------
+
+
+def test_encoding_error_names_message_and_part(fixtures_dir: Path) -> None:
+    messages = [
+        Message.system("Be brief."),
+        Message.user("Describe", image=fixtures_dir / "photo.jpg"),
+        Message.user(["Now these", Image(fixtures_dir / "rgb.png"),
+                      Image(fixtures_dir / "truncated.jpg")]),
+    ]
+
+    with pytest.raises(mmkit.InvalidMediaError,
+                       match=r"^message 3, part 3: image .*truncated\.jpg is corrupt"):
+        mmkit.to_openai(messages)
+
+
+@pytest.mark.parametrize("encode", [mmkit.to_openai, mmkit.to_bytez, mmkit.to_hf])
+def test_every_format_names_where_an_error_happened(encode: Any, fixtures_dir: Path) -> None:
+    message = Message.user("Describe", image=Image(fixtures_dir / "rgb.png", format="bmp"))
+
+    with pytest.raises(mmkit.UnsupportedFormatError, match=r"^message 1, part 2: image "):
+        encode([message])
