@@ -1,5 +1,7 @@
 """mmkit: build multimodal chat messages, validate and encode their media, send them."""
 
+from typing import TYPE_CHECKING, Any
+
 from mmkit.errors import (
     AuthError,
     BadRequestError,
@@ -23,10 +25,27 @@ from mmkit.parts import Image, Text
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from mmkit.transport import AsyncClient, Client, Reply, Timeout, acompletion, completion
+
+# The transport loads httpx: it is imported on first use so `import mmkit` stays fast.
+_LAZY = {"Client", "AsyncClient", "Reply", "Timeout", "completion", "acompletion"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import mmkit.transport
+
+        return getattr(mmkit.transport, name)
+    raise AttributeError(f"module 'mmkit' has no attribute {name!r}")
+
+
 __all__ = [
+    "AsyncClient",
     "AuthError",
     "BadRequestError",
     "BlockedURLError",
+    "Client",
     "ConfigError",
     "FetchError",
     "Image",
@@ -37,12 +56,16 @@ __all__ = [
     "MmkitError",
     "NotFoundError",
     "RateLimitError",
+    "Reply",
     "ServerError",
     "Text",
+    "Timeout",
     "TimeoutError",
     "TransportError",
     "UnsupportedFormatError",
     "__version__",
+    "acompletion",
+    "completion",
     "from_bytez",
     "from_hf",
     "from_openai",

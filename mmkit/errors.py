@@ -41,7 +41,8 @@ class ConfigError(MmkitError):
 
 
 class TransportError(MmkitError):
-    """A chat request failed. Carries the HTTP status (if any), provider and model."""
+    """A chat request failed. Carries the HTTP status (if any), provider and model, and the
+    server's Retry-After in seconds when it sent one (429s and some 503s do)."""
 
     def __init__(
         self,
@@ -50,11 +51,13 @@ class TransportError(MmkitError):
         status: int | None = None,
         provider: str | None = None,
         model: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.provider = provider
         self.model = model
+        self.retry_after = retry_after
 
 
 class AuthError(TransportError):
@@ -81,8 +84,9 @@ class RateLimitError(TransportError):
         provider: str | None = None,
         model: str | None = None,
     ) -> None:
-        super().__init__(message, status=status, provider=provider, model=model)
-        self.retry_after = retry_after
+        super().__init__(
+            message, status=status, provider=provider, model=model, retry_after=retry_after
+        )
 
 
 class ServerError(TransportError):

@@ -1,0 +1,176 @@
+"""Transport benchmark: mmkit's clients against plain httpx posting the same JSON, same run.
+
+The local conformance server runs in its own process (so client and server do not share a GIL)
+and is measured alone first with a raw-socket client, to show it is not the bottleneck.
+
+1. 1,000 sequential chat calls with a small image: `mmkit.Client.chat` vs `httpx.Client.post`.
+2. 2,000 calls at concurrency 64: `mmkit.AsyncClient.chat` vs `httpx.AsyncClient.post`.
+Target: mmkit at least 0.9× the plain client's throughput in both.
+
+Run: .venv/bin/python bench/bench_transport.py [--sequential N] [--concurrent N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import mmkit
+from mmkit import Message
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CONCURRENCY = 64
+ROUTE = "/v1/chat/completions"
+
+
+@contextmanager
+def server_process() -> Iterator[str]:
+    """`mmkit serve` in a child process on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = f"from mmkit.cli import main; main(['serve', '--port', '{port}'])"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(base + "/v1/models", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or child.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def raw_server_capacity(base: str, body: bytes, total: int, connections: int) -> float:
+    """Requests per second the server answers to a minimal keep-alive socket client."""
+    port = int(base.rsplit(":", 1)[1])
+    request = (
+        f"POST {ROUTE} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    async def one_connection(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(length)
+        writer.close()
+
+    async def run() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(one_connection(total // connections) for _ in range(connections)))
+        return (total // connections * connections) / (time.perf_counter() - start)
+
+    return asyncio.run(run())
+
+
+def rate(fn: Callable[[], None], count: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def sequential(base: str, messages: list[Message], wire: dict[str, Any], count: int
+               ) -> tuple[float, float]:
+    with httpx.Client(base_url=base) as plain, mmkit.Client(
+            "bench", base_url=base + "/v1", api_key="unused") as client:
+        def plain_calls() -> None:
+            for _ in range(count):
+                r = plain.post(ROUTE, json=wire)
+                r.raise_for_status()
+                assert r.json()["choices"][0]["message"]["content"]
+
+        def mmkit_calls() -> None:
+            for _ in range(count):
+                assert client.chat(messages).text
+
+        plain_calls(), mmkit_calls()  # warm connections, caches and the server
+        best_plain = max(rate(plain_calls, count) for _ in range(2))
+        best_mmkit = max(rate(mmkit_calls, count) for _ in range(2))
+    return best_plain, best_mmkit
+
+
+def concurrent(base: str, messages: list[Message], wire: dict[str, Any], count: int
+               ) -> tuple[float, float]:
+    async def run() -> tuple[float, float]:
+        gate = asyncio.Semaphore(CONCURRENCY)
+        # Both with httpx's default pool limits: the plain way as people write it.
+        async with httpx.AsyncClient(base_url=base) as plain, \
+                mmkit.AsyncClient("bench", base_url=base + "/v1", api_key="unused") as client:
+            async def plain_one() -> None:
+                async with gate:
+                    r = await plain.post(ROUTE, json=wire)
+                    r.raise_for_status()
+                    assert r.json()["choices"][0]["message"]["content"]
+
+            async def mmkit_one() -> None:
+                async with gate:
+                    assert (await client.chat(messages)).text
+
+            async def timed(one: Callable[[], Any], n: int) -> float:
+                start = time.perf_counter()
+                await asyncio.gather(*(one() for _ in range(n)))
+                return n / (time.perf_counter() - start)
+
+            await timed(plain_one, CONCURRENCY * 2)
+            await timed(mmkit_one, CONCURRENCY * 2)
+            plain_rates, mmkit_rates = [], []
+            for _ in range(2):  # interleaved, so drift hits both alike
+                plain_rates.append(await timed(plain_one, count))
+                mmkit_rates.append(await timed(mmkit_one, count))
+            return max(plain_rates), max(mmkit_rates)
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sequential", type=int, default=1000)
+    parser.add_argument("--concurrent", type=int, default=2000)
+    args = parser.parse_args()
+
+    messages = [Message.user("What is in this picture?", image=FIXTURES / "still.gif")]
+    wire = {"model": "bench", "messages": mmkit.to_openai(messages)}
+    body = json.dumps(wire).encode()
+    print(f"request: one user message with a {messages[0].images[0].describe()}; "
+          f"{len(body):,} bytes of JSON")
+    with server_process() as base:
+        alone_seq = raw_server_capacity(base, body, 2000, 1)
+        alone_conc = raw_server_capacity(base, body, 4000, CONCURRENCY)
+        print(f"server alone (raw sockets): {alone_seq:,.0f} req/s on 1 connection, "
+              f"{alone_conc:,.0f} req/s on {CONCURRENCY}")
+        plain_s, ours_s = sequential(base, messages, wire, args.sequential)
+        plain_c, ours_c = concurrent(base, messages, wire, args.concurrent)
+    for label, plain, ours, server in (
+        (f"sequential ×{args.sequential}", plain_s, ours_s, alone_seq),
+        (f"concurrency {CONCURRENCY} ×{args.concurrent}", plain_c, ours_c, alone_conc),
+    ):
+        ratio = ours / plain
+        print(f"{label:22} plain httpx {plain:7,.0f} req/s | mmkit {ours:7,.0f} req/s | "
+              f"ratio {ratio:.2f}× (target ≥ 0.9×) {'OK' if ratio >= 0.9 else 'MISS'} | "
+              f"server headroom {server / max(plain, ours):.1f}×")
+
+
+if __name__ == "__main__":
+    main()

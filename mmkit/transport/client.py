@@ -1,0 +1,539 @@
+"""Client and AsyncClient: twins on httpx that share everything but I/O (`_BaseClient`).
+
+One client is one model on one provider, with a pooled keep-alive connection set. Per call it
+encodes the messages once through the provider's wire format, dumps JSON once, and sends through
+a retry controller built once. Keys live in a `Secret` and become a header only at send time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, Retrying
+
+from mmkit import formats
+from mmkit.errors import (
+    AuthError,
+    BadRequestError,
+    InvalidOptionError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+)
+from mmkit.message import Message
+from mmkit.transport.providers import Provider, resolve
+from mmkit.transport.reply import AsyncStream, Reply, Stream
+from mmkit.transport.retry import (
+    RetryPolicy,
+    TimeoutLike,
+    as_timeout,
+    is_retryable,
+    parse_retry_after,
+)
+from mmkit.transport.secret import Secret
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+# httpx's own defaults (100 connections, 20 kept idle). Keeping more idle costs more than it
+# saves: httpcore's pool bookkeeping grows with the square of its connections (measured: 64 kept
+# connections halve throughput at concurrency 64).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+_STATUS_ERRORS: dict[int, type[TransportError]] = {
+    400: BadRequestError, 413: BadRequestError, 415: BadRequestError, 422: BadRequestError,
+    401: AuthError, 403: AuthError, 404: NotFoundError, 408: TimeoutError,
+}
+_TIMEOUT_PHASES: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connecting", httpx.ReadTimeout: "waiting for the reply",
+    httpx.WriteTimeout: "sending the request", httpx.PoolTimeout: "waiting for a free connection",
+}
+_Client = TypeVar("_Client", bound="_BaseClient")
+_T = TypeVar("_T")
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options both twins take (see `_BaseClient`)."""
+
+    api_key: str | Secret | None
+    base_url: str | None
+    timeout: TimeoutLike
+    max_retries: int
+    backoff: float
+    max_backoff: float
+    max_retry_after: float
+    drop_params: bool
+    params: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+
+
+class _Call:
+    """One chat call: its URL and body (built once), and what the attempts share."""
+
+    __slots__ = ("attempts", "content", "deadline", "replay", "timeout", "total", "url")
+
+    def __init__(self, url: str, content: bytes, timeout: Any, total: float | None) -> None:
+        self.url = url
+        self.content = content
+        self.timeout = timeout
+        self.total = total
+        self.deadline = None if total is None else time.monotonic() + total
+        self.attempts = 0
+        self.replay: TransportError | None = None  # the first failure, handed to tenacity
+
+
+class _BaseClient:
+    """Everything a client does that is not I/O: routing, params, bodies, errors, retry policy.
+
+    model: `bytez/<org>/<model>`, `openai/<model>`, `echo`, or any name with `base_url=` (an
+    OpenAI-compatible server). api_key: else the provider's environment variable. timeout: a
+    Timeout, httpx.Timeout or seconds (default connect 10 s, read 120 s). max_retries: retries
+    after the first attempt; backoff/max_backoff: the exponential jitter's first step and cap;
+    max_retry_after: the cap on a server's Retry-After. drop_params: drop (and log) parameters
+    the provider cannot take instead of raising. params: default model parameters. headers:
+    extra request headers.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | Secret | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        drop_params: bool = False,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        provider, model_id = resolve(model, base_url)
+        self.model = model
+        self.provider: Provider = provider
+        self.model_id = model_id
+        self.base_url = provider.resolve_base_url(base_url)
+        self._key = provider.api_key(api_key, base_url is not None, model_id)
+        self._url = provider.url(self.base_url, model_id)
+        self._format = formats.get(provider.wire_format)
+        self.timeout = as_timeout(timeout)
+        self._httpx_timeout = self.timeout.to_httpx()
+        self.retry_policy = RetryPolicy(max_retries, backoff, max_backoff, max_retry_after,
+                                        self.timeout.total)
+        self.drop_params = drop_params
+        self.params: dict[str, Any] = dict(params or {})
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
+                         **(headers or {})}
+        self._retryings: dict[int, Any] = {}
+
+    @classmethod
+    def from_config(cls: type[_Client], path: str | Path, alias: str,
+                    **overrides: Any) -> _Client:
+        """A client for `alias` in a LiteLLM-style `model_list` file; keywords override it."""
+        from mmkit.transport.config import load_alias
+
+        entry = load_alias(path, alias)
+        settings: dict[str, Any] = {"api_key": entry.api_key, "base_url": entry.base_url,
+                                    **entry.settings, **overrides}
+        settings["params"] = {**entry.params, **(overrides.get("params") or {})}
+        return cls(entry.model, **settings)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(model={self.model!r}, provider={self.provider.name!r}, "
+                f"base_url={self.base_url!r}, api_key={self._key!r})")
+
+    # --- building a call -----------------------------------------------------------------------
+
+    def _prepare(self, messages: Any, params: dict[str, Any], stream: bool,
+                 drop_params: bool | None, timeout: TimeoutLike) -> _Call:
+        if "stream" in params:
+            raise InvalidOptionError("stream= is not a chat() parameter; call stream() instead")
+        if isinstance(messages, str):  # a bare prompt is one user turn
+            messages = [Message.user(messages)]
+        merged = {**self.params, **params} if self.params else params
+        extra_body = merged.pop("extra_body", None) if "extra_body" in merged else None
+        drop = self.drop_params if drop_params is None else drop_params
+        wire_params = self.provider.map_params(merged, drop)
+        encoded = self._format.encode(messages)
+        body = self.provider.body(self.model_id, encoded, wire_params, stream)
+        if extra_body:  # the openai SDK's escape hatch: fields merged into the body as is
+            body.update(extra_body)
+        content = json.dumps(body, separators=(",", ":")).encode()
+        if timeout is None:
+            return _Call(self._url, content, self._httpx_timeout, self.timeout.total)
+        chosen = as_timeout(timeout)
+        return _Call(self._url, content, chosen.to_httpx(), chosen.total)
+
+    def _send_headers(self) -> dict[str, str]:
+        if self._key is None:
+            return self._headers
+        return {**self._headers, "Authorization": self.provider.auth_header(self._key)}
+
+    def _attempt_timeout(self, call: _Call) -> httpx.Timeout:
+        """The call's timeout, each phase cut to what remains of its total budget."""
+        if call.deadline is None:
+            return call.timeout  # type: ignore[no-any-return]
+        remaining = call.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(
+                f"{self._where()}: the total timeout of {call.total} s is used up",
+                provider=self.provider.name, model=self.model_id,
+            )
+        t: httpx.Timeout = call.timeout
+        return httpx.Timeout(connect=_cap(t.connect, remaining), read=_cap(t.read, remaining),
+                             write=_cap(t.write, remaining), pool=_cap(t.pool, remaining))
+
+    def _retrying_for(self, max_retries: int | None) -> Any:
+        if max_retries is None:
+            max_retries = self.retry_policy.max_retries
+        found = self._retryings.get(max_retries)
+        if found is None:
+            policy = self.retry_policy
+            if max_retries != policy.max_retries:
+                policy = RetryPolicy(max_retries, policy.backoff, policy.max_backoff,
+                                     policy.max_retry_after, policy.total)
+            found = self._retryings[max_retries] = self._make_retrying(policy)
+        return found
+
+    def _make_retrying(self, policy: RetryPolicy) -> Any:
+        raise NotImplementedError
+
+    # --- reading answers and failures ----------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.provider.name} {self.model_id}"
+
+    def _reply(self, call: _Call, response: httpx.Response) -> Reply:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise ServerError(
+                f"{self._where()}: HTTP {response.status_code} with a body that is not JSON: "
+                f"{self._scrub(response.text[:200])!r}",
+                status=response.status_code, provider=self.provider.name, model=self.model_id,
+            ) from None
+        return self.provider.reply(data, self.model_id,
+                                   self.provider.keep_headers(response.headers), call.attempts)
+
+    def _status_error(self, status: int, headers: httpx.Headers, content: bytes
+                      ) -> TransportError:
+        """The error-tree class for an HTTP failure, with the server's own message."""
+        text = content.decode("utf-8", "replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        message = f"{self._where()}: HTTP {status}: "
+        where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
+        if status < 400:  # redirects are not followed: the key must not travel elsewhere
+            location = headers.get("location", "?")
+            return TransportError(f"{message}redirected to {location}; use that as base_url",
+                                  status=status, **where)
+        message += self._scrub(self.provider.error_message(data, text))
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if status == 429:
+            return RateLimitError(message, retry_after=retry_after, status=status, **where)
+        cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else TransportError)
+        # 503s may say when to come back too; the retry wait reads it
+        exc = cls(message, status=status, retry_after=retry_after, **where)
+        return exc
+
+    def _transport_failure(self, exc: httpx.HTTPError) -> TransportError:
+        """httpx's failure as the error tree: timeouts, dropped connections, the rest."""
+        where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
+        detail = self._scrub(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            phase = _TIMEOUT_PHASES.get(type(exc), "waiting")
+            return TimeoutError(f"{self._where()}: timed out {phase} ({detail})", **where)
+        if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+            return ServerError(
+                f"{self._where()}: the connection failed or was dropped "
+                f"({type(exc).__name__}: {detail})", status=None, **where,
+            )
+        return TransportError(f"{self._where()}: {type(exc).__name__}: {detail}", **where)
+
+    def _scrub(self, text: str) -> str:
+        """Servers sometimes quote the key they refused; never pass it on."""
+        if self._key is not None and self._key.reveal() and self._key.reveal() in text:
+            return text.replace(self._key.reveal(), "****")
+        return text
+
+
+def _cap(value: float | None, remaining: float) -> float:
+    return remaining if value is None else min(value, remaining)
+
+
+# The first attempt runs bare, so a call that succeeds pays nothing for retry machinery. After a
+# retryable failure tenacity takes over: its first "attempt" re-raises that failure, so its stop,
+# wait (Retry-After) and attempt count all start from what really happened.
+
+
+def _replay_first(attempt: Callable[[_Call], _T], call: _Call) -> _T:
+    failure, call.replay = call.replay, None
+    if failure is not None:
+        raise failure
+    return attempt(call)
+
+
+async def _areplay_first(attempt: Callable[[_Call], Awaitable[_T]], call: _Call) -> _T:
+    failure, call.replay = call.replay, None
+    if failure is not None:
+        raise failure
+    return await attempt(call)
+
+
+# --- the twins ----------------------------------------------------------------------------------
+
+
+class Client(_BaseClient):
+    """A chat client on `httpx.Client`: `chat()` for a Reply, `stream()` for text pieces.
+
+    `transport=` takes an httpx transport (tests pass `httpx.MockTransport`); `http_client=`
+    shares an existing httpx.Client (it is then not closed by `close()`).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        super().__init__(model, **options)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            transport=transport, limits=limits or DEFAULT_LIMITS, timeout=self._httpx_timeout,
+        )
+        self._retrying: Retrying = self._retrying_for(None)
+
+    def _make_retrying(self, policy: RetryPolicy) -> Retrying:
+        return policy.retrying()
+
+    def chat(self, messages: Any, /, *, timeout: TimeoutLike = None,
+             max_retries: int | None = None, drop_params: bool | None = None,
+             **params: Any) -> Reply:
+        """Send the messages, return the Reply. Keywords are model parameters (`max_tokens`,
+        `temperature`, any extra the provider takes) plus per-call timeout/retries/drop_params."""
+        call = self._prepare(messages, params, False, drop_params, timeout)
+        retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
+        return self._reply(call, self._attempts(self._send, call, retrying))
+
+    def stream(self, messages: Any, /, *, timeout: TimeoutLike = None,
+               max_retries: int | None = None, drop_params: bool | None = None,
+               **params: Any) -> Stream:
+        """Iterate for text pieces; `.reply` on the returned Stream once it is exhausted.
+        Retries happen only before the first byte of the answer."""
+        call = self._prepare(messages, params, True, drop_params, timeout)
+        retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
+        return Stream(lambda out: self._pieces(call, retrying, out))
+
+    def _attempts(self, attempt: Callable[[_Call], _T], call: _Call, retrying: Retrying) -> _T:
+        try:
+            return attempt(call)
+        except TransportError as exc:
+            if not is_retryable(exc):
+                raise
+            call.replay = exc
+        result: _T = retrying(_replay_first, attempt, call)
+        return result
+
+    def _send(self, call: _Call) -> httpx.Response:
+        call.attempts += 1
+        try:
+            response = self._http.post(call.url, content=call.content,
+                                       headers=self._send_headers(),
+                                       timeout=self._attempt_timeout(call))
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc) from exc
+        if response.status_code >= 300:
+            raise self._status_error(response.status_code, response.headers, response.content)
+        return response
+
+    def _open(self, call: _Call) -> tuple[httpx.Response, Iterator[str], str]:
+        """Send, check the status and read the first chunk: the part a retry may repeat."""
+        call.attempts += 1
+        try:
+            request = self._http.build_request("POST", call.url, content=call.content,
+                                               headers=self._send_headers(),
+                                               timeout=self._attempt_timeout(call))
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc) from exc
+        try:
+            if response.status_code >= 300:
+                response.read()
+                raise self._status_error(response.status_code, response.headers,
+                                         response.content)
+            chunks = response.iter_text()
+            return response, chunks, next(chunks, "")
+        except httpx.HTTPError as exc:
+            response.close()
+            raise self._transport_failure(exc) from exc
+        except BaseException:
+            response.close()
+            raise
+
+    def _pieces(self, call: _Call, retrying: Retrying, out: Stream
+                ) -> Generator[str, None, None]:
+        response, chunks, chunk = self._attempts(self._open, call, retrying)
+        parser = self.provider.stream_parser(self.model_id)
+        try:
+            while True:
+                yield from parser.feed(chunk)
+                if parser.finished:
+                    break
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    yield from parser.end()
+                    break
+                except httpx.HTTPError as exc:  # after the first byte: not retried
+                    raise self._transport_failure(exc) from exc
+        finally:
+            response.close()
+        out.reply = parser.reply(self.provider.keep_headers(response.headers), call.attempts)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio twin of Client: `await chat()`, `async for piece in stream()`."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        super().__init__(model, **options)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport, limits=limits or DEFAULT_LIMITS, timeout=self._httpx_timeout,
+        )
+        self._retrying: AsyncRetrying = self._retrying_for(None)
+
+    def _make_retrying(self, policy: RetryPolicy) -> AsyncRetrying:
+        return policy.async_retrying()
+
+    async def chat(self, messages: Any, /, *, timeout: TimeoutLike = None,
+                   max_retries: int | None = None, drop_params: bool | None = None,
+                   **params: Any) -> Reply:
+        """Send the messages, return the Reply (see Client.chat)."""
+        call = self._prepare(messages, params, False, drop_params, timeout)
+        retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
+        return self._reply(call, await self._attempts(self._send, call, retrying))
+
+    def stream(self, messages: Any, /, *, timeout: TimeoutLike = None,
+               max_retries: int | None = None, drop_params: bool | None = None,
+               **params: Any) -> AsyncStream:
+        """`async for piece in client.stream(...)`; `.reply` once exhausted."""
+        call = self._prepare(messages, params, True, drop_params, timeout)
+        retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
+        return AsyncStream(lambda out: self._pieces(call, retrying, out))
+
+    async def _attempts(self, attempt: Callable[[_Call], Awaitable[_T]], call: _Call,
+                        retrying: AsyncRetrying) -> _T:
+        try:
+            return await attempt(call)
+        except TransportError as exc:
+            if not is_retryable(exc):
+                raise
+            call.replay = exc
+        result: _T = await retrying(_areplay_first, attempt, call)
+        return result
+
+    async def _send(self, call: _Call) -> httpx.Response:
+        call.attempts += 1
+        try:
+            response = await self._http.post(call.url, content=call.content,
+                                             headers=self._send_headers(),
+                                             timeout=self._attempt_timeout(call))
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc) from exc
+        if response.status_code >= 300:
+            raise self._status_error(response.status_code, response.headers, response.content)
+        return response
+
+    async def _open(self, call: _Call) -> tuple[httpx.Response, AsyncIterator[str], str]:
+        call.attempts += 1
+        try:
+            request = self._http.build_request("POST", call.url, content=call.content,
+                                               headers=self._send_headers(),
+                                               timeout=self._attempt_timeout(call))
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc) from exc
+        try:
+            if response.status_code >= 300:
+                await response.aread()
+                raise self._status_error(response.status_code, response.headers,
+                                         response.content)
+            chunks = response.aiter_text()
+            return response, chunks, await anext(chunks, "")
+        except httpx.HTTPError as exc:
+            await response.aclose()
+            raise self._transport_failure(exc) from exc
+        except BaseException:
+            await response.aclose()
+            raise
+
+    async def _pieces(self, call: _Call, retrying: AsyncRetrying, out: AsyncStream
+                      ) -> AsyncGenerator[str, None]:
+        response, chunks, chunk = await self._attempts(self._open, call, retrying)
+        parser = self.provider.stream_parser(self.model_id)
+        try:
+            while True:
+                for piece in parser.feed(chunk):
+                    yield piece
+                if parser.finished:
+                    break
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    for piece in parser.end():
+                        yield piece
+                    break
+                except httpx.HTTPError as exc:  # after the first byte: not retried
+                    raise self._transport_failure(exc) from exc
+        finally:
+            await response.aclose()
+        out.reply = parser.reply(self.provider.keep_headers(response.headers), call.attempts)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
