@@ -16,10 +16,10 @@ fixtures: $(STAMP)
 	$(BIN)/python fixtures/make_fixtures.py
 
 demo: $(STAMP) fixtures
-	$(BIN)/python -m mmkit.demo
+	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check mmkit tests bench fixtures
+	$(BIN)/ruff check mmkit tests bench fixtures examples
 	$(BIN)/mypy --strict mmkit
 
 test: $(STAMP) fixtures lint
@@ -27,6 +27,7 @@ test: $(STAMP) fixtures lint
 
 bench: $(STAMP) fixtures
 	$(BIN)/python bench/bench_image.py
+	$(BIN)/python bench/bench_transport.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,25 +1,30 @@
-"""The README's demo: messages built from the repository's fixtures, encoded for each target.
+"""The README's demo: messages built from the repository's fixtures, sent to the local server.
 
-Prints what would be sent (part types, sizes, every conversion mmkit made) without sending it.
+No key and no network: the model `echo` starts mmkit's conformance server on a free loopback
+port; it decodes every part it receives with real decoders and answers with what it saw. The
+same server speaks Bytez's native API, which the seed's calls below go through.
 Run: make demo
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import mmkit
 from mmkit import Image, Message
+from mmkit.server import shared_echo_server
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "fixtures"
 
 
 def shorten(value: Any) -> Any:
     """Long data URIs shown as their head and size, so the output stays readable."""
     if isinstance(value, str) and value.startswith("data:") and len(value) > 60:
-        return f"{value[:40]}… ({len(value):,} chars)"
+        return f"{value[:32]}… ({len(value):,} chars)"
     if isinstance(value, dict):
         return {k: shorten(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -27,35 +32,59 @@ def shorten(value: Any) -> Any:
     return value
 
 
-def main() -> None:
-    photo = Image(FIXTURES / "photo.jpg")
-    messages = [
-        Message.system("Be a good human!"),
-        Message.user("What is in this picture?", image=photo),
-        Message.user(
-            ["Compare", Image(FIXTURES / "rgba.png"), "with",
-             Image(FIXTURES / "exif_rotated.jpg", max_side=128)]
-        ),
-        Message.user("Describe these", images=[FIXTURES / "image.bmp", FIXTURES / "animated.gif"]),
-        Message.user("And this one", image="https://example.com/cat.png"),
+def build_messages() -> list[Message]:
+    return [
+        Message.user("What is in this picture?", image=FIXTURES / "photo.jpg"),
+        Message.user(["Compare", Image(FIXTURES / "rgba.png"), "with",
+                      Image(FIXTURES / "exif_rotated.jpg", max_side=128)]),
+        Message.user("Describe these", images=[FIXTURES / "image.bmp",
+                                               FIXTURES / "animated.gif"]),
+        Message.user("And this one", image=(FIXTURES / "gray16.png").read_bytes()),
     ]
-    print("Messages:")
-    for message in messages:
-        print(" ", message)
 
-    for name, encode in (("OpenAI", mmkit.to_openai), ("Bytez", mmkit.to_bytez),
-                         ("Hugging Face", mmkit.to_hf)):
-        wire = encode(messages)
-        size = len(json.dumps(wire))
-        print(f"\n{name} ({size:,} bytes of JSON):")
-        for item in wire:
-            print(" ", json.dumps(shorten(item), ensure_ascii=False))
 
-    print("\nConversions recorded on the parts:")
-    for message in messages:
+def main() -> None:
+    system = Message.system("Be a good human!")
+    questions = build_messages()
+
+    print("== What is sent (OpenAI chat parts) ==")
+    wire = mmkit.to_openai([system, *questions])
+    for item in wire:
+        print(" ", json.dumps(shorten(item), ensure_ascii=False))
+    print("\n== What mmkit changed on the way ==")
+    for message in questions:
         for image in message.images:
-            changes = "; ".join(image.conversions) or "none (sent as is)"
-            print(f"  {image.describe()}: {changes}")
+            print(f"  {image.describe()}: {'; '.join(image.conversions) or 'sent as is'}")
+
+    print("\n== Sent to the local server (model 'echo') ==")
+    with mmkit.Client("echo") as client:
+        for message in questions:
+            reply = client.chat([system, message])
+            print(f"  {message.text!r} -> {reply.text}  [{reply.usage.total_tokens} tokens]")
+        print("  streamed: ", end="")
+        stream = client.stream([questions[0]])
+        for piece in stream:
+            print(piece, end="|", flush=True)
+        assert stream.reply is not None
+        print(f"  (finish_reason={stream.reply.finish_reason})")
+
+    base = shared_echo_server().base_url  # the same server also speaks Bytez's native API
+    os.environ.setdefault("BYTEZ_API_KEY", "demo-key-for-the-local-server")
+
+    print("\n== The seed's calls, through the local server ==")
+    response = mmkit.completion(
+        model="bytez/google/gemma-3-4b-it",
+        messages=[{"content": "Hello, how are you?", "role": "user"}],
+        max_tokens=20, temperature=0.5, repetition_penalty=1.2,  # Bytez-specific params pass
+        base_url=base,
+    )
+    print("  completion():", response.choices[0].message.content)
+
+    os.environ["MMKIT_DEMO_BASE_URL"] = base
+    with mmkit.Client.from_config(HERE / "config.yaml", "gemma-3") as gemma:
+        reply = gemma.chat([Message.user("Caption this", image=FIXTURES / "photo.webp")])
+        print(f"  alias gemma-3 ({gemma.provider.name}): {reply.text}")
+        print(f"  Bytez headers kept: {', '.join(sorted(reply.headers)) or 'none'}")
 
 
 if __name__ == "__main__":
