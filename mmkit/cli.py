@@ -37,9 +37,56 @@ def _parser() -> argparse.ArgumentParser:
         prog="mmkit", description="Build, validate and send multimodal chat messages."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_serve,):
+    for add in (_add_inspect, _add_serve):
         add(commands)
     return parser
+
+
+# --- mmkit inspect -----------------------------------------------------------------------------
+
+
+def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="show what would be sent for media files",
+        description="For each file: its real type (from the bytes), size and dimensions, and "
+        "what would be sent to the target: type, dimensions, bytes, every conversion, and an "
+        "estimate of the image tokens for OpenAI.",
+    )
+    inspect.add_argument("files", nargs="+", metavar="FILE", help="media files (or URLs)")
+    inspect.add_argument("--target", default="openai", help="wire format (default openai)")
+    inspect.add_argument("--max-side", type=int, default=None, metavar="N",
+                         help="downscale so that no side exceeds N pixels")
+    inspect.add_argument("--detail", choices=("auto", "low", "high"), default=None,
+                         help="OpenAI image detail (changes the token estimate)")
+    inspect.set_defaults(handler=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from mmkit import formats
+    from mmkit.formats.openai import image_tokens
+    from mmkit.parts import Image
+
+    wire = formats.get(args.target)
+    failed = 0
+    for name in args.files:
+        try:
+            image = Image(name, max_side=args.max_side, detail=args.detail)
+            print(image.describe())
+            if image.data is None:
+                print("  a URL: passed through for the target to fetch")
+                continue
+            sent = image.encoded(wire.target.images)
+            tokens = image_tokens(sent.width, sent.height, args.detail)
+            print(f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
+                  f"{len(sent.data):,} bytes ({(len(sent.data) + 2) // 3 * 4:,} base64 chars); "
+                  f"about {tokens} tokens on OpenAI")
+            for change in image.conversions:
+                print(f"  - {change}")
+        except MmkitError as exc:
+            failed += 1
+            print(f"{name}: error: {exc}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # --- mmkit serve -------------------------------------------------------------------------------

@@ -30,6 +30,19 @@ TARGET = Target(
     max_request_image_bytes=50 * 1024 * 1024,
 )
 
+def image_tokens(width: int, height: int, detail: str | None = None) -> int:
+    """OpenAI's published estimate: 85 for low detail; else the image is fitted in 2048×2048,
+    its short side cut to 768, and each 512-pixel tile costs 170 more."""
+    if detail == "low":
+        return 85
+    scale = min(1.0, 2048 / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    tiles = -(-int(w) // 512) * -(-int(h) // 512)
+    return 85 + 170 * tiles
+
+
 class OpenAIFormat(WireFormat):
     name = "openai"
     target = TARGET
