@@ -60,16 +60,8 @@ def from_hf(items: Iterable[Mapping[str, Any]]) -> list[Message]:
     return get("hf").parse(items)
 
 
-def _register_builtins() -> None:
-    from mmkit.formats.bytez import BytezFormat
-    from mmkit.formats.hf import HFFormat
-    from mmkit.formats.openai import OpenAIFormat
-
-    for fmt in (OpenAIFormat(), BytezFormat(), HFFormat()):
-        register(fmt)
-
-
-_register_builtins()
+# Each built-in format registers itself when its module is imported (like Pillow's plugins).
+from mmkit.formats import bytez, hf, openai  # noqa: E402, F401
 
 __all__ = ["Target", "WireFormat", "from_bytez", "from_hf", "from_openai", "get", "names",
            "register", "to_bytez", "to_hf", "to_openai"]

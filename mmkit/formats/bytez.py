@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mmkit.errors import InvalidOptionError, UnsupportedFormatError
+from mmkit.formats import register
 from mmkit.formats.base import (
     EncodeContext,
     Json,
@@ -52,3 +53,6 @@ class BytezFormat(WireFormat):
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image'"
         )
+
+
+register(BytezFormat())

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mmkit.errors import InvalidOptionError, UnsupportedFormatError
+from mmkit.formats import register
 from mmkit.formats.base import EncodeContext, Json, Target, WireFormat, parse_text
 from mmkit.media.image import ImageLimits
 from mmkit.message import Message
@@ -63,3 +64,6 @@ class HFFormat(WireFormat):
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image'"
         )
+
+
+register(HFFormat())

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mmkit.errors import InvalidOptionError, UnsupportedFormatError
+from mmkit.formats import register
 from mmkit.formats.base import (
     EncodeContext,
     Json,
@@ -73,3 +74,6 @@ class OpenAIFormat(WireFormat):
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image_url'"
         )
+
+
+register(OpenAIFormat())
