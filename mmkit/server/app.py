@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +39,10 @@ _MODELS_BODY = {"object": "list", "data": [{"id": MODEL_ID, "object": "model",
                                              "owned_by": "mmkit"}]}
 # Bodies above this size are parsed in a worker thread, not on the event loop.
 _THREADED_JSON_BYTES = 256 * 1024
+# A \uD800-\uDFFF escape in the raw body (cheap to look for), and a lone surrogate in a parsed
+# string: json.loads lets "\ud800" through, and no UTF-8 reply or stream can carry it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def create_app(options: ServerOptions = DEFAULT_OPTIONS) -> Starlette:
@@ -142,14 +147,34 @@ class _Handlers:
                 body = await run_in_threadpool(json.loads, raw)
             else:
                 body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep
             raise Rejection(
                 400, "We could not parse the JSON body of your request; send valid JSON",
                 "invalid_json",
             ) from None
         if not isinstance(body, dict):
             raise Rejection(400, "The request body must be a JSON object", "invalid_json")
+        if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
+            raise Rejection(
+                400, "The JSON body has an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
+                "send valid Unicode text", "invalid_json",
+            )
         return body
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -174,7 +174,13 @@ class _BaseClient:
         body = self.provider.body(self.model_id, encoded, wire_params, stream)
         if extra_body:  # the openai SDK's escape hatch: fields merged into the body as is
             body.update(extra_body)
-        content = json.dumps(body, separators=(",", ":")).encode()
+        try:
+            content = json.dumps(body, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:  # a numpy scalar, bytes, a date, a cycle...
+            raise InvalidOptionError(
+                f"{self._where()}: the request cannot be sent as JSON ({exc}); pass parameters "
+                "as str, int, float, bool, None, or lists and dicts of them"
+            ) from None
         if timeout is None:
             return _Call(self._url, content, self._httpx_timeout, self.timeout.total)
         chosen = as_timeout(timeout)
@@ -222,22 +228,27 @@ class _BaseClient:
     def _reply(self, call: _Call, response: httpx.Response) -> Reply:
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise ServerError(
                 f"{self._where()}: HTTP {response.status_code} with a body that is not JSON: "
-                f"{self._scrub(response.text[:200])!r}",
+                f"{self._scrub(response.text)[:200]!r}",
                 status=response.status_code, provider=self.provider.name, model=self.model_id,
             ) from None
-        return self.provider.reply(data, self.model_id,
-                                   self.provider.keep_headers(response.headers), call.attempts)
+        try:
+            return self.provider.reply(data, self.model_id,
+                                       self.provider.keep_headers(response.headers),
+                                       call.attempts)
+        except TransportError as exc:  # an error body sent with 200 may quote the key
+            self._scrub_error(exc)
+            raise
 
     def _status_error(self, status: int, headers: httpx.Headers, content: bytes
                       ) -> TransportError:
         """The error-tree class for an HTTP failure, with the server's own message."""
-        text = content.decode("utf-8", "replace")
+        text = self._scrub(content.decode("utf-8", "replace"))  # before any cut to length
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         message = f"{self._where()}: HTTP {status}: "
         where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
@@ -245,7 +256,7 @@ class _BaseClient:
             location = headers.get("location", "?")
             return TransportError(f"{message}redirected to {location}; use that as base_url",
                                   status=status, **where)
-        message += self._scrub(self.provider.error_message(data, text))
+        message += self._scrub(self.provider.error_message(data, text))[:_SHOWN]
         retry_after = parse_retry_after(headers.get("retry-after"))
         if status == 429:
             return RateLimitError(message, retry_after=retry_after, status=status, **where)
@@ -269,10 +280,23 @@ class _BaseClient:
         return TransportError(f"{self._where()}: {type(exc).__name__}: {detail}", **where)
 
     def _scrub(self, text: str) -> str:
-        """Servers sometimes quote the key they refused; never pass it on."""
-        if self._key is not None and self._key.reveal() and self._key.reveal() in text:
-            return text.replace(self._key.reveal(), "****")
+        """Servers sometimes quote the key they refused; never pass it on, as it is or as it
+        reads inside a JSON string (quotes and backslashes escaped)."""
+        key = self._key.reveal() if self._key is not None else ""
+        if not key:
+            return text
+        for form in (key, json.dumps(key)[1:-1]):
+            if form in text:
+                text = text.replace(form, "****")
         return text
+
+    def _scrub_error(self, exc: TransportError) -> None:
+        """Scrub the key from the message of an error a provider's parser raised."""
+        exc.args = tuple(self._scrub(a)[:_SHOWN] if isinstance(a, str) else a for a in exc.args)
+
+
+# How much of a server's error text an exception shows (cut after the key is scrubbed).
+_SHOWN = 500
 
 
 def _cap(value: float | None, remaining: float) -> float:
@@ -407,6 +431,9 @@ class Client(_BaseClient):
                     break
                 except httpx.HTTPError as exc:  # after the first byte: not retried
                     raise self._transport_failure(exc) from exc
+        except TransportError as exc:  # an error event may quote the key
+            self._scrub_error(exc)
+            raise
         finally:
             response.close()
         out.reply = parser.reply(self.provider.keep_headers(response.headers), call.attempts)
@@ -524,6 +551,9 @@ class AsyncClient(_BaseClient):
                     break
                 except httpx.HTTPError as exc:  # after the first byte: not retried
                     raise self._transport_failure(exc) from exc
+        except TransportError as exc:  # an error event may quote the key
+            self._scrub_error(exc)
+            raise
         finally:
             await response.aclose()
         out.reply = parser.reply(self.provider.keep_headers(response.headers), call.attempts)

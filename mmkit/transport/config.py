@@ -58,6 +58,13 @@ def read_model_list(path: str | Path) -> dict[str, dict[str, Any]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"the config file {path} is not valid YAML{_where(exc)}") from None
+    except ValueError:  # PyYAML's constructors: an impossible date (2020-13-45), a bad !!int
+        raise ConfigError(
+            f"the config file {path} has a value YAML cannot convert (an impossible date or "
+            "time, or a !!tag that does not fit its value); quote it to keep it as text"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"the config file {path} is nested too deeply") from None
     entries = data.get("model_list") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(f"the config file {path} needs a top-level 'model_list:' list")

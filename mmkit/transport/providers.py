@@ -87,12 +87,12 @@ class Provider(ABC):
                 model: str | None = None) -> Secret | None:
         """The caller's key, else the provider's environment variable; AuthError when required."""
         if isinstance(api_key, Secret):
-            return api_key
+            return self._header_safe(api_key, "api_key=", model)
         if api_key:
-            return Secret(api_key)
+            return self._header_safe(Secret(api_key), "api_key=", model)
         from_env = os.environ.get(self.key_env) if self.key_env else None
         if from_env:
-            return Secret(from_env)
+            return self._header_safe(Secret(from_env), str(self.key_env), model)
         if self.key_required and not custom_base_url:
             raise AuthError(
                 f"no API key for {self.name}: set the {self.key_env} environment variable "
@@ -100,6 +100,19 @@ class Provider(ABC):
                 status=None, provider=self.name, model=model,
             )
         return None
+
+    def _header_safe(self, key: Secret, source: str, model: str | None) -> Secret:
+        """Refuse now a key no HTTP header can carry: httpx would fail at send time with a
+        UnicodeEncodeError, or with an error that quotes the header (and so the key)."""
+        value = key.reveal()
+        if not (value.isascii() and value.isprintable()) or value != value.strip():
+            raise AuthError(
+                f"the API key for {self.name} (from {source}) has a character an HTTP header "
+                "cannot carry: a newline, a control or non-ASCII character, or whitespace at "
+                "either end; check that it was copied whole and nothing else",
+                status=None, provider=self.name, model=model,
+            )
+        return key
 
     def auth_header(self, key: Secret) -> str:
         return f"{self.auth_scheme} {key.reveal()}"
@@ -161,8 +174,8 @@ class Provider(ABC):
                 if isinstance(value, str) and value:
                     return value
                 if value:
-                    return json.dumps(value)[:500]
-        return text.strip()[:500] or "(empty body)"
+                    return json.dumps(value)
+        return text.strip() or "(empty body)"  # the client scrubs the key, then cuts to length
 
     def keep_headers(self, headers: httpx.Headers) -> dict[str, str]:
         """The response headers worth keeping, read from the raw pairs (no decoding of the rest)."""
@@ -278,9 +291,11 @@ class _SSEChatParser(StreamParser):
     def _chunk(self, event: str) -> str | None:
         try:
             data = json.loads(event)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise ServerError(
-                f"{self._provider.name} {self._model}: a stream event is not JSON: {event[:200]!r}",
+                # its length only: the event is not scrubbed of the key here
+                f"{self._provider.name} {self._model}: a stream event of {len(event)} chars is "
+                "not JSON",
                 provider=self._provider.name, model=self._model,
             ) from None
         if not isinstance(data, Mapping):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -84,8 +85,9 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         for name in ("max_retries", "backoff", "max_backoff", "max_retry_after"):
             value = getattr(self, name)
-            if value < 0:
-                raise InvalidOptionError(f"{name} must be 0 or more, not {value!r}")
+            # A config file can hand over anything (max_retries: "two", or empty: None).
+            if not isinstance(value, (int, float)) or not value >= 0:
+                raise InvalidOptionError(f"{name} must be a number, 0 or more, not {value!r}")
 
     def retrying(self) -> Retrying:
         """A sync controller; build once per client and reuse (it keeps no per-call state)."""
@@ -136,12 +138,14 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats, but are no wait (time.sleep(nan) raises)
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year past C's int: Overflow
         return None
     if when.tzinfo is None:  # HTTP dates are GMT; a naive result means the zone was missing
         when = when.replace(tzinfo=timezone.utc)

@@ -24,11 +24,14 @@ class SSEDecoder:
 
     def feed(self, chunk: str) -> list[str]:
         """The data of every event completed by this chunk (lines may span chunks)."""
-        if self._after_cr and chunk.startswith("\n"):  # the second half of a split \r\n
-            chunk = chunk[1:]
         if not chunk:
             return []
+        if self._after_cr and chunk.startswith("\n"):  # the second half of a split \r\n
+            chunk = chunk[1:]
+        # Set even when nothing is left: a later "\n" is then a line of its own (a blank line).
         self._after_cr = chunk.endswith("\r")
+        if not chunk:
+            return []
         lines = _LINE_END.split(self._buffer + chunk)
         self._buffer = lines.pop()  # the unfinished last line ("" when the chunk ended one)
         events: list[str] = []
