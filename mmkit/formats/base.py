@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pybase64
 
-from mmkit.errors import InvalidOptionError, MediaTooLargeError, MmkitError
+from mmkit.errors import (
+    InvalidOptionError,
+    MediaTooLargeError,
+    MmkitError,
+    UnsupportedFormatError,
+)
 from mmkit.media.image import ImageLimits
 from mmkit.message import Message
 from mmkit.parts import Image, Part, Text
@@ -169,6 +174,39 @@ class WireFormat(ABC):
             )
         extra = {k: v for k, v in item.items() if k not in ("role", "content", "name")}
         return Message(item.get("role"), parts, name=item.get("name"), extra=extra)
+
+
+class TypedPartsFormat(WireFormat):
+    """Parts named by their media type, the source under a key: `{"type": "image", "url": …}`
+    or `{"type": "image", "base64": "data:…"}` (Bytez, Hugging Face chat templates)."""
+
+    label: ClassVar[str]  # for messages: "Bytez parts", "HF chat templates"
+    image_keys: ClassVar[tuple[str, ...]] = ("url", "base64")  # read back in this order
+
+    def encode_part(self, part: Part, context: EncodeContext) -> Json:
+        if isinstance(part, Text):
+            return {"type": "text", "text": part.text}
+        if isinstance(part, Image):
+            how, value = context.image_source(part)
+            return {"type": "image", "url" if how == "url" else "base64": value}
+        raise UnsupportedFormatError(f"{self.label} cannot carry a {type(part).__name__}")
+
+    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
+        kind = part.get("type")
+        if kind == "text":
+            return parse_text(part.get("text"), where)
+        if kind == "image":
+            for key in self.image_keys:
+                value = part.get(key)
+                if value is not None and value != "":
+                    return Image(value)
+            raise InvalidOptionError(
+                f"{where}: an image part needs one of {', '.join(map(repr, self.image_keys))}"
+            )
+        raise UnsupportedFormatError(
+            f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
+            "'text' and 'image'"
+        )
 
 
 def _with_where(exc: MmkitError, where: str) -> MmkitError:
