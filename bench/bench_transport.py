@@ -5,7 +5,8 @@ and is measured alone first with a raw-socket client, to show it is not the bott
 
 1. 1,000 sequential chat calls with a small image: `mmkit.Client.chat` vs `httpx.Client.post`.
 2. 2,000 calls at concurrency 64: `mmkit.AsyncClient.chat` vs `httpx.AsyncClient.post`.
-Target: mmkit at least 0.9× the plain client's throughput in both.
+Target: mmkit at least 0.9× the plain client's throughput in both (medians of 5 interleaved
+rounds each: single runs at concurrency 64 vary by ±10% on 2 cores).
 
 Run: .venv/bin/python bench/bench_transport.py [--sequential N] [--concurrent N]
 """
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ from mmkit import Message
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CONCURRENCY = 64
+ROUNDS = 5  # each side runs this many times, interleaved; the medians are compared
 ROUTE = "/v1/chat/completions"
 
 
@@ -106,9 +109,11 @@ def sequential(base: str, messages: list[Message], wire: dict[str, Any], count: 
                 assert client.chat(messages).text
 
         plain_calls(), mmkit_calls()  # warm connections, caches and the server
-        best_plain = max(rate(plain_calls, count) for _ in range(2))
-        best_mmkit = max(rate(mmkit_calls, count) for _ in range(2))
-    return best_plain, best_mmkit
+        plain_rates, mmkit_rates = [], []
+        for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+            plain_rates.append(rate(plain_calls, count))
+            mmkit_rates.append(rate(mmkit_calls, count))
+    return statistics.median(plain_rates), statistics.median(mmkit_rates)
 
 
 def concurrent(base: str, messages: list[Message], wire: dict[str, Any], count: int
@@ -136,10 +141,10 @@ def concurrent(base: str, messages: list[Message], wire: dict[str, Any], count: 
             await timed(plain_one, CONCURRENCY * 2)
             await timed(mmkit_one, CONCURRENCY * 2)
             plain_rates, mmkit_rates = [], []
-            for _ in range(2):  # interleaved, so drift hits both alike
+            for _ in range(ROUNDS):  # interleaved, so drift hits both alike
                 plain_rates.append(await timed(plain_one, count))
                 mmkit_rates.append(await timed(mmkit_one, count))
-            return max(plain_rates), max(mmkit_rates)
+            return statistics.median(plain_rates), statistics.median(mmkit_rates)
 
     return asyncio.run(run())
 
