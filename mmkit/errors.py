@@ -7,6 +7,8 @@ translated into this tree at the boundary where they happen.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class MmkitError(Exception):
     """Base of every error mmkit raises on purpose."""
@@ -95,6 +97,19 @@ class ServerError(TransportError):
 
 class TimeoutError(TransportError):  # shadows the builtin on purpose: mmkit.TimeoutError
     """The server did not connect or answer in time."""
+
+
+_E = TypeVar("_E", bound=MmkitError)
+
+
+def with_where(exc: _E, where: str) -> _E:
+    """The same error, its message prefixed with where it happened ("message 2, part 1: ...")."""
+    try:
+        new = type(exc)(f"{where}: {exc}")
+    except TypeError:  # a subclass with required arguments: keep the original
+        return exc
+    new.__dict__.update(exc.__dict__)
+    return new
 
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmkit.errors import InvalidOptionError
+from mmkit.errors import InvalidOptionError, MmkitError, with_where
 from mmkit.parts import Image, Text
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -82,8 +82,11 @@ class Message(BaseModel):
                 raise InvalidOptionError(
                     f"{keyword}= takes a list; for one item use {keyword[:-1]}="
                 )
-            for item in value if many else [value]:
-                parts.append(item if isinstance(item, make) else make(item))
+            for index, item in enumerate(value if many else [value]):
+                try:
+                    parts.append(item if isinstance(item, make) else make(item))
+                except MmkitError as exc:  # say which of the user's arguments it was
+                    raise with_where(exc, f"{keyword}[{index}]" if many else keyword) from exc
         return cls(role, parts, name=name)
 
     # --- reading -------------------------------------------------------------------------------

@@ -311,3 +311,9 @@ def test_every_format_names_where_an_error_happened(encode: Any, fixtures_dir: P
 
     with pytest.raises(mmkit.UnsupportedFormatError, match=r"^message 1, part 2: image "):
         encode([message])
+
+
+def test_a_bad_image_argument_is_named_in_the_error(fixtures_dir: Path) -> None:
+    with pytest.raises(mmkit.InvalidMediaError) as err:
+        Message.user("x", images=[fixtures_dir / "photo.jpg", b"garbage bytes here"])
+    assert str(err.value).startswith("images[1]: image bytes (18 bytes)")

@@ -19,6 +19,7 @@ from mmkit.errors import (
     MediaTooLargeError,
     MmkitError,
     UnsupportedFormatError,
+    with_where,
 )
 from mmkit.media.image import ImageLimits
 from mmkit.message import Message
@@ -105,7 +106,7 @@ class WireFormat(ABC):
             try:
                 out.append(self.parse_message(item))
             except MmkitError as exc:
-                raise _with_where(exc, where) from exc
+                raise with_where(exc, where) from exc
         return out
 
     def _coerce(self, messages: Iterable[Message | Mapping[str, Any]] | Message) -> list[Message]:
@@ -132,7 +133,7 @@ class WireFormat(ABC):
             try:
                 parts.append(self.encode_part(part, context))
             except MmkitError as exc:
-                raise _with_where(exc, f"message {index + 1}, part {part_index + 1}") from exc
+                raise with_where(exc, f"message {index + 1}, part {part_index + 1}") from exc
         return self.wrap_message(message, parts)
 
     @abstractmethod
@@ -207,16 +208,6 @@ class TypedPartsFormat(WireFormat):
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image'"
         )
-
-
-def _with_where(exc: MmkitError, where: str) -> MmkitError:
-    """The same error class, its message prefixed with where it happened."""
-    try:
-        new = type(exc)(f"{where}: {exc}")
-    except TypeError:
-        return exc
-    new.__dict__.update(exc.__dict__)
-    return new
 
 
 def text_or_parts(parts: list[Json]) -> str | list[Json]:
