@@ -41,6 +41,7 @@ from mmkit.transport.reply import AsyncStream, Reply, Stream
 from mmkit.transport.retry import (
     RetryPolicy,
     TimeoutLike,
+    TotalTimeoutError,
     as_timeout,
     is_retryable,
     parse_retry_after,
@@ -197,7 +198,7 @@ class _BaseClient:
             return call.timeout  # type: ignore[no-any-return]
         remaining = call.deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(
+            raise TotalTimeoutError(
                 f"{self._where()}: the total timeout of {call.total} s is used up",
                 provider=self.provider.name, model=self.model_id,
             )

@@ -110,8 +110,14 @@ class RetryPolicy:
         return stop
 
 
+class TotalTimeoutError(TimeoutError):
+    """The call's total timeout is used up: another attempt cannot help, so none is made."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Rate limits, gateway and server hiccups, dropped connections (status None), timeouts."""
+    if isinstance(exc, TotalTimeoutError):
+        return False
     if isinstance(exc, (RateLimitError, TimeoutError)):
         return True
     return isinstance(exc, ServerError) and (exc.status is None or exc.status in RETRY_STATUSES)
