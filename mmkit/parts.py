@@ -148,8 +148,8 @@ class Image(BaseModel):
 
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
         """The decoded image, EXIF orientation applied (fetches a URL image first)."""
-        data, _ = self._bytes_and_info(fetch)
-        return image_codec.to_pil(data, self.origin)
+        data, info = self._bytes_and_info(fetch)
+        return image_codec.to_pil(data, info, self.origin)
 
     # --- what a wire format calls --------------------------------------------------------------
 

@@ -231,12 +231,12 @@ def encode(
     return _save_within(im, mime, request, limits, origin, notes)
 
 
-def to_pil(data: bytes, origin: str) -> PILImage.Image:
-    """The decoded image (EXIF orientation applied), for display and user code."""
+def to_pil(data: bytes, info: ImageInfo, origin: str) -> PILImage.Image:
+    """The decoded image upright, as encoding sends it (the probe's orientation), for display."""
     with _opened(data, origin) as im:
         try:
             im.load()
-            out = ImageOps.exif_transpose(im)
+            out = im.copy() if info.orientation == 1 else ImageOps.exif_transpose(im)
         except Exception as exc:
             raise InvalidMediaError(f"image {origin} is corrupt or truncated ({exc})") from exc
     return out
