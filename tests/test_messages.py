@@ -317,3 +317,11 @@ def test_a_bad_image_argument_is_named_in_the_error(fixtures_dir: Path) -> None:
     with pytest.raises(mmkit.InvalidMediaError) as err:
         Message.user("x", images=[fixtures_dir / "photo.jpg", b"garbage bytes here"])
     assert str(err.value).startswith("images[1]: image bytes (18 bytes)")
+
+
+def test_a_bad_openai_dict_is_named_by_its_place_in_the_list() -> None:
+    good = {"role": "user", "content": "hi"}
+    bad = {"role": "user", "content": [{"type": "image_url"}]}
+    with pytest.raises(mmkit.InvalidOptionError) as err:
+        mmkit.to_bytez([good, good, bad])
+    assert str(err.value).startswith("message 3: part 1: image_url needs a 'url' string")

@@ -118,7 +118,10 @@ class WireFormat(ABC):
             if isinstance(message, Mapping):
                 from mmkit.formats import get
 
-                message = get("openai").parse([message])[0]
+                try:
+                    message = get("openai").parse_message(message)
+                except MmkitError as exc:  # named by its place in the caller's list
+                    raise with_where(exc, f"message {index + 1}") from exc
             if not isinstance(message, Message):
                 raise InvalidOptionError(
                     f"message {index + 1} is a {type(message).__name__}; pass mmkit Messages "
