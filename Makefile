@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := mmkit tests bench fixtures examples
 
 .PHONY: demo test lint bench fixtures clean
 
@@ -19,8 +20,9 @@ demo: $(STAMP) fixtures
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check mmkit tests bench fixtures examples
-	$(BIN)/mypy --strict mmkit
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy --strict $(CODE)
 
 test: $(STAMP) fixtures lint
 	$(BIN)/pytest

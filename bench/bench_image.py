@@ -96,10 +96,15 @@ def import_time() -> tuple[float, float, list[str]]:
     bare = best("pass")
     with_mmkit = best("import mmkit")
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, mmkit; print(' '.join(m for m in ('av', 'soundfile', 'numpy', 'httpx')"
-         " if m in sys.modules))"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, mmkit; print(' '.join(m for m in ('av', 'soundfile', 'numpy', 'httpx')"
+            " if m in sys.modules))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return bare, with_mmkit, probe.stdout.split()
 
@@ -108,29 +113,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo-12mp.jpg"
         make_photo(path)
-        print(f"input: {WIDTH}×{HEIGHT} JPEG, {path.stat().st_size:,} bytes; "
-              f"target max_side={MAX_SIDE}, quality {QUALITY}; median of {ROUNDS}")
+        print(
+            f"input: {WIDTH}×{HEIGHT} JPEG, {path.stat().st_size:,} bytes; "
+            f"target max_side={MAX_SIDE}, quality {QUALITY}; median of {ROUNDS}"
+        )
         mmkit_way(path), plain_way(path)  # warm both paths' imports and caches
         plain_s, plain_out = timed(plain_way, path)
         ours_s, ours_out = timed(mmkit_way, path)
     a, b = decode_uri(ours_out), decode_uri(plain_out)
-    print(f"plain PIL+base64 : {plain_s * 1000:7.1f} ms  → {b.shape[1]}×{b.shape[0]}, "
-          f"{len(plain_out):,} chars")
-    print(f"mmkit Image      : {ours_s * 1000:7.1f} ms  → {a.shape[1]}×{a.shape[0]}, "
-          f"{len(ours_out):,} chars")
+    print(
+        f"plain PIL+base64 : {plain_s * 1000:7.1f} ms  → {b.shape[1]}×{b.shape[0]}, "
+        f"{len(plain_out):,} chars"
+    )
+    print(
+        f"mmkit Image      : {ours_s * 1000:7.1f} ms  → {a.shape[1]}×{a.shape[0]}, "
+        f"{len(ours_out):,} chars"
+    )
     ratio = plain_s / ours_s
     quality = psnr(a, b) if a.shape == b.shape else float("nan")
     print(f"speed ratio      : {ratio:.2f}× (target ≥ 2.5×)  {'OK' if ratio >= 2.5 else 'MISS'}")
-    print(f"PSNR vs plain    : {quality:.1f} dB (target ≥ 30 dB)  "
-          f"{'OK' if quality >= 30 else 'MISS'}")
+    print(
+        f"PSNR vs plain    : {quality:.1f} dB (target ≥ 30 dB)  {'OK' if quality >= 30 else 'MISS'}"
+    )
 
     bare, with_mmkit, loaded = import_time()
     extra_ms = (with_mmkit - bare) * 1000
     heavy = [m for m in loaded if m != "httpx"]
-    print(f"import mmkit     : {extra_ms:.0f} ms over a bare interpreter (target ≤ 250 ms)  "
-          f"{'OK' if extra_ms <= 250 else 'MISS'}")
-    print(f"loaded at import : {', '.join(loaded) or 'none of av, soundfile, numpy, httpx'}  "
-          f"{'OK' if not heavy else 'MISS'}")
+    print(
+        f"import mmkit     : {extra_ms:.0f} ms over a bare interpreter (target ≤ 250 ms)  "
+        f"{'OK' if extra_ms <= 250 else 'MISS'}"
+    )
+    print(
+        f"loaded at import : {', '.join(loaded) or 'none of av, soundfile, numpy, httpx'}  "
+        f"{'OK' if not heavy else 'MISS'}"
+    )
 
 
 if __name__ == "__main__":

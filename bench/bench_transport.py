@@ -75,8 +75,11 @@ def raw_server_capacity(base: str, body: bytes, total: int, connections: int) ->
         for _ in range(count):
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
             await reader.readexactly(length)
         writer.close()
 
@@ -94,10 +97,14 @@ def rate(fn: Callable[[], None], count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def sequential(base: str, messages: list[Message], wire: dict[str, Any], count: int
-               ) -> tuple[float, float]:
-    with httpx.Client(base_url=base) as plain, mmkit.Client(
-            "bench", base_url=base + "/v1", api_key="unused") as client:
+def sequential(
+    base: str, messages: list[Message], wire: dict[str, Any], count: int
+) -> tuple[float, float]:
+    with (
+        httpx.Client(base_url=base) as plain,
+        mmkit.Client("bench", base_url=base + "/v1", api_key="unused") as client,
+    ):
+
         def plain_calls() -> None:
             for _ in range(count):
                 r = plain.post(ROUTE, json=wire)
@@ -108,7 +115,8 @@ def sequential(base: str, messages: list[Message], wire: dict[str, Any], count: 
             for _ in range(count):
                 assert client.chat(messages).text
 
-        plain_calls(), mmkit_calls()  # warm connections, caches and the server
+        plain_calls()  # warm connections, caches and the server
+        mmkit_calls()
         plain_rates, mmkit_rates = [], []
         for _ in range(ROUNDS):  # interleaved, so drift hits both alike
             plain_rates.append(rate(plain_calls, count))
@@ -116,13 +124,17 @@ def sequential(base: str, messages: list[Message], wire: dict[str, Any], count: 
     return statistics.median(plain_rates), statistics.median(mmkit_rates)
 
 
-def concurrent(base: str, messages: list[Message], wire: dict[str, Any], count: int
-               ) -> tuple[float, float]:
+def concurrent(
+    base: str, messages: list[Message], wire: dict[str, Any], count: int
+) -> tuple[float, float]:
     async def run() -> tuple[float, float]:
         gate = asyncio.Semaphore(CONCURRENCY)
         # Both with httpx's default pool limits: the plain way as people write it.
-        async with httpx.AsyncClient(base_url=base) as plain, \
-                mmkit.AsyncClient("bench", base_url=base + "/v1", api_key="unused") as client:
+        async with (
+            httpx.AsyncClient(base_url=base) as plain,
+            mmkit.AsyncClient("bench", base_url=base + "/v1", api_key="unused") as client,
+        ):
+
             async def plain_one() -> None:
                 async with gate:
                     r = await plain.post(ROUTE, json=wire)
@@ -158,13 +170,17 @@ def main() -> None:
     messages = [Message.user("What is in this picture?", image=FIXTURES / "still.gif")]
     wire = {"model": "bench", "messages": mmkit.to_openai(messages)}
     body = json.dumps(wire).encode()
-    print(f"request: one user message with a {messages[0].images[0].describe()}; "
-          f"{len(body):,} bytes of JSON")
+    print(
+        f"request: one user message with a {messages[0].images[0].describe()}; "
+        f"{len(body):,} bytes of JSON"
+    )
     with server_process() as base:
         alone_seq = raw_server_capacity(base, body, 2000, 1)
         alone_conc = raw_server_capacity(base, body, 4000, CONCURRENCY)
-        print(f"server alone (raw sockets): {alone_seq:,.0f} req/s on 1 connection, "
-              f"{alone_conc:,.0f} req/s on {CONCURRENCY}")
+        print(
+            f"server alone (raw sockets): {alone_seq:,.0f} req/s on 1 connection, "
+            f"{alone_conc:,.0f} req/s on {CONCURRENCY}"
+        )
         plain_s, ours_s = sequential(base, messages, wire, args.sequential)
         plain_c, ours_c = concurrent(base, messages, wire, args.concurrent)
     for label, plain, ours, server in (
@@ -172,9 +188,11 @@ def main() -> None:
         (f"concurrency {CONCURRENCY} ×{args.concurrent}", plain_c, ours_c, alone_conc),
     ):
         ratio = ours / plain
-        print(f"{label:22} plain httpx {plain:7,.0f} req/s | mmkit {ours:7,.0f} req/s | "
-              f"ratio {ratio:.2f}× (target ≥ 0.9×) {'OK' if ratio >= 0.9 else 'MISS'} | "
-              f"server headroom {server / max(plain, ours):.1f}×")
+        print(
+            f"{label:22} plain httpx {plain:7,.0f} req/s | mmkit {ours:7,.0f} req/s | "
+            f"ratio {ratio:.2f}× (target ≥ 0.9×) {'OK' if ratio >= 0.9 else 'MISS'} | "
+            f"server headroom {server / max(plain, ours):.1f}×"
+        )
 
 
 if __name__ == "__main__":

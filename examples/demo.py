@@ -35,10 +35,15 @@ def shorten(value: Any) -> Any:
 def build_messages() -> list[Message]:
     return [
         Message.user("What is in this picture?", image=FIXTURES / "photo.jpg"),
-        Message.user(["Compare", Image(FIXTURES / "rgba.png"), "with",
-                      Image(FIXTURES / "exif_rotated.jpg", max_side=128)]),
-        Message.user("Describe these", images=[FIXTURES / "image.bmp",
-                                               FIXTURES / "animated.gif"]),
+        Message.user(
+            [
+                "Compare",
+                Image(FIXTURES / "rgba.png"),
+                "with",
+                Image(FIXTURES / "exif_rotated.jpg", max_side=128),
+            ]
+        ),
+        Message.user("Describe these", images=[FIXTURES / "image.bmp", FIXTURES / "animated.gif"]),
         Message.user("And this one", image=(FIXTURES / "gray16.png").read_bytes()),
     ]
 
@@ -75,7 +80,9 @@ def main() -> None:
     response = mmkit.completion(
         model="bytez/google/gemma-3-4b-it",
         messages=[{"content": "Hello, how are you?", "role": "user"}],
-        max_tokens=20, temperature=0.5, repetition_penalty=1.2,  # Bytez-specific params pass
+        max_tokens=20,
+        temperature=0.5,
+        repetition_penalty=1.2,  # Bytez-specific params pass
         base_url=base,
     )
     print("  completion():", response.choices[0].message.content)

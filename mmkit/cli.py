@@ -55,10 +55,19 @@ def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     inspect.add_argument("files", nargs="+", metavar="FILE", help="media files (or URLs)")
     inspect.add_argument("--target", default="openai", help="wire format (default openai)")
-    inspect.add_argument("--max-side", type=int, default=None, metavar="N",
-                         help="downscale so that no side exceeds N pixels")
-    inspect.add_argument("--detail", choices=("auto", "low", "high"), default=None,
-                         help="OpenAI image detail (changes the token estimate)")
+    inspect.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        metavar="N",
+        help="downscale so that no side exceeds N pixels",
+    )
+    inspect.add_argument(
+        "--detail",
+        choices=("auto", "low", "high"),
+        default=None,
+        help="OpenAI image detail (changes the token estimate)",
+    )
     inspect.set_defaults(handler=_inspect)
 
 
@@ -78,9 +87,11 @@ def _inspect(args: argparse.Namespace) -> int:
                 continue
             sent = image.encoded(wire.target.images)
             tokens = image_tokens(sent.width, sent.height, args.detail)
-            print(f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
-                  f"{len(sent.data):,} bytes ({(len(sent.data) + 2) // 3 * 4:,} base64 chars); "
-                  f"about {tokens} tokens on OpenAI")
+            print(
+                f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
+                f"{len(sent.data):,} bytes ({(len(sent.data) + 2) // 3 * 4:,} base64 chars); "
+                f"about {tokens} tokens on OpenAI"
+            )
             for change in image.conversions:
                 print(f"  - {change}")
         except MmkitError as exc:
@@ -103,26 +114,58 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     serve.add_argument(
-        "--allow-remote", action="store_true",
+        "--allow-remote",
+        action="store_true",
         help="allow a --host other than loopback (the server has no TLS; mind the network)",
     )
     serve.add_argument(
-        "--api-key-env", metavar="NAME",
+        "--api-key-env",
+        metavar="NAME",
         help="require this environment variable's value as the API key (the key itself is "
         "never taken on the command line, where other users can see it)",
     )
-    serve.add_argument("--latency", type=_seconds, default=0.0, metavar="S",
-                       help="seconds added to each chat request")
-    serve.add_argument("--rate-429", type=_fraction, default=0.0, metavar="F",
-                       help="fraction of chat requests answered 429")
-    serve.add_argument("--retry-after", type=_seconds, default=1.0, metavar="S",
-                       help="Retry-After seconds sent with injected 429s (default 1)")
-    serve.add_argument("--rate-5xx", type=_fraction, default=0.0, metavar="F",
-                       help="fraction of chat requests answered 503")
-    serve.add_argument("--rate-drop", type=_fraction, default=0.0, metavar="F",
-                       help="fraction of chat requests dropped without a response")
-    serve.add_argument("--seed", type=int, default=None, metavar="N",
-                       help="seed for the fault draws (repeatable runs)")
+    serve.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="seconds added to each chat request",
+    )
+    serve.add_argument(
+        "--rate-429",
+        type=_fraction,
+        default=0.0,
+        metavar="F",
+        help="fraction of chat requests answered 429",
+    )
+    serve.add_argument(
+        "--retry-after",
+        type=_seconds,
+        default=1.0,
+        metavar="S",
+        help="Retry-After seconds sent with injected 429s (default 1)",
+    )
+    serve.add_argument(
+        "--rate-5xx",
+        type=_fraction,
+        default=0.0,
+        metavar="F",
+        help="fraction of chat requests answered 503",
+    )
+    serve.add_argument(
+        "--rate-drop",
+        type=_fraction,
+        default=0.0,
+        metavar="F",
+        help="fraction of chat requests dropped without a response",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed for the fault draws (repeatable runs)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -140,8 +183,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
-            print(f"mmkit serve: error: environment variable {args.api_key_env} is not set or "
-                  "empty", file=sys.stderr)
+            print(
+                f"mmkit serve: error: environment variable {args.api_key_env} is not set or empty",
+                file=sys.stderr,
+            )
             return 2
     options = ServerOptions(
         api_key=api_key,
@@ -154,8 +199,11 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
     def announce(base_url: str) -> None:
-        print(f"mmkit conformance server on {base_url} (OpenAI: /v1/chat/completions, "
-              "Bytez: /models/v2/<org>/<model>)", flush=True)
+        print(
+            f"mmkit conformance server on {base_url} (OpenAI: /v1/chat/completions, "
+            "Bytez: /models/v2/<org>/<model>)",
+            flush=True,
+        )
 
     # uvicorn re-raises Ctrl-C after shutting down cleanly: that is the normal way out.
     with contextlib.suppress(KeyboardInterrupt):

@@ -35,8 +35,10 @@ def image_html(image: Image) -> str:
     except MmkitError as exc:
         return f"<div>{caption}<br><b>cannot be shown:</b> {html.escape(str(exc))}</div>"
     src = "data:image/png;base64," + pybase64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<figure style="display:inline-block;margin:4px"><img src="{src}" '
-            f'style="max-width:{THUMBNAIL_SIDE}px"><figcaption>{caption}</figcaption></figure>')
+    return (
+        f'<figure style="display:inline-block;margin:4px"><img src="{src}" '
+        f'style="max-width:{THUMBNAIL_SIDE}px"><figcaption>{caption}</figcaption></figure>'
+    )
 
 
 def message_html(message: Message) -> str:
@@ -48,5 +50,7 @@ def message_html(message: Message) -> str:
             pieces.append(f'<div style="white-space:pre-wrap">{html.escape(part.text)}</div>')
         elif isinstance(part, Image):
             pieces.append(image_html(part))
-    return (f'<div style="border-left:3px solid #888;padding-left:8px;margin:4px 0">'
-            f"<b>{html.escape(message.role)}</b>{''.join(pieces)}</div>")
+    return (
+        f'<div style="border-left:3px solid #888;padding-left:8px;margin:4px 0">'
+        f"<b>{html.escape(message.role)}</b>{''.join(pieces)}</div>"
+    )

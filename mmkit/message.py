@@ -59,8 +59,7 @@ class Message(BaseModel):
         return cls._build("system", content, name)
 
     @classmethod
-    def assistant(cls, content: Any = None, *, name: str | None = None,
-                  **extra: Any) -> Message:
+    def assistant(cls, content: Any = None, *, name: str | None = None, **extra: Any) -> Message:
         """An assistant turn; `tool_calls=` and other fields are kept in `extra`."""
         message = cls._build("assistant", content, name)
         message.extra.update(extra)

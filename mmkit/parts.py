@@ -103,8 +103,13 @@ class Image(BaseModel):
         **fields: Any,
     ) -> None:
         options = dict(
-            max_side=max_side, max_pixels=max_pixels, format=format, quality=quality,
-            detail=detail, inline=inline, pixel_limit=pixel_limit,
+            max_side=max_side,
+            max_pixels=max_pixels,
+            format=format,
+            quality=quality,
+            detail=detail,
+            inline=inline,
+            pixel_limit=pixel_limit,
         )
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
@@ -113,13 +118,17 @@ class Image(BaseModel):
             source = Resolved(source.data, source.origin, source.url, source.mime)
         notes: list[str] = []  # what was changed at construction
         resolved = _resolve_image(source, notes)
-        fields = {**options, "origin": resolved.origin, "url": resolved.url, "data": resolved.data,
-                  "notes": notes}
+        fields = {
+            **options,
+            "origin": resolved.origin,
+            "url": resolved.url,
+            "data": resolved.data,
+            "notes": notes,
+        }
         info = None
         if resolved.data is not None:
             info = image_codec.probe(resolved.data, resolved.origin, pixel_limit)
-            fields.update(mime=info.mime, width=info.width, height=info.height,
-                          frames=info.frames)
+            fields.update(mime=info.mime, width=info.width, height=info.height, frames=info.frames)
             declared = resolved.declared_mime
             if declared and declared != info.mime:
                 notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
@@ -160,8 +169,9 @@ class Image(BaseModel):
     ) -> image_codec.EncodedImage:
         """The image as a receiver with `limits` accepts it; computed once per limits and reused."""
         limits = limits or image_codec.ImageLimits()
-        request = image_codec.ImageRequest(self.max_side, self.max_pixels, self.format,
-                                           self.quality)
+        request = image_codec.ImageRequest(
+            self.max_side, self.max_pixels, self.format, self.quality
+        )
         key = (limits, request)
         found = self._encoded.get(key)
         if found is None:
@@ -176,9 +186,7 @@ class Image(BaseModel):
         self._bytes_and_info(policy)
         return self
 
-    def _bytes_and_info(
-        self, policy: FetchPolicy | None
-    ) -> tuple[bytes, image_codec.ImageInfo]:
+    def _bytes_and_info(self, policy: FetchPolicy | None) -> tuple[bytes, image_codec.ImageInfo]:
         data = self.data if self.data is not None else self._fetched
         if data is None:
             assert self.url is not None
@@ -191,7 +199,11 @@ class Image(BaseModel):
             info = image_codec.probe(data, self.origin, self.pixel_limit)
             self._info = info
             self.mime, self.width, self.height, self.frames = (
-                info.mime, info.width, info.height, info.frames)
+                info.mime,
+                info.width,
+                info.height,
+                info.frames,
+            )
         return data, self._info
 
     # --- values --------------------------------------------------------------------------------

@@ -55,15 +55,18 @@ def png_of_size(width: int, height: int) -> bytes:
     compressor = zlib.compressobj(9)
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 # --- what passes through untouched -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["rgb.png", "photo.jpg", "photo.webp", "still.gif",
-                                  "palette.png", "gray.png", "rgba.png"])
+@pytest.mark.parametrize(
+    "name",
+    ["rgb.png", "photo.jpg", "photo.webp", "still.gif", "palette.png", "gray.png", "rgba.png"],
+)
 def test_accepted_image_is_sent_byte_identical(name: str, fixtures_dir: Path) -> None:
     image = Image(fixtures_dir / name)
 
@@ -91,8 +94,10 @@ def test_format_openai_refuses_is_converted_and_recorded(
 def test_converted_format_keeps_the_picture(name: str, fixtures_dir: Path) -> None:
     sent = decode(sent_to_openai(Image(fixtures_dir / name)))
 
-    difference = np.abs(np.asarray(sent.convert("RGB"), dtype=np.int16)
-                        - source_pixels(fixtures_dir / name, "RGB").astype(np.int16))
+    difference = np.abs(
+        np.asarray(sent.convert("RGB"), dtype=np.int16)
+        - source_pixels(fixtures_dir / name, "RGB").astype(np.int16)
+    )
     assert difference.mean() < 4  # JPEG noise, not a different picture
 
 
@@ -117,8 +122,10 @@ def test_cmyk_jpeg_becomes_rgb(fixtures_dir: Path) -> None:
 
     assert sent.mode == "RGB"
     assert image.conversions == ["converted CMYK to RGB"]
-    difference = np.abs(np.asarray(sent, dtype=np.int16)
-                        - source_pixels(fixtures_dir / "cmyk.jpg", "RGB").astype(np.int16))
+    difference = np.abs(
+        np.asarray(sent, dtype=np.int16)
+        - source_pixels(fixtures_dir / "cmyk.jpg", "RGB").astype(np.int16)
+    )
     assert difference.mean() < 4
 
 
@@ -130,8 +137,10 @@ def test_exif_orientation_is_applied(fixtures_dir: Path) -> None:
 
     assert sent.size == (160, 240)
     pixels = np.asarray(sent.convert("RGB"), dtype=np.float64)
-    top_right, bottom_left = pixels[5:55, 125:155].mean(axis=(0, 1)), pixels[
-        205:235, 5:25].mean(axis=(0, 1))
+    top_right, bottom_left = (
+        pixels[5:55, 125:155].mean(axis=(0, 1)),
+        pixels[205:235, 5:25].mean(axis=(0, 1)),
+    )
     assert top_right[0] > 200 and top_right[1:].max() < 50  # the red block
     assert bottom_left[2] > 200 and bottom_left[:2].max() < 50  # the blue block
     assert image.conversions == ["applied EXIF orientation 6"]
@@ -256,8 +265,9 @@ def test_max_side_applies_to_the_displayed_orientation(fixtures_dir: Path) -> No
 
 
 def test_target_size_limit_applies_without_options(fixtures_dir: Path) -> None:
-    decoded = decode(sent_to_openai(Image(fixtures_dir / "rgb.png"),
-                                    images=ImageLimits(max_side=64)))
+    decoded = decode(
+        sent_to_openai(Image(fixtures_dir / "rgb.png"), images=ImageLimits(max_side=64))
+    )
 
     assert decoded.size == (64, 48)
 
@@ -308,14 +318,17 @@ def test_truncated_jpeg_is_refused_at_encode_time_naming_it(fixtures_dir: Path) 
     image = Image(fixtures_dir / "truncated.jpg")  # the header is fine: construction succeeds
     assert (image.mime, image.width, image.height) == ("image/jpeg", 320, 240)
 
-    with pytest.raises(mmkit.InvalidMediaError,
-                       match=r"message 1, part 2: image .*truncated\.jpg is corrupt or truncated"):
+    with pytest.raises(
+        mmkit.InvalidMediaError,
+        match=r"message 1, part 2: image .*truncated\.jpg is corrupt or truncated",
+    ):
         mmkit.to_openai([Message.user("Describe", image=image)])
 
 
 def test_not_an_image_is_refused_at_construction(fixtures_dir: Path) -> None:
-    with pytest.raises(mmkit.InvalidMediaError,
-                       match=r"not_an_image\.png has no known image signature; pass a PNG"):
+    with pytest.raises(
+        mmkit.InvalidMediaError, match=r"not_an_image\.png has no known image signature; pass a PNG"
+    ):
         Image(fixtures_dir / "not_an_image.png")
 
 
@@ -376,6 +389,8 @@ def test_byte_limit_forces_reencoding(fixtures_dir: Path) -> None:
 def test_impossible_byte_limit_names_the_limit_and_the_fix(fixtures_dir: Path) -> None:
     image = Image(fixtures_dir / "rgb.png")
 
-    with pytest.raises(mmkit.MediaTooLargeError,
-                       match=r"rgb\.png encodes to .* over the target's 50-byte limit.*max_side="):
+    with pytest.raises(
+        mmkit.MediaTooLargeError,
+        match=r"rgb\.png encodes to .* over the target's 50-byte limit.*max_side=",
+    ):
         sent_to_openai(image, images=ImageLimits(max_bytes=50))

@@ -63,8 +63,9 @@ def test_inline_true_fetches_and_sends_a_data_uri(image_server: str, fixtures_di
 
 
 def test_inline_converts_what_the_target_refuses(image_server: str) -> None:
-    wire = mmkit.to_openai([Message.user("x", image=f"{image_server}/image.bmp")],
-                           inline=True, fetch=LOCAL)
+    wire = mmkit.to_openai(
+        [Message.user("x", image=f"{image_server}/image.bmp")], inline=True, fetch=LOCAL
+    )
     uri = wire[0]["content"][1]["image_url"]["url"]
     data = pybase64.b64decode(uri.split(",", 1)[1])
     assert uri.split(";")[0] == f"data:{sniff(data)}"
@@ -73,13 +74,15 @@ def test_inline_converts_what_the_target_refuses(image_server: str) -> None:
 
 def test_loopback_urls_are_refused_by_default(image_server: str) -> None:
     with pytest.raises(mmkit.BlockedURLError) as err:
-        mmkit.to_openai([Message.user("x", image=f"{image_server}/photo.jpg?sig=SECRET")],
-                        inline=True)
+        mmkit.to_openai(
+            [Message.user("x", image=f"{image_server}/photo.jpg?sig=SECRET")], inline=True
+        )
     assert "message 1, part 2" in str(err.value)
     assert "SECRET" not in str(err.value)
 
 
 def test_a_url_that_is_not_an_image_is_an_invalid_media_error(image_server: str) -> None:
     with pytest.raises(mmkit.InvalidMediaError):
-        mmkit.to_openai([Message.user("x", image=f"{image_server}/not_an_image.png")],
-                        inline=True, fetch=LOCAL)
+        mmkit.to_openai(
+            [Message.user("x", image=f"{image_server}/not_an_image.png")], inline=True, fetch=LOCAL
+        )

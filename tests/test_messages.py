@@ -13,8 +13,11 @@ import mmkit
 from mmkit import Image, Message, Text
 
 TOOL_CALLS = [
-    {"id": "call_1", "type": "function",
-     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+    {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    },
 ]
 
 
@@ -31,8 +34,9 @@ def test_user_with_one_image(fixtures_dir: Path) -> None:
 
 
 def test_user_with_several_images_keeps_their_order(fixtures_dir: Path) -> None:
-    message = Message.user("Compare", images=[fixtures_dir / "rgb.png",
-                                              fixtures_dir / "photo.webp"])
+    message = Message.user(
+        "Compare", images=[fixtures_dir / "rgb.png", fixtures_dir / "photo.webp"]
+    )
 
     assert [type(p).__name__ for p in message.content] == ["Text", "Image", "Image"]
     assert [image.mime for image in message.images] == ["image/png", "image/webp"]
@@ -49,8 +53,14 @@ def test_user_with_interleaved_text_and_images(fixtures_dir: Path) -> None:
 
 
 def test_interleaved_message_in_openai_keeps_the_order(fixtures_dir: Path) -> None:
-    message = Message.user(["Compare", Image(fixtures_dir / "rgb.png"), "with",
-                            Image(fixtures_dir / "photo.jpg", detail="high")])
+    message = Message.user(
+        [
+            "Compare",
+            Image(fixtures_dir / "rgb.png"),
+            "with",
+            Image(fixtures_dir / "photo.jpg", detail="high"),
+        ]
+    )
 
     (sent,) = mmkit.to_openai([message])
 
@@ -137,7 +147,8 @@ def test_messages_with_the_same_content_are_equal(fixtures_dir: Path) -> None:
 
 def test_messages_with_different_images_differ(fixtures_dir: Path) -> None:
     assert Message.user("Describe", image=fixtures_dir / "photo.jpg") != Message.user(
-        "Describe", image=fixtures_dir / "rgb.png")
+        "Describe", image=fixtures_dir / "rgb.png"
+    )
 
 
 def test_image_detail_is_part_of_equality(fixtures_dir: Path) -> None:
@@ -150,9 +161,13 @@ def test_messages_with_different_roles_differ() -> None:
 
 def test_json_round_trip(fixtures_dir: Path) -> None:
     message = Message.user(
-        ["Compare", Image(fixtures_dir / "rgb.png"), "with",
-         Image(fixtures_dir / "photo.jpg", max_side=512, detail="low"),
-         Image("https://example.com/cat.png")],
+        [
+            "Compare",
+            Image(fixtures_dir / "rgb.png"),
+            "with",
+            Image(fixtures_dir / "photo.jpg", max_side=512, detail="low"),
+            Image("https://example.com/cat.png"),
+        ],
         name="alice",
     )
 
@@ -181,8 +196,9 @@ def test_json_round_trip_encodes_the_same(fixtures_dir: Path) -> None:
 
 
 def test_images_keyword_given_a_string_says_use_image(fixtures_dir: Path) -> None:
-    with pytest.raises(mmkit.InvalidOptionError, match="images= takes a list; for one item "
-                                                       "use image="):
+    with pytest.raises(
+        mmkit.InvalidOptionError, match="images= takes a list; for one item use image="
+    ):
         Message.user("Describe", images=str(fixtures_dir / "rgb.png"))
 
 
@@ -206,20 +222,32 @@ def test_bad_image_option_is_refused() -> None:
 
 def test_openai_url_image_becomes_bytez_url_part() -> None:
     """LiteLLM's Bytez adapter reads a flat `url`, failing on OpenAI's nested one; mmkit maps it."""
-    wire = [{"role": "user", "content": [
-        {"type": "text", "text": "Describe"},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-    ]}]
+    wire = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Describe"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+            ],
+        }
+    ]
 
-    assert mmkit.to_bytez(wire) == [{"role": "user", "content": [
-        {"type": "text", "text": "Describe"},
-        {"type": "image", "url": "https://example.com/cat.jpg"},
-    ]}]
+    assert mmkit.to_bytez(wire) == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Describe"},
+                {"type": "image", "url": "https://example.com/cat.jpg"},
+            ],
+        }
+    ]
 
 
 def test_openai_data_uri_image_becomes_bytez_base64_part(fixtures_dir: Path) -> None:
-    uri = "data:image/jpeg;base64," + pybase64.b64encode(
-        (fixtures_dir / "photo.jpg").read_bytes()).decode()
+    uri = (
+        "data:image/jpeg;base64,"
+        + pybase64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+    )
     wire = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}}]}
 
     assert mmkit.to_bytez([wire]) == [
@@ -228,20 +256,30 @@ def test_openai_data_uri_image_becomes_bytez_base64_part(fixtures_dir: Path) -> 
 
 
 def test_openai_dict_becomes_hf_parts() -> None:
-    wire = {"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-        {"type": "text", "text": "Describe"},
-    ]}
+    wire = {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+            {"type": "text", "text": "Describe"},
+        ],
+    }
 
-    assert mmkit.to_hf([wire]) == [{"role": "user", "content": [
-        {"type": "image", "url": "https://example.com/cat.jpg"},
-        {"type": "text", "text": "Describe"},
-    ]}]
+    assert mmkit.to_hf([wire]) == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "url": "https://example.com/cat.jpg"},
+                {"type": "text", "text": "Describe"},
+            ],
+        }
+    ]
 
 
 def test_openai_string_image_url_shorthand_is_read() -> None:
-    wire = {"role": "user", "content": [
-        {"type": "image_url", "image_url": "https://example.com/cat.jpg"}]}
+    wire = {
+        "role": "user",
+        "content": [{"type": "image_url", "image_url": "https://example.com/cat.jpg"}],
+    }
 
     (message,) = mmkit.from_openai([wire])
 
@@ -249,31 +287,46 @@ def test_openai_string_image_url_shorthand_is_read() -> None:
 
 
 def test_openai_detail_survives_a_round_trip() -> None:
-    wire = [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
-    ]}]
+    wire = [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/a.png", "detail": "low"},
+                },
+            ],
+        }
+    ]
 
     assert mmkit.to_openai(mmkit.from_openai(wire)) == wire
 
 
 def test_bytez_dict_round_trips(fixtures_dir: Path) -> None:
-    messages = [Message.system("Be brief."),
-                Message.user("Describe", image=fixtures_dir / "photo.webp"),
-                Message.user("And this", image="https://example.com/cat.jpg")]
+    messages = [
+        Message.system("Be brief."),
+        Message.user("Describe", image=fixtures_dir / "photo.webp"),
+        Message.user("And this", image="https://example.com/cat.jpg"),
+    ]
 
     assert mmkit.from_bytez(mmkit.to_bytez(messages)) == messages
 
 
 def test_unknown_openai_part_type_is_refused_naming_where() -> None:
     wire: list[dict[str, Any]] = [
-            {"role": "system", "content": "Hi"},
-            {"role": "user", "content": [
+        {"role": "system", "content": "Hi"},
+        {
+            "role": "user",
+            "content": [
                 {"type": "text", "text": "Listen"},
                 {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-            ]}]
+            ],
+        },
+    ]
 
-    with pytest.raises(mmkit.UnsupportedFormatError,
-                       match=r"message 2: part 2 has type 'input_audio'.*'image_url'"):
+    with pytest.raises(
+        mmkit.UnsupportedFormatError, match=r"message 2: part 2 has type 'input_audio'.*'image_url'"
+    ):
         mmkit.from_openai(wire)
 
 
@@ -296,12 +349,14 @@ def test_encoding_error_names_message_and_part(fixtures_dir: Path) -> None:
     messages = [
         Message.system("Be brief."),
         Message.user("Describe", image=fixtures_dir / "photo.jpg"),
-        Message.user(["Now these", Image(fixtures_dir / "rgb.png"),
-                      Image(fixtures_dir / "truncated.jpg")]),
+        Message.user(
+            ["Now these", Image(fixtures_dir / "rgb.png"), Image(fixtures_dir / "truncated.jpg")]
+        ),
     ]
 
-    with pytest.raises(mmkit.InvalidMediaError,
-                       match=r"^message 3, part 3: image .*truncated\.jpg is corrupt"):
+    with pytest.raises(
+        mmkit.InvalidMediaError, match=r"^message 3, part 3: image .*truncated\.jpg is corrupt"
+    ):
         mmkit.to_openai(messages)
 
 

@@ -24,6 +24,7 @@ def test_notebook_runs_top_to_bottom(path: Path, monkeypatch: pytest.MonkeyPatch
         name = f"{path.name}[{index}]"
         tree = ast.parse("".join(cell["source"]), name)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        assert last is None or isinstance(last, ast.Expr)
         exec(compile(tree, name, "exec"), namespace)
         if last is None:
             continue

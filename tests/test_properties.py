@@ -100,9 +100,11 @@ def test_pixels_change_only_when_recorded(
 
 
 @IMAGES
-@given(data=mst.image_bytes(formats=("png", "webp", "gif", "tiff"), modes=("LA", "RGBA", "P")),
-       format=st.none() | st.sampled_from(["png", "jpeg", "webp", "gif"]),
-       target=st.sampled_from(TARGETS))
+@given(
+    data=mst.image_bytes(formats=("png", "webp", "gif", "tiff"), modes=("LA", "RGBA", "P")),
+    format=st.none() | st.sampled_from(["png", "jpeg", "webp", "gif"]),
+    target=st.sampled_from(TARGETS),
+)
 def test_transparency_is_kept_or_its_loss_recorded(
     data: bytes, format: str | None, target: str
 ) -> None:
@@ -174,7 +176,8 @@ def test_fit_size_leaves_fitting_sizes_alone(
     width: int, height: int, max_side: int | None, max_pixels: int | None
 ) -> None:
     fits = (max_side is None or max(width, height) <= max_side) and (
-        max_pixels is None or width * height <= max_pixels)
+        max_pixels is None or width * height <= max_pixels
+    )
 
     assert (fit_size(width, height, max_side, max_pixels) == (width, height)) == fits
 
@@ -188,8 +191,13 @@ def test_fit_size_with_max_side_alone_uses_all_of_it(
 
 
 @IMAGES
-@given(image=mst.images(options=st.fixed_dictionaries({}, optional={
-    "max_side": st.integers(1, 48), "max_pixels": st.integers(1, 1500)})))
+@given(
+    image=mst.images(
+        options=st.fixed_dictionaries(
+            {}, optional={"max_side": st.integers(1, 48), "max_pixels": st.integers(1, 1500)}
+        )
+    )
+)
 def test_encoded_image_never_exceeds_its_limits(image: Image) -> None:
     data = sent_image("openai", image)
 
@@ -216,8 +224,10 @@ def sprinkled(draw: st.DrawFn, text: str) -> str:
 
 
 @FAST
-@given(data=st.binary(min_size=1, max_size=300), mime=st.sampled_from(
-    ["image/png", "application/octet-stream", ""]))
+@given(
+    data=st.binary(min_size=1, max_size=300),
+    mime=st.sampled_from(["image/png", "application/octet-stream", ""]),
+)
 def test_data_uri_round_trips_byte_for_byte(data: bytes, mime: str) -> None:
     uri = f"data:{mime};base64,{pybase64.b64encode(data).decode()}"
 
@@ -246,12 +256,19 @@ def test_base64_round_trips_through_the_forgiving_decoder(
 # --- wire-format round trips -------------------------------------------------------------------
 
 # Images every built-in target takes as they are: no options, no conversion needed.
-PASSTHROUGH_BYTES = mst.image_bytes(formats=("png", "jpeg", "webp", "gif"),
-                                    modes=mst.PORTABLE_MODES, animated=False,
-                                    exif_orientation=False)
+PASSTHROUGH_BYTES = mst.image_bytes(
+    formats=("png", "jpeg", "webp", "gif"),
+    modes=mst.PORTABLE_MODES,
+    animated=False,
+    exif_orientation=False,
+)
 PASSTHROUGH = mst.images(PASSTHROUGH_BYTES, options=st.just({}))
-WITH_DETAIL = mst.images(PASSTHROUGH_BYTES, options=st.fixed_dictionaries(
-    {}, optional={"detail": st.sampled_from(["auto", "low", "high"])}))
+WITH_DETAIL = mst.images(
+    PASSTHROUGH_BYTES,
+    options=st.fixed_dictionaries(
+        {}, optional={"detail": st.sampled_from(["auto", "low", "high"])}
+    ),
+)
 
 
 @MESSAGES
@@ -296,18 +313,22 @@ def test_json_round_trip_is_lossless(messages: list[Message]) -> None:
 
 
 @MESSAGES
-@given(st.lists(mst.openai_messages(roles=("system", "developer", "user", "assistant", "tool")),
-                min_size=1, max_size=4))
-def test_openai_dicts_keep_their_role_and_fields_through_mmkit(
-    wire: list[dict[str, Any]]
-) -> None:
+@given(
+    st.lists(
+        mst.openai_messages(roles=("system", "developer", "user", "assistant", "tool")),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_openai_dicts_keep_their_role_and_fields_through_mmkit(wire: list[dict[str, Any]]) -> None:
     again = mmkit.to_openai(wire)
 
     assert len(again) == len(wire)
     for before, after in zip(wire, again, strict=True):
         assert after["role"] == before["role"]
         assert {k: v for k, v in after.items() if k != "content"} == {
-            k: v for k, v in before.items() if k != "content"}
+            k: v for k, v in before.items() if k != "content"
+        }
         if isinstance(before["content"], str) or before["content"] is None:
             assert after["content"] == before["content"]
 
@@ -369,16 +390,19 @@ def test_any_string_gives_an_image_or_an_mmkit_error(text: str) -> None:
     assert image.url is not None or image.mime is not None
 
 
-@pytest.mark.parametrize("strategy", [mst.messages(), mst.openai_messages(), mst.images(),
-                                      mst.corrupt_bytes(), mst.pil_images()])
+@pytest.mark.parametrize(
+    "strategy",
+    [mst.messages(), mst.openai_messages(), mst.images(), mst.corrupt_bytes(), mst.pil_images()],
+)
 def test_strategies_draw_quickly(strategy: st.SearchStrategy[Any]) -> None:
     """The shipped strategies stay cheap enough for hundreds of examples a test."""
     import time
 
     seen = []
 
-    @settings(max_examples=40, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(strategy)
     def draw(value: Any) -> None:
         seen.append(value)

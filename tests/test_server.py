@@ -18,8 +18,11 @@ from mmkit.errors import ConfigError, InvalidOptionError
 from mmkit.server import RunningServer, ServerOptions, serve_in_thread, shared_echo_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-OPENAI_ROUTES = ["/v1/chat/completions", "/chat/completions",
-                 "/models/v2/openai/v1/chat/completions"]
+OPENAI_ROUTES = [
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/models/v2/openai/v1/chat/completions",
+]
 BYTEZ_ROUTE = "/models/v2/google/gemma-3-4b-it"
 KEY = "sk-test-0123456789-secret"
 
@@ -41,8 +44,9 @@ def image_part(name: str, mime: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": data_uri(name, mime)}}
 
 
-def chat(client: httpx.Client, messages: Any, route: str = OPENAI_ROUTES[0],
-         **extra: Any) -> httpx.Response:
+def chat(
+    client: httpx.Client, messages: Any, route: str = OPENAI_ROUTES[0], **extra: Any
+) -> httpx.Response:
     return client.post(route, json={"model": "echo", "messages": messages, **extra})
 
 
@@ -88,14 +92,22 @@ def serve(**options: Any) -> RunningServer:
 @pytest.mark.parametrize("path", ["/v1/models", "/models"])
 def test_models_lists_echo(client: httpx.Client, path: str) -> None:
     body = client.get(path).json()
-    assert body == {"object": "list",
-                    "data": [{"id": "echo", "object": "model", "owned_by": "mmkit"}]}
+    assert body == {
+        "object": "list",
+        "data": [{"id": "echo", "object": "model", "owned_by": "mmkit"}],
+    }
 
 
 @pytest.mark.parametrize("route", OPENAI_ROUTES)
 def test_openai_reply_shape(client: httpx.Client, route: str) -> None:
-    response = chat(client, [{"role": "system", "content": "Be brief."},
-                             {"role": "user", "content": "What is in this picture?"}], route)
+    response = chat(
+        client,
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is in this picture?"},
+        ],
+        route,
+    )
     body = response.json()
     assert response.status_code == 200
     assert body["object"] == "chat.completion" and body["model"] == "echo"
@@ -127,17 +139,21 @@ def test_describes_each_kind_of_media(client: httpx.Client) -> None:
 
 def test_describes_only_the_last_user_message_and_cuts_text_at_40(client: httpx.Client) -> None:
     long_text = "one two three four five six seven eight nine ten eleven"
-    messages = [*user("first question", image_part("photo.jpg", "image/jpeg")),
-                {"role": "assistant", "content": "an answer"},
-                {"role": "user", "content": long_text}]
+    messages = [
+        *user("first question", image_part("photo.jpg", "image/jpeg")),
+        {"role": "assistant", "content": "an answer"},
+        {"role": "user", "content": long_text},
+    ]
     assert content_of(chat(client, messages)) == f'text "{long_text[:40]}"'
 
 
 def test_audio_by_url_part_and_file_part(client: httpx.Client) -> None:
     messages = user(
         {"type": "audio_url", "audio_url": {"url": data_uri("tone.wav", "audio/wav")}},
-        {"type": "file", "file": {"file_data": data_uri("photo.jpg", "image/jpeg"),
-                                  "filename": "photo.jpg"}},
+        {
+            "type": "file",
+            "file": {"file_data": data_uri("photo.jpg", "image/jpeg"), "filename": "photo.jpg"},
+        },
     )
     assert content_of(chat(client, messages)) == "audio 1.0 s 16 kHz mono; image 320×240 JPEG"
 
@@ -155,8 +171,12 @@ def test_max_tokens_truncates_with_finish_reason_length(client: httpx.Client) ->
 def test_openai_sse_stream_joins_to_the_content(client: httpx.Client) -> None:
     messages = user("Describe  this   please", image_part("rgb.png", "image/png"))
     full = content_of(chat(client, messages))
-    payload = {"model": "echo", "messages": messages, "stream": True,
-               "stream_options": {"include_usage": True}}
+    payload = {
+        "model": "echo",
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     with client.stream("POST", "/v1/chat/completions", json=payload) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -177,8 +197,9 @@ def test_openai_sse_stream_joins_to_the_content(client: httpx.Client) -> None:
 def test_openai_stream_honours_max_tokens(client: httpx.Client) -> None:
     payload = {"model": "echo", "messages": user("a b c d e f"), "stream": True, "max_tokens": 2}
     with client.stream("POST", "/v1/chat/completions", json=payload) as response:
-        chunks = [json.loads(line[6:]) for line in response.iter_lines()
-                  if line.startswith("data: {")]
+        chunks = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")
+        ]
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == 'text "a'
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
     assert "usage" not in chunks[-1]
@@ -188,39 +209,61 @@ def test_openai_stream_honours_max_tokens(client: httpx.Client) -> None:
 
 
 def bytez_messages() -> list[dict[str, Any]]:
-    return [{"role": "user", "content": [
-        {"type": "text", "text": "Compare"},
-        {"type": "image", "base64": data_uri("photo.jpg", "image/jpeg")},
-        {"type": "image", "url": "https://cdn.example.org/x/y.webp?token=abc"},
-        {"type": "audio", "base64": data_uri("tone.wav", "audio/wav")},
-        {"type": "video", "base64": data_uri("clip.mp4", "video/mp4")},
-    ]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Compare"},
+                {"type": "image", "base64": data_uri("photo.jpg", "image/jpeg")},
+                {"type": "image", "url": "https://cdn.example.org/x/y.webp?token=abc"},
+                {"type": "audio", "base64": data_uri("tone.wav", "audio/wav")},
+                {"type": "video", "base64": data_uri("clip.mp4", "video/mp4")},
+            ],
+        }
+    ]
 
 
 def test_bytez_reply_and_headers(client: httpx.Client) -> None:
-    response = client.post(BYTEZ_ROUTE, json={"messages": bytez_messages(), "stream": False,
-                                              "params": {"temperature": 0.5}})
+    response = client.post(
+        BYTEZ_ROUTE,
+        json={"messages": bytez_messages(), "stream": False, "params": {"temperature": 0.5}},
+    )
     assert response.status_code == 200, response.text
-    assert response.json() == {"error": None, "output": {"role": "assistant", "content": (
-        'text "Compare"; image 320×240 JPEG; image URL https://cdn.example.org/x/y.webp; '
-        "audio 1.0 s 16 kHz mono; video 1.0 s 96×64 h264")}}
-    for header in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
-                   "inference-meter", "inference-time"):
+    assert response.json() == {
+        "error": None,
+        "output": {
+            "role": "assistant",
+            "content": (
+                'text "Compare"; image 320×240 JPEG; image URL https://cdn.example.org/x/y.webp; '
+                "audio 1.0 s 16 kHz mono; video 1.0 s 96×64 h264"
+            ),
+        },
+    }
+    for header in (
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "inference-meter",
+        "inference-time",
+    ):
         assert header in response.headers
     assert int(response.headers["ratelimit-remaining"]) < int(response.headers["ratelimit-limit"])
 
 
 def test_bytez_max_new_tokens_and_content_as_list() -> None:
     with serve(bytez_content_as_list=True) as running, httpx.Client() as c:
-        response = c.post(running.base_url + BYTEZ_ROUTE, json={
-            "messages": user("one two three four"), "params": {"max_new_tokens": 2}})
+        response = c.post(
+            running.base_url + BYTEZ_ROUTE,
+            json={"messages": user("one two three four"), "params": {"max_new_tokens": 2}},
+        )
     assert response.json()["output"]["content"] == [{"type": "text", "text": 'text "one'}]
 
 
 def test_bytez_stream_is_plain_text(client: httpx.Client) -> None:
     full = client.post(BYTEZ_ROUTE, json={"messages": bytez_messages()}).json()["output"]
-    with client.stream("POST", BYTEZ_ROUTE,
-                       json={"messages": bytez_messages(), "stream": True}) as response:
+    with client.stream(
+        "POST", BYTEZ_ROUTE, json={"messages": bytez_messages(), "stream": True}
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         assert response.headers.get("transfer-encoding") == "chunked"
@@ -273,20 +316,29 @@ def test_options_repr_hides_the_key() -> None:
 
 def test_not_json_and_not_an_object(client: httpx.Client) -> None:
     headers = {"content-type": "application/json"}
-    assert_openai_error(client.post("/v1/chat/completions", content=b"{nope", headers=headers),
-                        400)
-    assert_openai_error(client.post("/v1/chat/completions", content=b"[1, 2]", headers=headers),
-                        400)
+    assert_openai_error(client.post("/v1/chat/completions", content=b"{nope", headers=headers), 400)
+    assert_openai_error(
+        client.post("/v1/chat/completions", content=b"[1, 2]", headers=headers), 400
+    )
     assert_bytez_error(client.post(BYTEZ_ROUTE, content=b"\xff\xfe", headers=headers), 400)
 
 
-@pytest.mark.parametrize("messages", [
-    None, "hello", [], [{"content": "no role"}], [{"role": "wizard", "content": "x"}],
-    [{"role": "user", "content": 42}], [{"role": "user"}], ["not an object"],
-    [{"role": "user", "content": []}],
-    [{"role": "user", "content": [{"text": "no type"}]}],
-    [{"role": "user", "content": [{"type": "text", "text": 7}]}],
-])
+@pytest.mark.parametrize(
+    "messages",
+    [
+        None,
+        "hello",
+        [],
+        [{"content": "no role"}],
+        [{"role": "wizard", "content": "x"}],
+        [{"role": "user", "content": 42}],
+        [{"role": "user"}],
+        ["not an object"],
+        [{"role": "user", "content": []}],
+        [{"role": "user", "content": [{"text": "no type"}]}],
+        [{"role": "user", "content": [{"type": "text", "text": 7}]}],
+    ],
+)
 def test_malformed_messages(client: httpx.Client, messages: Any) -> None:
     assert_openai_error(chat(client, messages), 400)
     assert_bytez_error(client.post(BYTEZ_ROUTE, json={"messages": messages}), 400)
@@ -296,15 +348,19 @@ def test_missing_model_and_bad_max_tokens(client: httpx.Client) -> None:
     assert_openai_error(client.post("/v1/chat/completions", json={"messages": user("x")}), 400)
     assert_openai_error(chat(client, user("x"), max_tokens=0), 400)
     assert_openai_error(chat(client, user("x"), stream="yes"), 400)
-    assert_bytez_error(client.post(BYTEZ_ROUTE, json={"messages": user("x"),
-                                                      "params": {"max_new_tokens": "5"}}), 400)
+    assert_bytez_error(
+        client.post(BYTEZ_ROUTE, json={"messages": user("x"), "params": {"max_new_tokens": "5"}}),
+        400,
+    )
 
 
 def test_unknown_part_types(client: httpx.Client) -> None:
     message = assert_openai_error(chat(client, user({"type": "image", "url": "https://a/b"})), 400)
     assert "messages[0].content[0]" in message and "'image'" in message
-    response = client.post(BYTEZ_ROUTE, json={"messages": user(
-        {"type": "image_url", "image_url": {"url": "https://a/b"}})})
+    response = client.post(
+        BYTEZ_ROUTE,
+        json={"messages": user({"type": "image_url", "image_url": {"url": "https://a/b"}})},
+    )
     assert "image_url" in assert_bytez_error(response, 400)
 
 
@@ -314,16 +370,19 @@ def test_bad_base64_is_refused_strictly(client: httpx.Client) -> None:
         url = "data:image/jpeg;base64," + payload
         response = chat(client, user({"type": "image_url", "image_url": {"url": url}}))
         assert "base64" in assert_openai_error(response, 400)
-        response = client.post(BYTEZ_ROUTE, json={"messages": user(
-            {"type": "image", "base64": url})})
+        response = client.post(
+            BYTEZ_ROUTE, json={"messages": user({"type": "image", "base64": url})}
+        )
         assert "base64" in assert_bytez_error(response, 400)
 
 
 def test_lying_mime_type(client: httpx.Client) -> None:
     message = assert_openai_error(chat(client, user(image_part("photo.jpg", "image/png"))), 400)
     assert "image/png" in message and "image/jpeg" in message
-    response = client.post(BYTEZ_ROUTE, json={"messages": user(
-        {"type": "video", "base64": data_uri("tone.wav", "video/mp4")})})
+    response = client.post(
+        BYTEZ_ROUTE,
+        json={"messages": user({"type": "video", "base64": data_uri("tone.wav", "video/mp4")})},
+    )
     assert "audio/wav" in assert_bytez_error(response, 400)
     # An image part holding audio, declared honestly, is refused too.
     assert_openai_error(chat(client, user(image_part("tone.wav", "audio/wav"))), 400)
@@ -336,8 +395,10 @@ def test_input_audio_format(client: httpx.Client) -> None:
     assert "'wav' or 'mp3'" in assert_openai_error(chat(client, user(audio("audio/wav"))), 400)
     assert "mp3" in assert_openai_error(chat(client, user(audio("mp3"))), 400)
     assert content_of(chat(client, user(audio("wav")))) == "audio 1.0 s 16 kHz mono"
-    data_prefixed = {"type": "input_audio",
-                     "input_audio": {"data": data_uri("tone.wav", "audio/wav"), "format": "wav"}}
+    data_prefixed = {
+        "type": "input_audio",
+        "input_audio": {"data": data_uri("tone.wav", "audio/wav"), "format": "wav"},
+    }
     assert_openai_error(chat(client, user(data_prefixed)), 400)
 
 
@@ -372,16 +433,21 @@ def test_mp3_goes_through_pyav(client: httpx.Client) -> None:
 
 
 def test_truncated_and_fake_media_name_the_part(client: httpx.Client) -> None:
-    messages = [{"role": "system", "content": "x"},
-                *user("look", image_part("truncated.jpg", "image/jpeg"))]
+    messages = [
+        {"role": "system", "content": "x"},
+        *user("look", image_part("truncated.jpg", "image/jpeg")),
+    ]
     message = assert_openai_error(chat(client, messages), 400)
     assert message.startswith("messages[1].content[1]: ") and "truncated" in message
-    message = assert_openai_error(chat(client, user(image_part("not_an_image.png", "image/png"))),
-                                  400)
+    message = assert_openai_error(
+        chat(client, user(image_part("not_an_image.png", "image/png"))), 400
+    )
     assert "messages[0].content[0]" in message
     half_video = base64.b64encode((FIXTURES / "clip.mp4").read_bytes()[:600]).decode()
-    response = chat(client, user({"type": "video_url",
-                                  "video_url": {"url": "data:video/mp4;base64," + half_video}}))
+    response = chat(
+        client,
+        user({"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + half_video}}),
+    )
     assert "video" in assert_openai_error(response, 400)
 
 
@@ -402,7 +468,7 @@ def test_oversize_bodies_get_413() -> None:
         def chunks() -> Iterator[bytes]:
             raw = json.dumps({"model": "echo", "messages": big}).encode()
             for start in range(0, len(raw), 1000):
-                yield raw[start:start + 1000]
+                yield raw[start : start + 1000]
 
         response = c.post("/v1/chat/completions", content=chunks())
         assert "content-length" not in response.request.headers
@@ -420,8 +486,10 @@ def test_unknown_routes_in_each_shape(client: httpx.Client) -> None:
 
 
 def test_rate_429_with_retry_after() -> None:
-    with serve(rate_429=1.0, retry_after=0.5) as running, httpx.Client(
-            base_url=running.base_url) as c:
+    with (
+        serve(rate_429=1.0, retry_after=0.5) as running,
+        httpx.Client(base_url=running.base_url) as c,
+    ):
         response = chat(c, user("x"))
         assert_openai_error(response, 429)
         assert response.headers["retry-after"] == "0.5"
@@ -441,8 +509,10 @@ def test_fail_first_then_answers() -> None:
 
 
 def test_script_then_service_and_5xx_has_no_retry_after() -> None:
-    with serve(script=(429, 500, 200), rate_5xx=1.0) as running, httpx.Client(
-            base_url=running.base_url) as c:
+    with (
+        serve(script=(429, 500, 200), rate_5xx=1.0) as running,
+        httpx.Client(base_url=running.base_url) as c,
+    ):
         responses = [chat(c, user("x")) for _ in range(4)]
     assert [r.status_code for r in responses] == [429, 500, 200, 503]
     assert "retry-after" in responses[0].headers
@@ -461,8 +531,7 @@ def test_rate_drop_closes_the_connection_without_a_response() -> None:
 
 def test_seeded_faults_repeat() -> None:
     def run() -> list[int]:
-        with serve(rate_429=0.5, seed=7) as running, httpx.Client(
-                base_url=running.base_url) as c:
+        with serve(rate_429=0.5, seed=7) as running, httpx.Client(base_url=running.base_url) as c:
             return [chat(c, user("x")).status_code for _ in range(12)]
 
     first = run()
@@ -477,8 +546,14 @@ def test_latency_adds_time() -> None:
 
 
 def test_invalid_options_are_refused() -> None:
-    for bad in ({"rate_429": 1.5}, {"rate_429": 0.6, "rate_drop": 0.6}, {"latency": -1},
-                {"fail_status": 200}, {"script": (99,)}, {"api_key": ""}):
+    for bad in (
+        {"rate_429": 1.5},
+        {"rate_429": 0.6, "rate_drop": 0.6},
+        {"latency": -1},
+        {"fail_status": 200},
+        {"script": (99,)},
+        {"api_key": ""},
+    ):
         with pytest.raises(InvalidOptionError):
             ServerOptions(**bad)
 
@@ -489,8 +564,15 @@ def test_invalid_options_are_refused() -> None:
 def test_shared_server_is_one_per_process() -> None:
     first = shared_echo_server()
     assert shared_echo_server() is first
-    assert content_of(httpx.post(first.base_url + "/v1/chat/completions",
-                                 json={"model": "echo", "messages": user("ok")})) == 'text "ok"'
+    assert (
+        content_of(
+            httpx.post(
+                first.base_url + "/v1/chat/completions",
+                json={"model": "echo", "messages": user("ok")},
+            )
+        )
+        == 'text "ok"'
+    )
 
 
 def test_busy_port_is_a_config_error(server: RunningServer) -> None:
@@ -504,11 +586,18 @@ def test_concurrent_requests(server: RunningServer) -> None:
 
     async def many() -> list[int]:
         async with httpx.AsyncClient(base_url=server.base_url) as c:
-            responses = await asyncio.gather(*[
-                c.post("/v1/chat/completions",
-                       json={"model": "echo", "messages": user(f"n{i}",
-                                                               image_part("rgb.png", "image/png"))})
-                for i in range(40)])
+            responses = await asyncio.gather(
+                *[
+                    c.post(
+                        "/v1/chat/completions",
+                        json={
+                            "model": "echo",
+                            "messages": user(f"n{i}", image_part("rgb.png", "image/png")),
+                        },
+                    )
+                    for i in range(40)
+                ]
+            )
         return [r.status_code for r in responses]
 
     assert asyncio.run(many()) == [200] * 40
@@ -526,9 +615,12 @@ def test_cli_serve_help_and_refusals(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_missing_extra_is_a_config_error() -> None:
-    code = ("import sys; sys.modules['uvicorn'] = None\n"
-            "try:\n    import mmkit.server\n"
-            "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60).stdout
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "try:\n    import mmkit.server\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    ).stdout
     assert out.startswith("ConfigError") and "pip install 'mmkit[server]'" in out

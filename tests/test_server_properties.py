@@ -35,8 +35,9 @@ SOME = settings(max_examples=100, deadline=None, suppress_health_check=SLOW)
 
 # What OpenAI's API accepts (and what the server accepts on its OpenAI routes).
 OPENAI_IMAGES = mst.image_bytes(formats=("png", "jpeg", "webp", "gif"), max_side=48)
-IMAGE_URLS = st.one_of(mst.https_image_urls(), mst.data_uris(OPENAI_IMAGES),
-                       mst.data_uris(OPENAI_IMAGES))
+IMAGE_URLS = st.one_of(
+    mst.https_image_urls(), mst.data_uris(OPENAI_IMAGES), mst.data_uris(OPENAI_IMAGES)
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,26 +100,63 @@ JSON_VALUES = st.recursive(
     max_leaves=16,
 )
 # Objects near a chat body, the keys the server reads holding anything.
-NEAR_BODIES = st.fixed_dictionaries({}, optional={
-    "model": JSON_VALUES | st.just("echo"),
-    "messages": JSON_VALUES | st.lists(
-        st.fixed_dictionaries({}, optional={
-            "role": JSON_VALUES | st.sampled_from(("user", "assistant", "system", "tool")),
-            "content": JSON_VALUES | st.lists(JSON_VALUES | st.fixed_dictionaries(
-                {"type": st.sampled_from(("text", "image_url", "input_audio", "video_url",
-                                          "audio_url", "file", "image", "audio", "video"))
-                 | JSON_VALUES},
-                optional={key: JSON_VALUES for key in ("text", "image_url", "input_audio",
-                                                       "video_url", "file", "url", "base64")},
-            ), max_size=3),
-        }), max_size=3),
-    "stream": JSON_VALUES | st.booleans(),
-    "max_tokens": JSON_VALUES | st.integers(-2, 5),
-    "max_completion_tokens": JSON_VALUES,
-    "stream_options": JSON_VALUES,
-    "params": JSON_VALUES | st.fixed_dictionaries({}, optional={
-        "max_new_tokens": JSON_VALUES | st.integers(-2, 5)}),
-})
+NEAR_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": JSON_VALUES | st.just("echo"),
+        "messages": JSON_VALUES
+        | st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "role": JSON_VALUES | st.sampled_from(("user", "assistant", "system", "tool")),
+                    "content": JSON_VALUES
+                    | st.lists(
+                        JSON_VALUES
+                        | st.fixed_dictionaries(
+                            {
+                                "type": st.sampled_from(
+                                    (
+                                        "text",
+                                        "image_url",
+                                        "input_audio",
+                                        "video_url",
+                                        "audio_url",
+                                        "file",
+                                        "image",
+                                        "audio",
+                                        "video",
+                                    )
+                                )
+                                | JSON_VALUES
+                            },
+                            optional={
+                                key: JSON_VALUES
+                                for key in (
+                                    "text",
+                                    "image_url",
+                                    "input_audio",
+                                    "video_url",
+                                    "file",
+                                    "url",
+                                    "base64",
+                                )
+                            },
+                        ),
+                        max_size=3,
+                    ),
+                },
+            ),
+            max_size=3,
+        ),
+        "stream": JSON_VALUES | st.booleans(),
+        "max_tokens": JSON_VALUES | st.integers(-2, 5),
+        "max_completion_tokens": JSON_VALUES,
+        "stream_options": JSON_VALUES,
+        "params": JSON_VALUES
+        | st.fixed_dictionaries({}, optional={"max_new_tokens": JSON_VALUES | st.integers(-2, 5)}),
+    },
+)
 
 
 def to_bytez_message(message: dict[str, Any]) -> dict[str, Any]:
@@ -142,17 +180,24 @@ USER_MESSAGE = mst.openai_messages(roles=("user",), image_urls=IMAGE_URLS, max_p
 # plain string): images are what the server decodes.
 IMAGE_TURN = st.builds(
     lambda parts: {"role": "user", "content": parts},
-    st.lists(st.one_of(
-        mst.texts().map(lambda t: {"type": "text", "text": t}),
-        IMAGE_URLS.map(lambda url: {"type": "image_url", "image_url": {"url": url}}),
-        mst.data_uris(OPENAI_IMAGES).map(lambda url: {"type": "image_url",
-                                                     "image_url": {"url": url}}),
-    ), min_size=1, max_size=4),
+    st.lists(
+        st.one_of(
+            mst.texts().map(lambda t: {"type": "text", "text": t}),
+            IMAGE_URLS.map(lambda url: {"type": "image_url", "image_url": {"url": url}}),
+            mst.data_uris(OPENAI_IMAGES).map(
+                lambda url: {"type": "image_url", "image_url": {"url": url}}
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
 )
 # Up to two turns of any role, then (mostly) a user turn: the one the server describes.
-CONVERSATIONS = st.builds(lambda before, last: [*before, last],
-                          st.lists(ANY_MESSAGE, max_size=2),
-                          st.one_of(USER_MESSAGE, IMAGE_TURN, ANY_MESSAGE))
+CONVERSATIONS = st.builds(
+    lambda before, last: [*before, last],
+    st.lists(ANY_MESSAGE, max_size=2),
+    st.one_of(USER_MESSAGE, IMAGE_TURN, ANY_MESSAGE),
+)
 TOKENS = st.none() | st.integers(1, 12)
 
 
@@ -179,8 +224,13 @@ def slots(value: Any) -> list[tuple[Any, Any]]:
     stack = [value]
     while stack:
         item = stack.pop()
-        pairs = (item.items() if isinstance(item, dict)
-                 else enumerate(item) if isinstance(item, list) else ())
+        pairs = (
+            item.items()
+            if isinstance(item, dict)
+            else enumerate(item)
+            if isinstance(item, list)
+            else ()
+        )
         for key, child in pairs:
             found.append((item, key))
             stack.append(child)
@@ -188,15 +238,29 @@ def slots(value: Any) -> list[tuple[Any, Any]]:
 
 
 def data_uri_slots(value: Any) -> list[tuple[Any, Any]]:
-    return [(c, k) for c, k in slots(value)
-            if isinstance(c[k], str) and c[k].startswith("data:")]
+    return [(c, k) for c, k in slots(value) if isinstance(c[k], str) and c[k].startswith("data:")]
 
 
-LYING_TYPES = st.sampled_from(("image/png", "image/jpeg", "image/gif", "image/webp",
-                               "image/bmp", "image/svg+xml", "audio/wav", "video/mp4",
-                               "text/plain", "application/octet-stream", "", "png", "IMAGE/JPG"))
-BAD_BASE64 = st.sampled_from(("strip_padding", "whitespace", "urlsafe", "bang", "truncate",
-                              "empty", "newline"))
+LYING_TYPES = st.sampled_from(
+    (
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "image/svg+xml",
+        "audio/wav",
+        "video/mp4",
+        "text/plain",
+        "application/octet-stream",
+        "",
+        "png",
+        "IMAGE/JPG",
+    )
+)
+BAD_BASE64 = st.sampled_from(
+    ("strip_padding", "whitespace", "urlsafe", "bang", "truncate", "empty", "newline")
+)
 
 
 def _spoil(payload: str, how: str, cut: int) -> str:
@@ -215,14 +279,31 @@ def _spoil(payload: str, how: str, cut: int) -> str:
     return ""
 
 
-MEDIA_BYTES = st.one_of(mst.corrupt_bytes(max_size=512), OPENAI_IMAGES,
-                        st.sampled_from((b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40),
-                                         b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(64),
-                                         b"\x00\x00\x00\x18ftypmp42" + bytes(64),
-                                         b"\x1aE\xdf\xa3" + bytes(64), b"OggS" + bytes(64),
-                                         b"%PDF-1.4\n%" + bytes(16))))
-MEDIA_TYPES = st.sampled_from(("audio/wav", "audio/mpeg", "video/mp4", "video/webm",
-                               "audio/ogg", "application/pdf", "image/png"))
+MEDIA_BYTES = st.one_of(
+    mst.corrupt_bytes(max_size=512),
+    OPENAI_IMAGES,
+    st.sampled_from(
+        (
+            b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40),
+            b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(64),
+            b"\x00\x00\x00\x18ftypmp42" + bytes(64),
+            b"\x1aE\xdf\xa3" + bytes(64),
+            b"OggS" + bytes(64),
+            b"%PDF-1.4\n%" + bytes(16),
+        )
+    ),
+)
+MEDIA_TYPES = st.sampled_from(
+    (
+        "audio/wav",
+        "audio/mpeg",
+        "video/mp4",
+        "video/webm",
+        "audio/ogg",
+        "application/pdf",
+        "image/png",
+    )
+)
 
 
 @st.composite
@@ -230,15 +311,26 @@ def media_parts(draw: st.DrawFn) -> dict[str, Any]:
     """Audio, video and file parts (both APIs' shapes) holding drawn, mostly broken bytes."""
     payload = base64.b64encode(draw(MEDIA_BYTES)).decode()
     uri = f"data:{draw(MEDIA_TYPES)};base64,{payload}"
-    return draw(st.sampled_from((
-        {"type": "input_audio", "input_audio": {"data": payload,
-                                                "format": draw(st.sampled_from(("wav", "mp3")))}},
-        {"type": "file", "file": {"file_data": uri, "filename": "a.bin"}},
-        {"type": "video_url", "video_url": {"url": uri}},
-        {"type": "audio_url", "audio_url": {"url": uri}},
-        {"type": draw(st.sampled_from(("audio", "video", "image"))),
-         "base64": draw(st.sampled_from((uri, payload)))},
-    )))
+    return draw(
+        st.sampled_from(
+            (
+                {
+                    "type": "input_audio",
+                    "input_audio": {
+                        "data": payload,
+                        "format": draw(st.sampled_from(("wav", "mp3"))),
+                    },
+                },
+                {"type": "file", "file": {"file_data": uri, "filename": "a.bin"}},
+                {"type": "video_url", "video_url": {"url": uri}},
+                {"type": "audio_url", "audio_url": {"url": uri}},
+                {
+                    "type": draw(st.sampled_from(("audio", "video", "image"))),
+                    "base64": draw(st.sampled_from((uri, payload))),
+                },
+            )
+        )
+    )
 
 
 @st.composite
@@ -247,8 +339,9 @@ def mutated(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
     base64 spoiled, data-URI MIME types lying, media bytes replaced by corrupt ones."""
     body = copy.deepcopy(body)
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(("drop", "replace", "retype", "base64", "mime", "corrupt",
-                                     "media")))
+        kind = draw(
+            st.sampled_from(("drop", "replace", "retype", "base64", "mime", "corrupt", "media"))
+        )
         places = slots(body)
         uris = data_uri_slots(body)
         if kind in ("base64", "mime", "corrupt") and uris:
@@ -271,9 +364,23 @@ def mutated(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
             parts = [(c, k) for c, k in places if k == "type"]
             if parts:
                 container, key = draw(st.sampled_from(parts))
-                container[key] = draw(st.sampled_from((
-                    "text", "image_url", "input_audio", "video_url", "audio_url", "file",
-                    "image", "audio", "video", "output_text", "")))
+                container[key] = draw(
+                    st.sampled_from(
+                        (
+                            "text",
+                            "image_url",
+                            "input_audio",
+                            "video_url",
+                            "audio_url",
+                            "file",
+                            "image",
+                            "audio",
+                            "video",
+                            "output_text",
+                            "",
+                        )
+                    )
+                )
         elif places:
             container, key = draw(st.sampled_from(places))
             if kind == "drop":
@@ -296,12 +403,15 @@ def mutated_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 
 @MANY
 @given(route=st.sampled_from(ROUTES), body=JSON_VALUES | NEAR_BODIES)
-@example(route=OPENAI_ROUTE, body={"model": "echo",
-                                   "messages": [{"role": "user", "content": "\ud800"}]})
-@example(route=BYTEZ_ROUTE, body={"stream": True,
-                                  "messages": [{"role": "user", "content": "a \udc00"}]})
-@example(route=OPENAI_ROUTE, body={"model": "\udc00",
-                                   "messages": [{"role": "user", "content": "x"}]})
+@example(
+    route=OPENAI_ROUTE, body={"model": "echo", "messages": [{"role": "user", "content": "\ud800"}]}
+)
+@example(
+    route=BYTEZ_ROUTE, body={"stream": True, "messages": [{"role": "user", "content": "a \udc00"}]}
+)
+@example(
+    route=OPENAI_ROUTE, body={"model": "\udc00", "messages": [{"role": "user", "content": "x"}]}
+)
 def test_any_json_body_gets_a_2xx_or_a_4xx_in_shape(
     client: httpx.Client, route: str, body: Any
 ) -> None:
@@ -318,12 +428,16 @@ def test_mutated_valid_bodies_get_a_2xx_or_a_4xx_in_shape(
 
 
 @SOME
-@given(route=st.sampled_from(ROUTES), content=st.one_of(
-    st.binary(max_size=300),
-    st.text(max_size=100).map(str.encode),
-    valid_requests().flatmap(lambda c: st.integers(0, len(dumps(c[1]))).map(
-        lambda cut: dumps(c[1])[:cut])),  # valid JSON cut short
-))
+@given(
+    route=st.sampled_from(ROUTES),
+    content=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=100).map(str.encode),
+        valid_requests().flatmap(
+            lambda c: st.integers(0, len(dumps(c[1]))).map(lambda cut: dumps(c[1])[:cut])
+        ),  # valid JSON cut short
+    ),
+)
 @example(route=OPENAI_ROUTE, content=b"[" * 100_000)
 @example(route=BYTEZ_ROUTE, content=b'{"messages": ' + b"[" * 100_000)
 @example(route=BYTEZ_ROUTE, content=b"\xff\xfe{}")
@@ -357,8 +471,12 @@ def expected_descriptions(messages: list[dict[str, Any]]) -> list[str]:
     content = users[-1]["content"]
     if isinstance(content, str):
         return [f'text "{content[:40]}"']
-    return [f'text "{part["text"][:40]}"' if part["type"] == "text"
-            else describe_image_url(part["image_url"]["url"]) for part in content]
+    return [
+        f'text "{part["text"][:40]}"'
+        if part["type"] == "text"
+        else describe_image_url(part["image_url"]["url"])
+        for part in content
+    ]
 
 
 def cut_to(text: str, tokens: int | None) -> str:
@@ -378,7 +496,8 @@ def content_of(route: str, response: httpx.Response) -> str:
 
 def budget(body: dict[str, Any]) -> int | None:
     tokens = body.get("max_tokens") or body.get("max_completion_tokens")
-    return tokens or body.get("params", {}).get("max_new_tokens")
+    found = tokens or body.get("params", {}).get("max_new_tokens")
+    return None if found is None else int(found)
 
 
 @MANY
@@ -388,8 +507,11 @@ def test_valid_messages_get_each_part_of_the_last_user_turn_described_in_order(
 ) -> None:
     route, body, messages = case
     described = expected_descriptions(messages)
-    event("inline image described" if any(d.startswith("image ") and "URL" not in d
-                                           for d in described) else "no inline image")
+    event(
+        "inline image described"
+        if any(d.startswith("image ") and "URL" not in d for d in described)
+        else "no inline image"
+    )
     content = content_of(route, post(client, route, dumps(body)))
     full = "; ".join(described) or "empty message"
     assert content == cut_to(full, budget(body))
@@ -409,7 +531,7 @@ def sse_pieces(text: str) -> tuple[list[str], list[dict[str, Any]]]:
         if not block:
             continue
         assert block.startswith("data: "), block
-        data = block[len("data: "):]
+        data = block[len("data: ") :]
         if data == "[DONE]":
             done = True
             break
@@ -425,7 +547,8 @@ def sse_pieces(text: str) -> tuple[list[str], list[dict[str, Any]]]:
 @SOME
 @given(case=valid_requests(), include_usage=st.booleans())
 def test_stream_pieces_join_to_the_plain_reply(
-    client: httpx.Client, case: tuple[str, dict[str, Any], list[dict[str, Any]]],
+    client: httpx.Client,
+    case: tuple[str, dict[str, Any], list[dict[str, Any]]],
     include_usage: bool,
 ) -> None:
     route, body, _ = case

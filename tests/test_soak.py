@@ -15,8 +15,14 @@ CONCURRENCY = 64
 
 async def _run_all(base_url: str) -> list[Reply]:
     semaphore = asyncio.Semaphore(CONCURRENCY)
-    async with AsyncClient("bytez/soak/model", base_url=base_url, api_key="soak-key",
-                           max_retries=8, backoff=0.01, max_backoff=0.2) as client:
+    async with AsyncClient(
+        "bytez/soak/model",
+        base_url=base_url,
+        api_key="soak-key",
+        max_retries=8,
+        backoff=0.01,
+        max_backoff=0.2,
+    ) as client:
 
         async def one(index: int) -> Reply:
             async with semaphore:

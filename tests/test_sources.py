@@ -50,7 +50,8 @@ def decode(data: bytes) -> PILImage.Image:
 def only_image_part(messages: list[dict[str, Any]]) -> dict[str, Any]:
     (message,) = messages
     images: list[dict[str, Any]] = [
-        p for p in message["content"] if p["type"] in ("image_url", "image")]
+        p for p in message["content"] if p["type"] in ("image_url", "image")
+    ]
     assert len(images) == 1
     return images[0]
 
@@ -284,9 +285,7 @@ def test_lying_data_uri_correction_is_recorded(fixtures_dir: Path) -> None:
 
     image = Image("data:image/png;base64," + pybase64.b64encode(jpeg).decode())
 
-    assert image.conversions == [
-        "declared type image/png corrected to image/jpeg (from the bytes)"
-    ]
+    assert image.conversions == ["declared type image/png corrected to image/jpeg (from the bytes)"]
 
 
 def test_data_uri_without_declared_type_gets_the_real_one(fixtures_dir: Path) -> None:

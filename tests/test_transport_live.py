@@ -57,8 +57,9 @@ def routes(server: RunningServer) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("route", ["bytez", "openai", "echo"])
-def test_chat_on_each_route(server: RunningServer, route: str,
-                            photo_message: list[Message]) -> None:
+def test_chat_on_each_route(
+    server: RunningServer, route: str, photo_message: list[Message]
+) -> None:
     with Client(**routes(server)[route]) as client:
         reply = client.chat(photo_message, max_tokens=20, temperature=0.5)
     assert reply.text == EXPECTED
@@ -70,15 +71,21 @@ def test_bytez_reply_keeps_rate_limit_and_inference_headers(
 ) -> None:
     with Client(**routes(server)["bytez"]) as client:
         reply = client.chat(photo_message, repetition_penalty=1.2)
-    assert set(reply.headers) >= {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
-                                  "inference-meter", "inference-time"}
+    assert set(reply.headers) >= {
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "inference-meter",
+        "inference-time",
+    }
     assert reply.model == "google/gemma-3-4b-it"
 
 
 def test_bytez_content_as_a_list_of_parts(photo_message: list[Message]) -> None:
-    with serve_in_thread(ServerOptions(bytez_content_as_list=True)) as server, Client(
-        BYTEZ, base_url=server.base_url, api_key="k"
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(bytez_content_as_list=True)) as server,
+        Client(BYTEZ, base_url=server.base_url, api_key="k") as client,
+    ):
         assert client.chat(photo_message).text == EXPECTED
 
 
@@ -106,8 +113,9 @@ def test_echo_model_starts_the_local_server(photo_message: list[Message]) -> Non
 
 
 @pytest.mark.parametrize("route", ["bytez", "openai", "echo"])
-def test_stream_pieces_join_to_the_reply(server: RunningServer, route: str,
-                                         photo_message: list[Message]) -> None:
+def test_stream_pieces_join_to_the_reply(
+    server: RunningServer, route: str, photo_message: list[Message]
+) -> None:
     with Client(**routes(server)[route]) as client:
         stream = client.stream(photo_message)
         pieces = list(stream)
@@ -135,10 +143,15 @@ def test_stream_closed_early_frees_its_connection(server: RunningServer) -> None
 
 
 def test_completion_returns_an_openai_shaped_response(server: RunningServer) -> None:
-    response = completion(model=BYTEZ, messages=[{"content": "Hello, how are you?",
-                                                  "role": "user"}],
-                          api_key="bz-test", base_url=server.base_url, max_tokens=20,
-                          temperature=0.5, repetition_penalty=1.2)
+    response = completion(
+        model=BYTEZ,
+        messages=[{"content": "Hello, how are you?", "role": "user"}],
+        api_key="bz-test",
+        base_url=server.base_url,
+        max_tokens=20,
+        temperature=0.5,
+        repetition_penalty=1.2,
+    )
     assert response.choices[0].message.content == 'text "Hello, how are you?"'
     assert response.choices[0].message.role == "assistant"
     assert response.model == "google/gemma-3-4b-it" and response.id.startswith("chatcmpl-")
@@ -160,8 +173,14 @@ def test_completion_with_echo_and_usage() -> None:
 
 
 def test_completion_stream_yields_openai_chunks(server: RunningServer) -> None:
-    chunks = list(completion(model="gemma-3", messages=[{"role": "user", "content": "a b c"}],
-                             api_base=f"{server.base_url}/v1", stream=True))
+    chunks = list(
+        completion(
+            model="gemma-3",
+            messages=[{"role": "user", "content": "a b c"}],
+            api_base=f"{server.base_url}/v1",
+            stream=True,
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text == 'text "a b c"'
@@ -172,10 +191,20 @@ def test_completion_stream_yields_openai_chunks(server: RunningServer) -> None:
 
 def test_acompletion_and_its_stream(server: RunningServer) -> None:
     async def main() -> tuple[str | None, str]:
-        response = await acompletion(model=BYTEZ, messages=[{"role": "user", "content": "hey"}],
-                                     api_key="k", base_url=server.base_url, max_tokens=5)
-        stream = await acompletion(model=BYTEZ, messages=[{"role": "user", "content": "hey"}],
-                                   api_key="k", base_url=server.base_url, stream=True)
+        response = await acompletion(
+            model=BYTEZ,
+            messages=[{"role": "user", "content": "hey"}],
+            api_key="k",
+            base_url=server.base_url,
+            max_tokens=5,
+        )
+        stream = await acompletion(
+            model=BYTEZ,
+            messages=[{"role": "user", "content": "hey"}],
+            api_key="k",
+            base_url=server.base_url,
+            stream=True,
+        )
         text = "".join([c.choices[0].delta.content or "" async for c in stream])
         return response.choices[0].message.content, text
 
@@ -186,9 +215,17 @@ def test_acompletion_and_its_stream(server: RunningServer) -> None:
 # --- errors -----------------------------------------------------------------------------------
 
 STATUSES: list[tuple[int, type[TransportError]]] = [
-    (400, BadRequestError), (401, AuthError), (403, AuthError), (404, NotFoundError),
-    (413, BadRequestError), (415, BadRequestError), (422, BadRequestError),
-    (429, RateLimitError), (500, ServerError), (502, ServerError), (503, ServerError),
+    (400, BadRequestError),
+    (401, AuthError),
+    (403, AuthError),
+    (404, NotFoundError),
+    (413, BadRequestError),
+    (415, BadRequestError),
+    (422, BadRequestError),
+    (429, RateLimitError),
+    (500, ServerError),
+    (502, ServerError),
+    (503, ServerError),
     (504, ServerError),
 ]
 
@@ -197,9 +234,10 @@ STATUSES: list[tuple[int, type[TransportError]]] = [
 @pytest.mark.parametrize(("status", "error"), STATUSES)
 def test_every_error_status(route: str, status: int, error: type[TransportError]) -> None:
     with serve_in_thread(ServerOptions(script=(status,), retry_after=0.5)) as server:
-        with Client(**routes(server)[route], max_retries=0) as client, pytest.raises(
-            error
-        ) as caught:
+        with (
+            Client(**routes(server)[route], max_retries=0) as client,
+            pytest.raises(error) as caught,
+        ):
             client.chat("hi")
         assert server.stats.total == 1
     exc = caught.value
@@ -235,16 +273,19 @@ def test_wrong_key_is_an_auth_error_that_does_not_show_the_key(
 def test_oversize_body_is_a_bad_request_with_the_servers_message(
     photo_message: list[Message],
 ) -> None:
-    with serve_in_thread(ServerOptions(max_body_bytes=2000)) as server, Client(
-        **routes(server)["openai"]
-    ) as client, pytest.raises(BadRequestError) as caught:
+    with (
+        serve_in_thread(ServerOptions(max_body_bytes=2000)) as server,
+        Client(**routes(server)["openai"]) as client,
+        pytest.raises(BadRequestError) as caught,
+    ):
         client.chat(photo_message)
     assert caught.value.status == 413 and "2,000-byte limit" in str(caught.value)
 
 
 def test_unknown_route_is_not_found(server: RunningServer) -> None:
-    with Client("bytez/a/b/c", base_url=server.base_url, api_key="k") as client, pytest.raises(
-        NotFoundError
+    with (
+        Client("bytez/a/b/c", base_url=server.base_url, api_key="k") as client,
+        pytest.raises(NotFoundError),
     ):
         client.chat("hi")
 
@@ -252,9 +293,10 @@ def test_unknown_route_is_not_found(server: RunningServer) -> None:
 def test_refused_connection_is_a_server_error() -> None:
     with serve_in_thread() as server:
         base_url = server.base_url
-    with Client("m", base_url=base_url, max_retries=1, backoff=0.01) as client, pytest.raises(
-        ServerError
-    ) as caught:
+    with (
+        Client("m", base_url=base_url, max_retries=1, backoff=0.01) as client,
+        pytest.raises(ServerError) as caught,
+    ):
         client.chat("hi")
     assert caught.value.status is None
 
@@ -276,26 +318,30 @@ def test_two_rate_limits_then_an_answer_honour_retry_after() -> None:
 
 @pytest.mark.parametrize("route", ["bytez", "openai"])
 def test_server_errors_and_drops_are_retried_with_backoff(route: str) -> None:
-    with serve_in_thread(ServerOptions(script=(503, 0, 502, 500, 504))) as server, Client(
-        **routes(server)[route], max_retries=5, backoff=0.01
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(script=(503, 0, 502, 500, 504))) as server,
+        Client(**routes(server)[route], max_retries=5, backoff=0.01) as client,
+    ):
         reply = client.chat("hi")
         assert server.stats.total == 6 and server.stats.dropped == 1
     assert reply.attempts == 6 and reply.text == 'text "hi"'
 
 
 def test_a_dropped_connection_without_retries_is_a_server_error() -> None:
-    with serve_in_thread(ServerOptions(script=(0,))) as server, Client(
-        **routes(server)["openai"], max_retries=0
-    ) as client, pytest.raises(ServerError) as caught:
+    with (
+        serve_in_thread(ServerOptions(script=(0,))) as server,
+        Client(**routes(server)["openai"], max_retries=0) as client,
+        pytest.raises(ServerError) as caught,
+    ):
         client.chat("hi")
     assert caught.value.status is None and "dropped" in str(caught.value)
 
 
 def test_a_bad_request_is_not_retried() -> None:
-    with serve_in_thread(ServerOptions(script=(400, 200))) as server, Client(
-        **routes(server)["openai"], max_retries=5, backoff=0.01
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(script=(400, 200))) as server,
+        Client(**routes(server)["openai"], max_retries=5, backoff=0.01) as client,
+    ):
         with pytest.raises(BadRequestError):
             client.chat("hi")
         assert server.stats.total == 1
@@ -303,9 +349,10 @@ def test_a_bad_request_is_not_retried() -> None:
 
 @pytest.mark.parametrize("route", ["bytez", "openai"])
 def test_a_stream_is_retried_before_its_first_byte(route: str) -> None:
-    with serve_in_thread(ServerOptions(script=(503, 0))) as server, Client(
-        **routes(server)[route], backoff=0.01
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(script=(503, 0))) as server,
+        Client(**routes(server)[route], backoff=0.01) as client,
+    ):
         stream = client.stream("a b c")
         assert "".join(stream) == 'text "a b c"'
         assert server.stats.total == 3
@@ -316,9 +363,12 @@ def test_a_stream_is_retried_before_its_first_byte(route: str) -> None:
 
 
 def test_a_slow_server_is_a_timeout_error() -> None:
-    with serve_in_thread(ServerOptions(latency=1.0)) as server, Client(
-        **routes(server)["openai"], timeout=Timeout(connect=2.0, read=0.2), max_retries=0
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(latency=1.0)) as server,
+        Client(
+            **routes(server)["openai"], timeout=Timeout(connect=2.0, read=0.2), max_retries=0
+        ) as client,
+    ):
         started = time.monotonic()
         with pytest.raises(TimeoutError) as caught:
             client.chat("hi")
@@ -327,9 +377,10 @@ def test_a_slow_server_is_a_timeout_error() -> None:
 
 
 def test_read_timeouts_are_retried() -> None:
-    with serve_in_thread(ServerOptions(latency=0.3)) as server, Client(
-        **routes(server)["bytez"], timeout=0.1, max_retries=2, backoff=0.01
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(latency=0.3)) as server,
+        Client(**routes(server)["bytez"], timeout=0.1, max_retries=2, backoff=0.01) as client,
+    ):
         with pytest.raises(TimeoutError):
             client.chat("hi")
         time.sleep(0.4)  # the server counts a request when it arrives; let the last one land
@@ -337,10 +388,15 @@ def test_read_timeouts_are_retried() -> None:
 
 
 def test_total_timeout_bounds_the_whole_call() -> None:
-    with serve_in_thread(ServerOptions(latency=0.8)) as server, Client(
-        **routes(server)["openai"], timeout=Timeout(read=10.0, total=0.5), max_retries=10,
-        backoff=0.01,
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(latency=0.8)) as server,
+        Client(
+            **routes(server)["openai"],
+            timeout=Timeout(read=10.0, total=0.5),
+            max_retries=10,
+            backoff=0.01,
+        ) as client,
+    ):
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             client.chat("hi")
@@ -348,9 +404,10 @@ def test_total_timeout_bounds_the_whole_call() -> None:
 
 
 def test_per_call_timeout() -> None:
-    with serve_in_thread(ServerOptions(latency=0.3)) as server, Client(
-        **routes(server)["openai"], max_retries=0
-    ) as client:
+    with (
+        serve_in_thread(ServerOptions(latency=0.3)) as server,
+        Client(**routes(server)["openai"], max_retries=0) as client,
+    ):
         with pytest.raises(TimeoutError):
             client.chat("hi", timeout=0.1)
         assert client.chat("hi").text == 'text "hi"'
@@ -402,6 +459,16 @@ def test_async_missing_key_is_raised_at_creation(monkeypatch: pytest.MonkeyPatch
 
 def test_errors_are_mmkit_errors(server: RunningServer) -> None:
     with Client(**routes(server)["openai"]) as client, pytest.raises(MmkitError):
-        client.chat([{"role": "user", "content": [{"type": "image_url",
-                                                   "image_url": {"url": "data:image/png;base64,"
-                                                                 "bm90IGFuIGltYWdl"}}]}])
+        client.chat(
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,bm90IGFuIGltYWdl"},
+                        }
+                    ],
+                }
+            ]
+        )

@@ -48,10 +48,12 @@ from mmkit.transport.retry import parse_retry_after
 from mmkit.transport.sse import SSEDecoder
 
 FAST = settings(max_examples=300, deadline=None)
-CLIENT = settings(max_examples=150, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
-MEDIA = settings(max_examples=50, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+CLIENT = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MEDIA = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 BYTEZ_MODEL = "bytez/google/gemma-3-4b-it"
 OPENAI_MODEL = "openai/gpt-4o-mini"
@@ -59,46 +61,74 @@ KEY = "sk-test-0123456789"
 
 # --- shared strategies ----------------------------------------------------------------------------
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
-                | st.text(max_size=20))
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
+)
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 # Bodies near the real shapes: the keys the parsers read, holding anything.
-NEAR_REPLIES = st.fixed_dictionaries({}, optional={
-    key: JSON_VALUES for key in ("choices", "output", "error", "usage", "model", "id",
-                                 "message", "detail")
-})
-MESSAGE_SHAPED = st.fixed_dictionaries({}, optional={
-    "role": JSON_VALUES, "content": JSON_VALUES | st.lists(
-        st.fixed_dictionaries({}, optional={"type": st.sampled_from(("text", "output_text",
-                                                                      "image")) | JSON_VALUES,
-                                            "text": JSON_VALUES}), max_size=3),
-    "generated_text": JSON_VALUES,
-})
-CHOICE_SHAPED = st.fixed_dictionaries({}, optional={
-    "message": MESSAGE_SHAPED | JSON_VALUES, "finish_reason": JSON_VALUES,
-    "delta": MESSAGE_SHAPED | JSON_VALUES, "index": JSON_VALUES,
-})
+NEAR_REPLIES = st.fixed_dictionaries(
+    {},
+    optional={
+        key: JSON_VALUES
+        for key in ("choices", "output", "error", "usage", "model", "id", "message", "detail")
+    },
+)
+MESSAGE_SHAPED = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": JSON_VALUES,
+        "content": JSON_VALUES
+        | st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "type": st.sampled_from(("text", "output_text", "image")) | JSON_VALUES,
+                    "text": JSON_VALUES,
+                },
+            ),
+            max_size=3,
+        ),
+        "generated_text": JSON_VALUES,
+    },
+)
+CHOICE_SHAPED = st.fixed_dictionaries(
+    {},
+    optional={
+        "message": MESSAGE_SHAPED | JSON_VALUES,
+        "finish_reason": JSON_VALUES,
+        "delta": MESSAGE_SHAPED | JSON_VALUES,
+        "index": JSON_VALUES,
+    },
+)
 GARBAGE_BODIES = st.one_of(
     JSON_VALUES,
     NEAR_REPLIES,
-    st.fixed_dictionaries({"choices": st.lists(CHOICE_SHAPED | JSON_VALUES, max_size=3)},
-                          optional={"usage": JSON_VALUES, "model": JSON_VALUES}),
-    st.fixed_dictionaries({"output": MESSAGE_SHAPED | st.lists(MESSAGE_SHAPED | JSON_VALUES,
-                                                               max_size=3) | JSON_VALUES},
-                          optional={"error": JSON_VALUES}),
+    st.fixed_dictionaries(
+        {"choices": st.lists(CHOICE_SHAPED | JSON_VALUES, max_size=3)},
+        optional={"usage": JSON_VALUES, "model": JSON_VALUES},
+    ),
+    st.fixed_dictionaries(
+        {
+            "output": MESSAGE_SHAPED
+            | st.lists(MESSAGE_SHAPED | JSON_VALUES, max_size=3)
+            | JSON_VALUES
+        },
+        optional={"error": JSON_VALUES},
+    ),
 )
 TOKENS = st.none() | st.integers(0, 10**6)
 FINISH = st.none() | st.sampled_from(("stop", "length", "content_filter", "tool_calls"))
-HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-                      max_size=40)
+HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 # API keys: visible ASCII, as keys are; no space, so none is hidden in the text around it.
-KEYS = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8,
-               max_size=48)
+KEYS = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8, max_size=48
+)
 
 
 def dumps(value: Any) -> bytes:
@@ -106,8 +136,9 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-def answer(status: int, content: bytes | Iterator[bytes],
-           headers: dict[str, str] | None = None) -> httpx.MockTransport:
+def answer(
+    status: int, content: bytes | Iterator[bytes], headers: dict[str, str] | None = None
+) -> httpx.MockTransport:
     """A transport that answers every request with `status` and `content`."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -117,8 +148,9 @@ def answer(status: int, content: bytes | Iterator[bytes],
 
 
 def client_for(model: str, transport: httpx.MockTransport, **options: Any) -> Client:
-    return Client(model, api_key=options.pop("api_key", KEY), transport=transport,
-                  max_retries=0, **options)
+    return Client(
+        model, api_key=options.pop("api_key", KEY), transport=transport, max_retries=0, **options
+    )
 
 
 def split_at(data: Any, cuts: list[int]) -> list[Any]:
@@ -137,14 +169,23 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- SSE: OpenAI chunk streams --------------------------------------------------------------------
 
 PIECES = st.lists(st.text(min_size=1, max_size=12), max_size=8)
-EXTRA_LINES = st.lists(st.sampled_from((": keep-alive", ":", "event: message", "id: 7",
-                                        "retry: 1000", "event:completion", "id:")), max_size=2)
+EXTRA_LINES = st.lists(
+    st.sampled_from(
+        (": keep-alive", ":", "event: message", "id: 7", "retry: 1000", "event:completion", "id:")
+    ),
+    max_size=2,
+)
 
 
 def chunk_json(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-            "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 @st.composite
@@ -199,10 +240,17 @@ def parse_sse(chunks: list[str]) -> tuple[list[str], Reply]:
 
 @FAST
 @given(pieces_and_stream(), st.lists(st.integers(0, 4000), max_size=30))
-@example((["a", "b"], 'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\n'
-                      'data: {"choices":[{"delta":{"content":"b"}}]}\n\ndata: [DONE]\n\n'),
-         [len('data: {"choices":[{"delta":{"content":"a"}}]}\r'),
-          len('data: {"choices":[{"delta":{"content":"a"}}]}\r\n')])
+@example(
+    (
+        ["a", "b"],
+        'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\n'
+        'data: {"choices":[{"delta":{"content":"b"}}]}\n\ndata: [DONE]\n\n',
+    ),
+    [
+        len('data: {"choices":[{"delta":{"content":"a"}}]}\r'),
+        len('data: {"choices":[{"delta":{"content":"a"}}]}\r\n'),
+    ],
+)
 def test_sse_text_split_anywhere_gives_back_the_pieces(
     case: tuple[list[str], str], cuts: list[int]
 ) -> None:
@@ -243,12 +291,12 @@ def test_sse_bytes_split_anywhere_through_the_async_client(
             for chunk in chunks:
                 yield chunk
 
-        return httpx.Response(200, content=content(),
-                              headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, content=content(), headers={"content-type": "text/event-stream"})
 
     async def main() -> tuple[list[str], str | None]:
-        async with AsyncClient(OPENAI_MODEL, api_key=KEY, max_retries=0,
-                               transport=httpx.MockTransport(handler)) as client:
+        async with AsyncClient(
+            OPENAI_MODEL, api_key=KEY, max_retries=0, transport=httpx.MockTransport(handler)
+        ) as client:
             stream = client.stream("hi")
             got = [piece async for piece in stream]
             return got, stream.reply.text if stream.reply is not None else None
@@ -269,14 +317,14 @@ def test_a_stream_error_event_quoting_the_key_does_not_show_it(
         async def handler(request: httpx.Request) -> httpx.Response:
             return httpx.Response(200, content=body)
 
-        async with AsyncClient(OPENAI_MODEL, api_key=key, max_retries=0,
-                               transport=httpx.MockTransport(handler)) as client:
+        async with AsyncClient(
+            OPENAI_MODEL, api_key=key, max_retries=0, transport=httpx.MockTransport(handler)
+        ) as client:
             [piece async for piece in client.stream("hi")]
 
     with pytest.raises(TransportError) as caught:
         if sync:
-            with Client(OPENAI_MODEL, api_key=key, transport=transport,
-                        max_retries=0) as client:
+            with Client(OPENAI_MODEL, api_key=key, transport=transport, max_retries=0) as client:
                 list(client.stream("hi"))
         else:
             asyncio.run(run_async())
@@ -296,8 +344,18 @@ SSE_GARBAGE_LINES = st.lists(
         st.text(max_size=30),
         st.builds(lambda v: "data: " + json.dumps(v), GARBAGE_BODIES),
         st.builds(lambda v: "data: " + json.dumps(chunk_json({"content": v})), JSON_VALUES),
-        st.sampled_from(("", "data: [DONE]", "data:", "data: {", ": x", "data: [[[[",
-                         'data: {"error": {"message": "boom"}}', "data: null")),
+        st.sampled_from(
+            (
+                "",
+                "data: [DONE]",
+                "data:",
+                "data: {",
+                ": x",
+                "data: [[[[",
+                'data: {"error": {"message": "boom"}}',
+                "data: null",
+            )
+        ),
     ),
     max_size=12,
 )
@@ -323,8 +381,10 @@ def test_sse_garbage_gives_pieces_or_a_transport_error(body: str, cuts: list[int
 
 
 @CLIENT
-@given(st.binary(max_size=300) | garbage_sse().map(str.encode),
-       st.lists(st.integers(0, 400), max_size=8))
+@given(
+    st.binary(max_size=300) | garbage_sse().map(str.encode),
+    st.lists(st.integers(0, 400), max_size=8),
+)
 def test_garbage_stream_bytes_through_the_client(body: bytes, cuts: list[int]) -> None:
     transport = answer(200, iter(split_at(body, cuts)), {"content-type": "text/event-stream"})
     with client_for(OPENAI_MODEL, transport) as client:
@@ -341,9 +401,7 @@ def test_garbage_stream_bytes_through_the_client(body: bytes, cuts: list[int]) -
 
 @FAST
 @given(st.text(), st.lists(st.integers(0, 200), max_size=20))
-def test_bytez_text_stream_split_anywhere_gives_back_the_text(
-    text: str, cuts: list[int]
-) -> None:
+def test_bytez_text_stream_split_anywhere_gives_back_the_text(text: str, cuts: list[int]) -> None:
     parser = providers.BYTEZ.stream_parser("org/model")
     pieces = [piece for chunk in split_at(text, cuts) for piece in parser.feed(chunk)]
     pieces += parser.end()
@@ -378,12 +436,26 @@ def openai_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], str, str | None, tup
         content = [{"type": "text", "text": text[:cut]}, {"type": "text", "text": text[cut:]}]
     finish = draw(FINISH)
     prompt, completion, total = draw(TOKENS), draw(TOKENS), draw(TOKENS)
-    usage = {k: v for k, v in (("prompt_tokens", prompt), ("completion_tokens", completion),
-                               ("total_tokens", total)) if v is not None}
+    usage = {
+        k: v
+        for k, v in (
+            ("prompt_tokens", prompt),
+            ("completion_tokens", completion),
+            ("total_tokens", total),
+        )
+        if v is not None
+    }
     body: dict[str, Any] = {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": finish}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+            }
+        ],
     }
     if draw(st.booleans()):
         body["usage"] = usage
@@ -400,15 +472,18 @@ def openai_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], str, str | None, tup
 @CLIENT
 @given(openai_bodies())
 def test_openai_reply_gives_back_text_usage_and_finish_reason(
-    case: tuple[dict[str, Any], str, str | None, tuple[Any, ...]]
+    case: tuple[dict[str, Any], str, str | None, tuple[Any, ...]],
 ) -> None:
     body, text, finish, (prompt, completion, total, model) = case
     with client_for(OPENAI_MODEL, answer(200, dumps(body))) as client:
         reply = client.chat("hi")
     assert reply.text == text and reply.texts == [text]
     assert reply.finish_reason == finish
-    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens,
-            reply.usage.total_tokens) == (prompt, completion, total)
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens) == (
+        prompt,
+        completion,
+        total,
+    )
     assert reply.model == (model or "gpt-4o-mini")
     assert reply.provider == "openai" and reply.raw == body
 
@@ -432,19 +507,24 @@ def test_bytez_reply_gives_back_the_text_and_keeps_metering_headers(
     case: tuple[dict[str, Any], str], remaining: int, meter: int
 ) -> None:
     body, text = case
-    headers = {"ratelimit-remaining": str(remaining), "inference-meter": str(meter),
-               "content-type": "application/json", "x-other": "dropped"}
+    headers = {
+        "ratelimit-remaining": str(remaining),
+        "inference-meter": str(meter),
+        "content-type": "application/json",
+        "x-other": "dropped",
+    }
     with client_for(BYTEZ_MODEL, answer(200, dumps(body), headers)) as client:
         reply = client.chat("hi")
     assert reply.text == text and reply.texts == [text]
     assert reply.model == "google/gemma-3-4b-it" and reply.provider == "bytez"
-    assert reply.headers == {"ratelimit-remaining": str(remaining),
-                             "inference-meter": str(meter)}
+    assert reply.headers == {"ratelimit-remaining": str(remaining), "inference-meter": str(meter)}
 
 
 @CLIENT
-@given(model=st.sampled_from((OPENAI_MODEL, BYTEZ_MODEL)),
-       body=GARBAGE_BODIES.map(dumps) | st.binary(max_size=200))
+@given(
+    model=st.sampled_from((OPENAI_MODEL, BYTEZ_MODEL)),
+    body=GARBAGE_BODIES.map(dumps) | st.binary(max_size=200),
+)
 @example(model=OPENAI_MODEL, body=b"[" * 100_000)
 @example(model=BYTEZ_MODEL, body=b'{"output": ' + b"[" * 100_000)
 def test_any_200_body_gives_a_reply_or_a_transport_error(model: str, body: bytes) -> None:
@@ -462,8 +542,15 @@ def test_any_200_body_gives_a_reply_or_a_transport_error(model: str, body: bytes
 # --- error statuses -------------------------------------------------------------------------------
 
 _BY_STATUS: dict[int, type[TransportError]] = {
-    401: AuthError, 403: AuthError, 404: NotFoundError, 408: TimeoutError, 429: RateLimitError,
-    400: BadRequestError, 413: BadRequestError, 415: BadRequestError, 422: BadRequestError,
+    401: AuthError,
+    403: AuthError,
+    404: NotFoundError,
+    408: TimeoutError,
+    429: RateLimitError,
+    400: BadRequestError,
+    413: BadRequestError,
+    415: BadRequestError,
+    422: BadRequestError,
 }
 
 
@@ -472,8 +559,10 @@ def expected_class(status: int) -> type[TransportError]:
 
 
 ERROR_BODIES = st.one_of(
-    st.builds(lambda m: {"error": {"message": m, "type": "x", "code": None}},
-              st.text(min_size=1, max_size=40)),
+    st.builds(
+        lambda m: {"error": {"message": m, "type": "x", "code": None}},
+        st.text(min_size=1, max_size=40),
+    ),
     st.builds(lambda m: {"error": m, "output": None}, st.text(min_size=1, max_size=40)),
     st.builds(lambda m: {"detail": m}, st.text(min_size=1, max_size=40)),
     GARBAGE_BODIES,
@@ -481,17 +570,23 @@ ERROR_BODIES = st.one_of(
 
 
 @CLIENT
-@given(status=st.integers(400, 599), body=ERROR_BODIES.map(dumps) | st.binary(max_size=100),
-       model=st.sampled_from((OPENAI_MODEL, BYTEZ_MODEL)), streaming=st.booleans(),
-       retry_after=st.none() | HEADER_TEXT | st.integers(0, 100).map(str))
+@given(
+    status=st.integers(400, 599),
+    body=ERROR_BODIES.map(dumps) | st.binary(max_size=100),
+    model=st.sampled_from((OPENAI_MODEL, BYTEZ_MODEL)),
+    streaming=st.booleans(),
+    retry_after=st.none() | HEADER_TEXT | st.integers(0, 100).map(str),
+)
 @example(status=500, body=b"[" * 100_000, model=BYTEZ_MODEL, streaming=False, retry_after=None)
 @example(status=503, body=b"{}", model=BYTEZ_MODEL, streaming=False, retry_after="nan")
 def test_error_statuses_map_to_the_error_tree(
     status: int, body: bytes, model: str, streaming: bool, retry_after: str | None
 ) -> None:
     headers = {"retry-after": retry_after} if retry_after is not None else None
-    with (client_for(model, answer(status, body, headers)) as client,
-          pytest.raises(TransportError) as caught):
+    with (
+        client_for(model, answer(status, body, headers)) as client,
+        pytest.raises(TransportError) as caught,
+    ):
         if streaming:
             list(client.stream("hi"))
         else:
@@ -557,9 +652,15 @@ def test_retry_after_http_date_in_the_past_is_zero(behind: timedelta) -> None:
 
 
 @FAST
-@given(st.none() | st.text(max_size=60) | st.from_regex(
-    r"(Mon|Sun|Xyz), [0-9]{1,25} (Jan|Feb|Foo) [0-9]{1,25} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}"
-    r" (GMT|UTC|[+-][0-9]{4}|XYZ)", fullmatch=True))
+@given(
+    st.none()
+    | st.text(max_size=60)
+    | st.from_regex(
+        r"(Mon|Sun|Xyz), [0-9]{1,25} (Jan|Feb|Foo) [0-9]{1,25} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}"
+        r" (GMT|UTC|[+-][0-9]{4}|XYZ)",
+        fullmatch=True,
+    )
+)
 @example("nan")
 @example("inf")
 @example("-nan")
@@ -571,30 +672,35 @@ def test_retry_after_http_date_in_the_past_is_zero(behind: timedelta) -> None:
 def test_retry_after_garbage_is_none_or_a_finite_wait(value: str | None) -> None:
     wait = parse_retry_after(value)
     assert wait is None or (math.isfinite(wait) and wait >= 0.0)
-    if value is not None and value.strip().lower() in ("nan", "-nan", "inf", "infinity",
-                                                       "1e999"):
+    if value is not None and value.strip().lower() in ("nan", "-nan", "inf", "infinity", "1e999"):
         assert wait is None
 
 
 # --- parameter mapping ----------------------------------------------------------------------------
 
 # The wire-formats doc: OpenAI names and their Hugging Face `generate` names.
-HF_NAMES = {"max_tokens": "max_new_tokens", "max_completion_tokens": "max_new_tokens",
-            "n": "num_return_sequences", "stop": "stop_strings"}
+HF_NAMES = {
+    "max_tokens": "max_new_tokens",
+    "max_completion_tokens": "max_new_tokens",
+    "n": "num_return_sequences",
+    "stop": "stop_strings",
+}
 PARAM_NAMES = st.one_of(
     st.sampled_from(sorted(HF_NAMES)),
     st.sampled_from(sorted(set(HF_NAMES.values()))),
     st.sampled_from(sorted(providers.BYTEZ.refused)),
     st.sampled_from(sorted(providers.OPENAI_PARAMS)),
-    st.sampled_from(("temperature", "top_p", "top_k", "repetition_penalty", "do_sample",
-                     "seed", "num_beams")),
+    st.sampled_from(
+        ("temperature", "top_p", "top_k", "repetition_penalty", "do_sample", "seed", "num_beams")
+    ),
     st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True),
 )
 PARAMS = st.dictionaries(PARAM_NAMES, JSON_SCALARS, max_size=8)
 
 
-def expected_mapping(params: dict[str, Any], rename: dict[str, str],
-                     refused: Callable[[str], bool], drop: bool) -> dict[str, Any] | None:
+def expected_mapping(
+    params: dict[str, Any], rename: dict[str, str], refused: Callable[[str], bool], drop: bool
+) -> dict[str, Any] | None:
     """What map_params must give (None: it must raise InvalidOptionError)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
@@ -677,14 +783,28 @@ def _circular() -> dict[str, Any]:
     return loop
 
 
-NOT_JSON = st.sampled_from((b"bytes", {1, 2}, 1j, object(), datetime(2020, 1, 1).date(),
-                            _circular(), np.float32(0.5), [b"x"]))
+NOT_JSON = st.sampled_from(
+    (
+        b"bytes",
+        {1, 2},
+        1j,
+        object(),
+        datetime(2020, 1, 1).date(),
+        _circular(),
+        np.float32(0.5),
+        [b"x"],
+    )
+)
 
 
 @CLIENT
-@given(params=PARAMS.filter(lambda p: not set(p) & set(_CALL_OPTIONS)
-                            and not set(p) & set(providers.BYTEZ.refused)),
-       name=st.sampled_from(("temperature", "top_k", "stop", "custom")), bad=NOT_JSON)
+@given(
+    params=PARAMS.filter(
+        lambda p: not set(p) & set(_CALL_OPTIONS) and not set(p) & set(providers.BYTEZ.refused)
+    ),
+    name=st.sampled_from(("temperature", "top_k", "stop", "custom")),
+    bad=NOT_JSON,
+)
 def test_a_parameter_json_cannot_carry_is_an_invalid_option(
     params: dict[str, Any], name: str, bad: Any
 ) -> None:
@@ -693,8 +813,10 @@ def test_a_parameter_json_cannot_carry_is_an_invalid_option(
     params = {k: v for k, v in params.items() if HF_NAMES.get(k, k) != HF_NAMES.get(name, name)}
     assume(expected_mapping(params, HF_NAMES, lambda n: False, drop=False) is not None)
     recorder = Recorder()
-    with client_for(BYTEZ_MODEL, httpx.MockTransport(recorder)) as client, \
-            pytest.raises(InvalidOptionError, match="JSON"):
+    with (
+        client_for(BYTEZ_MODEL, httpx.MockTransport(recorder)) as client,
+        pytest.raises(InvalidOptionError, match="JSON"),
+    ):
         client.chat("hi", **params, **{name: bad})
     assert not recorder.requests
 
@@ -706,8 +828,11 @@ class Recorder:
     def __init__(self, status: int = 200, body: Any = None) -> None:
         self.requests: list[httpx.Request] = []
         self.status = status
-        self.body = body if body is not None else {"error": None, "output": "ok",
-                                                    "choices": [{"message": {"content": "ok"}}]}
+        self.body = (
+            body
+            if body is not None
+            else {"error": None, "output": "ok", "choices": [{"message": {"content": "ok"}}]}
+        )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -719,8 +844,10 @@ def normalized(value: Any) -> Any:
 
 
 @MEDIA
-@given(messages=st.lists(mst.messages(), min_size=1, max_size=3),
-       model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)))
+@given(
+    messages=st.lists(mst.messages(), min_size=1, max_size=3),
+    model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)),
+)
 def test_request_messages_are_the_wire_format_s_encoding(
     messages: list[Message], model: str
 ) -> None:
@@ -744,17 +871,21 @@ LEAKY_BODIES: list[Callable[[str, str], tuple[int, bytes]]] = [
 
 
 @CLIENT
-@example(key="sk-" + "x" * 30, model=BYTEZ_MODEL, leak=LEAKY_BODIES[4], filler=" ." * 240,
-         message="hi")
-@example(key="sk-" + "x" * 30, model=OPENAI_MODEL, leak=LEAKY_BODIES[5], filler="." * 190,
-         message="hi")
-@given(key=KEYS, model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)),
-       leak=st.sampled_from(LEAKY_BODIES),
-       filler=st.text(alphabet=" .·é→", max_size=600),
-       message=st.text(max_size=40))
+@example(
+    key="sk-" + "x" * 30, model=BYTEZ_MODEL, leak=LEAKY_BODIES[4], filler=" ." * 240, message="hi"
+)
+@example(
+    key="sk-" + "x" * 30, model=OPENAI_MODEL, leak=LEAKY_BODIES[5], filler="." * 190, message="hi"
+)
+@given(
+    key=KEYS,
+    model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)),
+    leak=st.sampled_from(LEAKY_BODIES),
+    filler=st.text(alphabet=" .·é→", max_size=600),
+    message=st.text(max_size=40),
+)
 def test_the_key_never_appears_in_reprs_errors_or_bodies(
-    key: str, model: str, leak: Callable[[str, str], tuple[int, bytes]], filler: str,
-    message: str
+    key: str, model: str, leak: Callable[[str, str], tuple[int, bytes]], filler: str, message: str
 ) -> None:
     assume(key not in message)  # the drawn prompt may not quote the key by chance
     status, body = leak(key, filler)
@@ -764,8 +895,9 @@ def test_the_key_never_appears_in_reprs_errors_or_bodies(
         seen.append(request)
         return httpx.Response(status, content=body)
 
-    with Client(model, api_key=key, transport=httpx.MockTransport(handler),
-                max_retries=0) as client:
+    with Client(
+        model, api_key=key, transport=httpx.MockTransport(handler), max_retries=0
+    ) as client:
         assert key not in repr(client) and key not in str(client)
         with pytest.raises(TransportError) as caught:
             client.chat(message)
@@ -780,14 +912,15 @@ def test_the_key_never_appears_in_reprs_errors_or_bodies(
 
 
 @FAST
-@given(key=st.text(min_size=8, max_size=30).filter(
-    lambda k: not all(0x20 <= ord(c) < 0x7F for c in k)),
-    model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)))
+@given(
+    key=st.text(min_size=8, max_size=30).filter(
+        lambda k: not all(0x20 <= ord(c) < 0x7F for c in k)
+    ),
+    model=st.sampled_from((BYTEZ_MODEL, OPENAI_MODEL)),
+)
 @example(key="sk-abc\n123456", model=OPENAI_MODEL)
 @example(key="sk-abcdé123456", model=BYTEZ_MODEL)
-def test_a_key_no_http_header_can_carry_is_refused_without_showing_it(
-    key: str, model: str
-) -> None:
+def test_a_key_no_http_header_can_carry_is_refused_without_showing_it(key: str, model: str) -> None:
     """A stray newline or non-ASCII character would fail inside httpx (or quote the key)."""
     with pytest.raises(AuthError) as caught:
         Client(model, api_key=key, transport=httpx.MockTransport(Recorder()))
@@ -798,27 +931,49 @@ def test_a_key_no_http_header_can_carry_is_refused_without_showing_it(
 # --- config ---------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture(scope="module")
 def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("configs")
 
+
 # PyYAML's emitter writes these raw with allow_unicode=True, and its reader takes them as line
 # breaks (YAML 1.1): a PyYAML round-trip limit, not mmkit's.
 YAML_TEXT = st.characters(exclude_characters="\x85\u2028\u2029")
-_RESERVED = {"model", "api_key", "api_base", "base_url", "timeout", "max_retries",
-             "num_retries", "drop_params", "rpm", "tpm", "stream", "extra_body"}
-ALIAS_PARAM_VALUES = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(
-    allow_nan=False, allow_infinity=False) | st.text(YAML_TEXT, max_size=20).filter(
-    lambda s: not s.startswith("os.environ/"))
+_RESERVED = {
+    "model",
+    "api_key",
+    "api_base",
+    "base_url",
+    "timeout",
+    "max_retries",
+    "num_retries",
+    "drop_params",
+    "rpm",
+    "tpm",
+    "stream",
+    "extra_body",
+}
+ALIAS_PARAM_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(YAML_TEXT, max_size=20).filter(lambda s: not s.startswith("os.environ/"))
+)
 ALIAS_PARAMS = st.dictionaries(
     st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
-        lambda n: n not in _RESERVED and n not in providers.BYTEZ.refused
-        and n not in HF_NAMES and n not in HF_NAMES.values()),
-    ALIAS_PARAM_VALUES, max_size=6)
+        lambda n: (
+            n not in _RESERVED
+            and n not in providers.BYTEZ.refused
+            and n not in HF_NAMES
+            and n not in HF_NAMES.values()
+        )
+    ),
+    ALIAS_PARAM_VALUES,
+    max_size=6,
+)
 ENV_NAMES = st.from_regex(r"MMKIT_PROP_[A-Z0-9_]{1,12}", fullmatch=True)
-MODELS = st.from_regex(r"bytez/[a-z0-9][a-z0-9-]{0,10}/[a-z0-9][a-z0-9.-]{0,15}",
-                       fullmatch=True)
+MODELS = st.from_regex(r"bytez/[a-z0-9][a-z0-9-]{0,10}/[a-z0-9][a-z0-9.-]{0,15}", fullmatch=True)
 
 
 def config_path(folder: Path, text: str) -> Path:
@@ -829,21 +984,37 @@ def config_path(folder: Path, text: str) -> Path:
 
 
 @CLIENT
-@given(aliases=st.lists(st.text(YAML_TEXT, min_size=1, max_size=20), min_size=1, max_size=4,
-                        unique=True),
-       model=MODELS, params=ALIAS_PARAMS, env=ENV_NAMES, key=KEYS,
-       data=st.data())
+@given(
+    aliases=st.lists(
+        st.text(YAML_TEXT, min_size=1, max_size=20), min_size=1, max_size=4, unique=True
+    ),
+    model=MODELS,
+    params=ALIAS_PARAMS,
+    env=ENV_NAMES,
+    key=KEYS,
+    data=st.data(),
+)
 def test_config_aliases_load_back_and_send_their_params(
-    config_dir: Path, aliases: list[str], model: str, params: dict[str, Any], env: str, key: str,
-    data: st.DataObject
+    config_dir: Path,
+    aliases: list[str],
+    model: str,
+    params: dict[str, Any],
+    env: str,
+    key: str,
+    data: st.DataObject,
 ) -> None:
-    entries = [{"model_name": name, "litellm_params": {"model": "bytez/other/model"}}
-               for name in aliases]
+    entries = [
+        {"model_name": name, "litellm_params": {"model": "bytez/other/model"}} for name in aliases
+    ]
     chosen = data.draw(st.sampled_from(aliases))
     entries[aliases.index(chosen)]["litellm_params"] = {
-        "model": model, "api_key": f"os.environ/{env}", **params}
-    path = config_path(config_dir, yaml.safe_dump({"model_list": entries}, allow_unicode=data.draw(
-        st.booleans())))
+        "model": model,
+        "api_key": f"os.environ/{env}",
+        **params,
+    }
+    path = config_path(
+        config_dir, yaml.safe_dump({"model_list": entries}, allow_unicode=data.draw(st.booleans()))
+    )
     os.environ[env] = key
     try:
         alias = load_alias(path, chosen)
@@ -853,8 +1024,9 @@ def test_config_aliases_load_back_and_send_their_params(
         assert set(read_model_list(path)) == set(aliases)
 
         recorder = Recorder()
-        with Client.from_config(path, chosen, transport=httpx.MockTransport(recorder),
-                                max_retries=0) as client:
+        with Client.from_config(
+            path, chosen, transport=httpx.MockTransport(recorder), max_retries=0
+        ) as client:
             client.chat("hi")
     finally:
         del os.environ[env]
@@ -892,15 +1064,32 @@ def test_any_config_text_loads_or_is_a_config_error(
         path.unlink()
 
 
-SETTING_VALUES = JSON_VALUES | st.sampled_from(("os.environ/MMKIT_PROP_UNSET", "http://x",
-                                                "bytez/o/m", "openai/m", "bytez/", "sk-é"))
+SETTING_VALUES = JSON_VALUES | st.sampled_from(
+    ("os.environ/MMKIT_PROP_UNSET", "http://x", "bytez/o/m", "openai/m", "bytez/", "sk-é")
+)
 
 
 @CLIENT
-@given(st.dictionaries(
-    st.sampled_from(("model", "api_key", "api_base", "base_url", "timeout", "max_retries",
-                     "num_retries", "drop_params", "rpm", "max_tokens")),
-    SETTING_VALUES, max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            (
+                "model",
+                "api_key",
+                "api_base",
+                "base_url",
+                "timeout",
+                "max_retries",
+                "num_retries",
+                "drop_params",
+                "rpm",
+                "max_tokens",
+            )
+        ),
+        SETTING_VALUES,
+        max_size=6,
+    )
+)
 @example({"model": "bytez/o/m", "max_retries": None})
 @example({"model": "bytez/o/m", "max_retries": "two"})
 @example({"model": "bytez/o/m", "timeout": [1]})
@@ -909,8 +1098,10 @@ def test_any_alias_gives_a_client_or_an_mmkit_error(
 ) -> None:
     model = litellm_params.get("model")
     assume(not (isinstance(model, str) and model.split("/")[0] == "echo"))  # starts a server
-    path = config_path(config_dir, yaml.safe_dump(
-        {"model_list": [{"model_name": "a", "litellm_params": litellm_params}]}))
+    path = config_path(
+        config_dir,
+        yaml.safe_dump({"model_list": [{"model_name": "a", "litellm_params": litellm_params}]}),
+    )
     try:
         with Client.from_config(path, "a", transport=httpx.MockTransport(Recorder())):
             pass

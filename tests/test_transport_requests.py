@@ -39,9 +39,17 @@ BYTEZ_MODEL = "bytez/google/gemma-3-4b-it"
 KEY = "bz-secret-key-0123456789"
 BYTEZ_OK = {"error": None, "output": {"role": "assistant", "content": "A cat."}}
 OPENAI_OK = {
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gemma-3",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Earth is round."},
-                 "finish_reason": "stop"}],
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gemma-3",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Earth is round."},
+            "finish_reason": "stop",
+        }
+    ],
     "usage": {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11},
 }
 
@@ -97,11 +105,16 @@ def test_bytez_request_matches_the_documented_format(fixtures_dir: Path) -> None
     assert request.headers["content-type"] == "application/json"
     inline = "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes()).decode()
     assert json.loads(request.content) == {
-        "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "What is in these pictures?"},
-            {"type": "image", "url": "https://example.com/cat.jpg"},
-            {"type": "image", "base64": inline},
-        ]}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in these pictures?"},
+                    {"type": "image", "url": "https://example.com/cat.jpg"},
+                    {"type": "image", "base64": inline},
+                ],
+            }
+        ],
         "stream": False,
         "params": {"max_new_tokens": 20, "temperature": 0.5, "repetition_penalty": 1.2},
     }
@@ -109,25 +122,35 @@ def test_bytez_request_matches_the_documented_format(fixtures_dir: Path) -> None
 
 
 def test_openai_style_dicts_are_sent_in_bytez_parts(fixtures_dir: Path) -> None:
-    data_uri = "data:image/jpeg;base64," + base64.b64encode(
-        (fixtures_dir / "photo.jpg").read_bytes()).decode()
+    data_uri = (
+        "data:image/jpeg;base64,"
+        + base64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+    )
     recorder = Recorder()
     with bytez_client(recorder) as client:
-        client.chat([
-            {"role": "system", "content": "Be a good human!"},
-            {"role": "user", "content": [
-                {"type": "text", "text": "Describe"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
-                {"type": "image_url", "image_url": {"url": data_uri}},
-            ]},
-        ])
+        client.chat(
+            [
+                {"role": "system", "content": "Be a good human!"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Describe"},
+                        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                        {"type": "image_url", "image_url": {"url": data_uri}},
+                    ],
+                },
+            ]
+        )
     assert recorder.body["messages"] == [
         {"role": "system", "content": "Be a good human!"},
-        {"role": "user", "content": [
-            {"type": "text", "text": "Describe"},
-            {"type": "image", "url": "https://example.com/a.png"},
-            {"type": "image", "base64": data_uri},
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Describe"},
+                {"type": "image", "url": "https://example.com/a.png"},
+                {"type": "image", "base64": data_uri},
+            ],
+        },
     ]
     assert recorder.body["params"] == {}
 
@@ -139,20 +162,24 @@ def test_a_bare_prompt_is_one_user_turn() -> None:
     assert recorder.body["messages"] == [{"role": "user", "content": "Hello, how are you?"}]
 
 
-@pytest.mark.parametrize(("given", "sent"), [
-    ({"max_tokens": 20}, {"max_new_tokens": 20}),
-    ({"max_completion_tokens": 30}, {"max_new_tokens": 30}),
-    ({"n": 2}, {"num_return_sequences": 2}),
-    ({"stop": ["\n\n", "END"]}, {"stop_strings": ["\n\n", "END"]}),
-    ({"stop": "END"}, {"stop_strings": "END"}),
-    ({"temperature": 0.5, "top_p": 0.9}, {"temperature": 0.5, "top_p": 0.9}),
-    ({"seed": 7}, {"seed": 7}),
-    ({"repetition_penalty": 1.2, "top_k": 40, "do_sample": True},
-     {"repetition_penalty": 1.2, "top_k": 40, "do_sample": True}),
-    ({"temperature": None, "max_tokens": 5}, {"max_new_tokens": 5}),  # None means unset
-])
-def test_bytez_params_use_hugging_face_names(given: dict[str, Any],
-                                             sent: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ({"max_tokens": 20}, {"max_new_tokens": 20}),
+        ({"max_completion_tokens": 30}, {"max_new_tokens": 30}),
+        ({"n": 2}, {"num_return_sequences": 2}),
+        ({"stop": ["\n\n", "END"]}, {"stop_strings": ["\n\n", "END"]}),
+        ({"stop": "END"}, {"stop_strings": "END"}),
+        ({"temperature": 0.5, "top_p": 0.9}, {"temperature": 0.5, "top_p": 0.9}),
+        ({"seed": 7}, {"seed": 7}),
+        (
+            {"repetition_penalty": 1.2, "top_k": 40, "do_sample": True},
+            {"repetition_penalty": 1.2, "top_k": 40, "do_sample": True},
+        ),
+        ({"temperature": None, "max_tokens": 5}, {"max_new_tokens": 5}),  # None means unset
+    ],
+)
+def test_bytez_params_use_hugging_face_names(given: dict[str, Any], sent: dict[str, Any]) -> None:
     recorder = Recorder()
     with bytez_client(recorder) as client:
         client.chat("hi", **given)
@@ -182,9 +209,10 @@ def test_two_names_for_one_wire_param_are_refused() -> None:
 
 def test_drop_params_drops_and_logs_only_the_name(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder()
-    with caplog.at_level(logging.DEBUG, logger="mmkit"), bytez_client(
-        recorder, drop_params=True
-    ) as client:
+    with (
+        caplog.at_level(logging.DEBUG, logger="mmkit"),
+        bytez_client(recorder, drop_params=True) as client,
+    ):
         client.chat("hi", max_tokens=5, logit_bias={"50256": -100})
     assert recorder.body["params"] == {"max_new_tokens": 5}
     dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
@@ -218,11 +246,14 @@ def test_stream_is_not_a_chat_parameter() -> None:
         client.chat("hi", stream=True)
 
 
-@pytest.mark.parametrize(("model", "path"), [
-    ("bytez/google/gemma-3-4b-it", "/models/v2/google/gemma-3-4b-it"),
-    ("bytez/my org/model:v1?x#y", "/models/v2/my%20org/model%3Av1%3Fx%23y"),
-    ("bytez/openai-community/gpt2", "/models/v2/openai-community/gpt2"),
-])
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("bytez/google/gemma-3-4b-it", "/models/v2/google/gemma-3-4b-it"),
+        ("bytez/my org/model:v1?x#y", "/models/v2/my%20org/model%3Av1%3Fx%23y"),
+        ("bytez/openai-community/gpt2", "/models/v2/openai-community/gpt2"),
+    ],
+)
 def test_model_path_segments_are_percent_encoded(model: str, path: str) -> None:
     recorder = Recorder()
     with Client(model, api_key=KEY, transport=recorder.transport()) as client:
@@ -230,9 +261,16 @@ def test_model_path_segments_are_percent_encoded(model: str, path: str) -> None:
     assert recorder.requests[0].url.raw_path.decode() == path
 
 
-@pytest.mark.parametrize("model", [
-    "bytez/google/../admin", "bytez/../x", "bytez/./x", "bytez/google//x", "bytez/google/",
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "bytez/google/../admin",
+        "bytez/../x",
+        "bytez/./x",
+        "bytez/google//x",
+        "bytez/google/",
+    ],
+)
 def test_dot_and_empty_segments_are_refused(model: str) -> None:
     with pytest.raises(ConfigError, match="segment"):
         Client(model, api_key=KEY)
@@ -243,31 +281,51 @@ def test_dot_and_empty_segments_are_refused(model: str) -> None:
 
 def test_openai_compatible_server_gets_standard_and_extra_params() -> None:
     recorder = Recorder(OPENAI_OK)
-    with Client("gemma-3", base_url="http://127.0.0.1:4000", api_key="sk-1234",
-                transport=recorder.transport()) as client:
+    with Client(
+        "gemma-3",
+        base_url="http://127.0.0.1:4000",
+        api_key="sk-1234",
+        transport=recorder.transport(),
+    ) as client:
         reply = client.chat(
             [Message.system("Be a good human!"), Message.user("What do you know about earth?")],
-            max_tokens=20, temperature=0.5, repetition_penalty=1.2, top_k=5,
+            max_tokens=20,
+            temperature=0.5,
+            repetition_penalty=1.2,
+            top_k=5,
         )
     request = recorder.requests[0]
     assert str(request.url) == "http://127.0.0.1:4000/chat/completions"
     assert request.headers["authorization"] == "Bearer sk-1234"
     assert json.loads(request.content) == {
         "model": "gemma-3",
-        "messages": [{"role": "system", "content": "Be a good human!"},
-                     {"role": "user", "content": "What do you know about earth?"}],
-        "max_tokens": 20, "temperature": 0.5, "repetition_penalty": 1.2, "top_k": 5,
+        "messages": [
+            {"role": "system", "content": "Be a good human!"},
+            {"role": "user", "content": "What do you know about earth?"},
+        ],
+        "max_tokens": 20,
+        "temperature": 0.5,
+        "repetition_penalty": 1.2,
+        "top_k": 5,
     }
     assert (reply.text, reply.finish_reason, reply.model, reply.id) == (
-        "Earth is round.", "stop", "gemma-3", "chatcmpl-1")
-    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens,
-            reply.usage.total_tokens) == (7, 4, 11)
+        "Earth is round.",
+        "stop",
+        "gemma-3",
+        "chatcmpl-1",
+    )
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens) == (
+        7,
+        4,
+        11,
+    )
 
 
 def test_openai_compatible_server_without_a_key_gets_no_auth_header() -> None:
     recorder = Recorder(OPENAI_OK)
-    with Client("llava", base_url="http://localhost:8000/v1",
-                transport=recorder.transport()) as client:
+    with Client(
+        "llava", base_url="http://localhost:8000/v1", transport=recorder.transport()
+    ) as client:
         client.chat("hi")
     assert "authorization" not in recorder.requests[0].headers
     assert str(recorder.requests[0].url) == "http://localhost:8000/v1/chat/completions"
@@ -275,8 +333,9 @@ def test_openai_compatible_server_without_a_key_gets_no_auth_header() -> None:
 
 def test_openai_images_are_image_url_parts(fixtures_dir: Path) -> None:
     recorder = Recorder(OPENAI_OK)
-    with Client("gemma-3", base_url="http://127.0.0.1:4000",
-                transport=recorder.transport()) as client:
+    with Client(
+        "gemma-3", base_url="http://127.0.0.1:4000", transport=recorder.transport()
+    ) as client:
         client.chat([Message.user("Describe", image=fixtures_dir / "photo.jpg")])
     part = recorder.body["messages"][0]["content"][1]
     assert part["type"] == "image_url"
@@ -301,16 +360,22 @@ def test_openai_provider_uses_its_env_key_and_refuses_unknown_params(
 
 def test_base_url_overrides_every_provider() -> None:
     recorder = Recorder()
-    with Client(BYTEZ_MODEL, base_url="http://10.0.0.5:9000/", api_key=KEY,
-                transport=recorder.transport()) as client:
+    with Client(
+        BYTEZ_MODEL, base_url="http://10.0.0.5:9000/", api_key=KEY, transport=recorder.transport()
+    ) as client:
         client.chat("hi")
     assert str(recorder.requests[0].url) == "http://10.0.0.5:9000/models/v2/google/gemma-3-4b-it"
 
 
 def test_a_new_provider_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
-    local = OpenAICompatible(name="local", prefix="local", wire_format="openai",
-                             base_url="http://127.0.0.1:8000/v1", key_env="LOCAL_KEY",
-                             refused={"tools": "this server has no tool calling"})
+    local = OpenAICompatible(
+        name="local",
+        prefix="local",
+        wire_format="openai",
+        base_url="http://127.0.0.1:8000/v1",
+        key_env="LOCAL_KEY",
+        refused={"tools": "this server has no tool calling"},
+    )
     monkeypatch.setitem(providers._REGISTRY, "local", local)
     monkeypatch.setenv("LOCAL_KEY", "lk-1")
     recorder = Recorder(OPENAI_OK)
@@ -337,9 +402,13 @@ def test_bad_base_urls_are_refused(base_url: str) -> None:
         Client("gemma-3", base_url=base_url)
 
 
-@pytest.mark.parametrize(("model", "variable"), [
-    (BYTEZ_MODEL, "BYTEZ_API_KEY"), ("openai/gpt-4o-mini", "OPENAI_API_KEY"),
-])
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        (BYTEZ_MODEL, "BYTEZ_API_KEY"),
+        ("openai/gpt-4o-mini", "OPENAI_API_KEY"),
+    ],
+)
 def test_a_missing_key_is_an_auth_error_at_creation(model: str, variable: str) -> None:
     with pytest.raises(AuthError) as caught:
         Client(model)
@@ -361,7 +430,8 @@ def test_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("content", ["A cat.", [{"type": "text", "text": "A cat."}]])
 def test_bytez_reply_content_as_string_or_parts(content: Any) -> None:
     answer = httpx.Response(
-        200, json={"error": None, "output": {"role": "assistant", "content": content}},
+        200,
+        json={"error": None, "output": {"role": "assistant", "content": content}},
         headers={"ratelimit-remaining": "99", "inference-time": "0.5", "server": "x"},
     )
     with bytez_client(Recorder(answer)) as client:
@@ -373,10 +443,13 @@ def test_bytez_reply_content_as_string_or_parts(content: Any) -> None:
 
 
 def test_several_choices_are_all_kept() -> None:
-    body = {**OPENAI_OK, "choices": [
-        {"index": 0, "message": {"content": "one"}, "finish_reason": "stop"},
-        {"index": 1, "message": {"content": "two"}, "finish_reason": "stop"},
-    ]}
+    body = {
+        **OPENAI_OK,
+        "choices": [
+            {"index": 0, "message": {"content": "one"}, "finish_reason": "stop"},
+            {"index": 1, "message": {"content": "two"}, "finish_reason": "stop"},
+        ],
+    }
     with Client("m", base_url="http://h", transport=Recorder(body).transport()) as client:
         reply = client.chat("hi", n=2)
     assert reply.texts == ["one", "two"] and reply.text == "one"
@@ -388,39 +461,58 @@ def test_bytez_error_body_with_200_is_raised() -> None:
         client.chat("hi")
 
 
-@pytest.mark.parametrize(("status", "body", "error", "message"), [
-    (400, {"error": {"message": "bad image", "type": "invalid_request_error"}},
-     BadRequestError, "bad image"),
-    (413, {"error": "Payload too large", "output": None}, BadRequestError, "Payload too large"),
-    (415, {"detail": "unsupported media"}, BadRequestError, "unsupported media"),
-    (422, {"error": {"message": "messages: field required"}}, BadRequestError, "field required"),
-    (401, {"error": "Unauthorized", "output": None}, AuthError, "Unauthorized"),
-    (403, {"error": "Forbidden", "output": None}, AuthError, "Forbidden"),
-    (404, {"error": "Model not found", "output": None}, NotFoundError, "Model not found"),
-    (429, {"error": "Rate limit exceeded", "output": None}, RateLimitError, "Rate limit"),
-    (500, {"error": "boom"}, ServerError, "boom"),
-    (502, b"<html>Bad gateway</html>", ServerError, "Bad gateway"),
-    (503, {"error": {"message": "overloaded"}}, ServerError, "overloaded"),
-    (504, b"", ServerError, "empty body"),
-])
-def test_statuses_map_to_the_error_tree(status: int, body: Any, error: type[TransportError],
-                                        message: str) -> None:
-    answer = httpx.Response(status, content=body if isinstance(body, bytes) else json.dumps(
-        body).encode())
+@pytest.mark.parametrize(
+    ("status", "body", "error", "message"),
+    [
+        (
+            400,
+            {"error": {"message": "bad image", "type": "invalid_request_error"}},
+            BadRequestError,
+            "bad image",
+        ),
+        (413, {"error": "Payload too large", "output": None}, BadRequestError, "Payload too large"),
+        (415, {"detail": "unsupported media"}, BadRequestError, "unsupported media"),
+        (
+            422,
+            {"error": {"message": "messages: field required"}},
+            BadRequestError,
+            "field required",
+        ),
+        (401, {"error": "Unauthorized", "output": None}, AuthError, "Unauthorized"),
+        (403, {"error": "Forbidden", "output": None}, AuthError, "Forbidden"),
+        (404, {"error": "Model not found", "output": None}, NotFoundError, "Model not found"),
+        (429, {"error": "Rate limit exceeded", "output": None}, RateLimitError, "Rate limit"),
+        (500, {"error": "boom"}, ServerError, "boom"),
+        (502, b"<html>Bad gateway</html>", ServerError, "Bad gateway"),
+        (503, {"error": {"message": "overloaded"}}, ServerError, "overloaded"),
+        (504, b"", ServerError, "empty body"),
+    ],
+)
+def test_statuses_map_to_the_error_tree(
+    status: int, body: Any, error: type[TransportError], message: str
+) -> None:
+    answer = httpx.Response(
+        status, content=body if isinstance(body, bytes) else json.dumps(body).encode()
+    )
     with bytez_client(Recorder(answer), max_retries=0) as client, pytest.raises(error) as caught:
         client.chat("hi")
     assert type(caught.value) is error
     assert message in str(caught.value)
     assert (caught.value.status, caught.value.provider, caught.value.model) == (
-        status, "bytez", "google/gemma-3-4b-it")
+        status,
+        "bytez",
+        "google/gemma-3-4b-it",
+    )
 
 
 def test_rate_limit_carries_retry_after() -> None:
-    answer = httpx.Response(429, json={"error": "Rate limit exceeded"},
-                            headers={"retry-after": "7"})
-    with bytez_client(Recorder(answer), max_retries=0) as client, pytest.raises(
-        RateLimitError
-    ) as caught:
+    answer = httpx.Response(
+        429, json={"error": "Rate limit exceeded"}, headers={"retry-after": "7"}
+    )
+    with (
+        bytez_client(Recorder(answer), max_retries=0) as client,
+        pytest.raises(RateLimitError) as caught,
+    ):
         client.chat("hi")
     assert caught.value.retry_after == 7.0
 
@@ -458,8 +550,9 @@ def test_gives_up_after_max_retries() -> None:
 @pytest.mark.parametrize("status", [400, 401, 404, 413, 422, 501])
 def test_other_statuses_are_never_retried(status: int) -> None:
     recorder = Recorder(httpx.Response(status, json={"error": "no"}))
-    with bytez_client(recorder, max_retries=5, backoff=0.001) as client, pytest.raises(
-        TransportError
+    with (
+        bytez_client(recorder, max_retries=5, backoff=0.001) as client,
+        pytest.raises(TransportError),
     ):
         client.chat("hi")
     assert len(recorder.requests) == 1
@@ -488,9 +581,10 @@ def test_without_retry_after_the_wait_is_jittered_exponential(
 
 def test_a_retry_after_beyond_the_total_budget_gives_up_at_once() -> None:
     recorder = Recorder(httpx.Response(429, headers={"retry-after": "30"}), BYTEZ_OK)
-    with bytez_client(recorder, timeout=Timeout(total=5.0)) as client, pytest.raises(
-        RateLimitError
-    ) as caught:
+    with (
+        bytez_client(recorder, timeout=Timeout(total=5.0)) as client,
+        pytest.raises(RateLimitError) as caught,
+    ):
         client.chat("hi")
     assert caught.value.retry_after == 30.0 and len(recorder.requests) == 1
 
@@ -498,8 +592,9 @@ def test_a_retry_after_beyond_the_total_budget_gives_up_at_once() -> None:
 def test_retry_after_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
     monkeypatch.setattr("mmkit.transport.retry.time.sleep", waits.append)
-    recorder = Recorder(httpx.Response(429, headers={"retry-after": "3600"}),
-                        httpx.Response(200, json=BYTEZ_OK))
+    recorder = Recorder(
+        httpx.Response(429, headers={"retry-after": "3600"}), httpx.Response(200, json=BYTEZ_OK)
+    )
     with bytez_client(recorder, max_retry_after=2.5) as client:
         client.chat("hi")
     assert waits == [2.5]
@@ -512,8 +607,13 @@ def test_connection_errors_are_retried_then_raised_as_server_errors() -> None:
         calls.append(request)
         raise httpx.ConnectError("connection refused", request=request)
 
-    client = Client(BYTEZ_MODEL, api_key=KEY, transport=httpx.MockTransport(refuse),
-                    max_retries=2, backoff=0.001)
+    client = Client(
+        BYTEZ_MODEL,
+        api_key=KEY,
+        transport=httpx.MockTransport(refuse),
+        max_retries=2,
+        backoff=0.001,
+    )
     with client, pytest.raises(ServerError) as caught:
         client.chat("hi")
     assert caught.value.status is None and "dropped" in str(caught.value)
@@ -558,15 +658,28 @@ def _sse(*events: str) -> bytes:
 
 
 def test_openai_stream_yields_pieces_then_the_reply() -> None:
-    chunks = [json.dumps({"id": "c1", "model": "m", "choices": [
-        {"index": 0, "delta": {"content": piece}, "finish_reason": None}]}) for piece in
-        ["Earth", " is", " round."]]
-    final = json.dumps({"id": "c1", "model": "m", "choices": [
-        {"index": 0, "delta": {}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}})
+    chunks = [
+        json.dumps(
+            {
+                "id": "c1",
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+        )
+        for piece in ["Earth", " is", " round."]
+    ]
+    final = json.dumps(
+        {
+            "id": "c1",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+        }
+    )
     body = _sse(*chunks, final, "[DONE]")
-    recorder = Recorder(httpx.Response(200, content=body,
-                                       headers={"content-type": "text/event-stream"}))
+    recorder = Recorder(
+        httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
     with Client("m", base_url="http://h/v1", transport=recorder.transport()) as client:
         stream = client.stream("hi", max_tokens=3)
         assert stream.reply is None
@@ -578,8 +691,9 @@ def test_openai_stream_yields_pieces_then_the_reply() -> None:
 
 
 def test_bytez_stream_is_plain_text() -> None:
-    recorder = Recorder(httpx.Response(200, content=b"A cat sits.",
-                                       headers={"inference-meter": "12"}))
+    recorder = Recorder(
+        httpx.Response(200, content=b"A cat sits.", headers={"inference-meter": "12"})
+    )
     with bytez_client(recorder) as client:
         stream = client.stream("hi")
         text = "".join(stream)
@@ -614,8 +728,9 @@ def test_async_client_builds_the_same_request() -> None:
     recorder = Recorder()
 
     async def main() -> tuple[str, str]:
-        async with AsyncClient(BYTEZ_MODEL, api_key=KEY,
-                               transport=httpx.MockTransport(recorder)) as client:
+        async with AsyncClient(
+            BYTEZ_MODEL, api_key=KEY, transport=httpx.MockTransport(recorder)
+        ) as client:
             reply = await client.chat("hi", max_tokens=4)
             pieces = [piece async for piece in client.stream("hi")]
             return reply.text, "".join(pieces)
@@ -623,7 +738,9 @@ def test_async_client_builds_the_same_request() -> None:
     text, streamed = asyncio.run(main())
     assert text == "A cat." and json.loads(streamed) == BYTEZ_OK  # a text stream is the body
     assert [json.loads(r.content)["params"] for r in recorder.requests] == [
-        {"max_new_tokens": 4}, {}]
+        {"max_new_tokens": 4},
+        {},
+    ]
     assert recorder.requests[0].headers["authorization"] == f"Key {KEY}"
 
 
@@ -631,13 +748,14 @@ def test_async_client_builds_the_same_request() -> None:
 
 
 def test_sse_events_may_be_split_anywhere() -> None:
-    body = ('data: {"a": 1}\r\n\r\n: keep-alive\n\n'
-            "data: line one\ndata: line two\n\ndata: [DONE]\n\n")
+    body = (
+        'data: {"a": 1}\r\n\r\n: keep-alive\n\ndata: line one\ndata: line two\n\ndata: [DONE]\n\n'
+    )
     for size in (1, 2, 3, 7, len(body)):
         decoder = SSEDecoder()
         events: list[str] = []
         for start in range(0, len(body), size):
-            events += decoder.feed(body[start:start + size])
+            events += decoder.feed(body[start : start + size])
         events += decoder.end()
         assert events == ['{"a": 1}', "line one\nline two", "[DONE]"], size
 
@@ -681,7 +799,8 @@ def config_file(tmp_path: Path) -> Path:
 
 
 def test_alias_reads_the_key_from_the_environment_and_sends_its_defaults(
-    config_file: Path, monkeypatch: pytest.MonkeyPatch,
+    config_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BYTEZ_KEY_FOR_TESTS", "bz-from-alias")
     recorder = Recorder()
@@ -691,7 +810,10 @@ def test_alias_reads_the_key_from_the_environment_and_sends_its_defaults(
     assert request.headers["authorization"] == "Key bz-from-alias"
     assert str(request.url).endswith("/models/v2/google/gemma-3-4b-it")
     assert json.loads(request.content)["params"] == {
-        "max_new_tokens": 20, "temperature": 0.1, "repetition_penalty": 1.2}
+        "max_new_tokens": 20,
+        "temperature": 0.1,
+        "repetition_penalty": 1.2,
+    }
 
 
 def test_alias_settings_become_client_settings(config_file: Path) -> None:
@@ -710,7 +832,8 @@ def test_async_client_from_config(config_file: Path) -> None:
 
 
 def test_missing_env_var_is_named_and_no_value_is_shown(
-    config_file: Path, monkeypatch: pytest.MonkeyPatch,
+    config_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("BYTEZ_KEY_FOR_TESTS", raising=False)
     monkeypatch.setenv("SOME_OTHER_KEY", "sk-do-not-show")
@@ -736,9 +859,15 @@ def test_malformed_yaml_names_the_file_and_hides_its_text(tmp_path: Path) -> Non
     assert "broken.yaml" in str(caught.value) and "sk-live-123" not in str(caught.value)
 
 
-@pytest.mark.parametrize("text", ["just text", "model_list: 3",
-                                  "model_list:\n  - litellm_params: {model: x}",
-                                  "model_list:\n  - model_name: a\n    litellm_params: {}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "just text",
+        "model_list: 3",
+        "model_list:\n  - litellm_params: {model: x}",
+        "model_list:\n  - model_name: a\n    litellm_params: {}",
+    ],
+)
 def test_config_of_the_wrong_shape_is_a_config_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -764,8 +893,14 @@ def test_secret_hides_its_value() -> None:
 
 def _leaky_handlers() -> list[Handler]:
     def echo_key(request: httpx.Request) -> httpx.Response:  # servers do quote bad keys
-        return httpx.Response(401, json={"error": {
-            "message": f"Incorrect API key provided: {request.headers['authorization']}"}})
+        return httpx.Response(
+            401,
+            json={
+                "error": {
+                    "message": f"Incorrect API key provided: {request.headers['authorization']}"
+                }
+            },
+        )
 
     def drop(request: httpx.Request) -> httpx.Response:
         raise httpx.RemoteProtocolError("Server disconnected", request=request)
@@ -781,11 +916,17 @@ def _leaky_handlers() -> list[Handler]:
 
 @pytest.mark.parametrize("handler", _leaky_handlers())
 def test_the_key_never_appears_in_errors_reprs_logs_or_tracebacks(
-    handler: Handler, caplog: pytest.LogCaptureFixture,
+    handler: Handler,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: mmkit, httpx, httpcore, tenacity
-    client = Client(BYTEZ_MODEL, api_key=KEY, transport=httpx.MockTransport(handler),
-                    max_retries=1, backoff=0.001)
+    client = Client(
+        BYTEZ_MODEL,
+        api_key=KEY,
+        transport=httpx.MockTransport(handler),
+        max_retries=1,
+        backoff=0.001,
+    )
     try:
         client.chat("hi")
     except MmkitError as exc:

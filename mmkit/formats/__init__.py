@@ -63,5 +63,16 @@ def from_hf(items: Iterable[Mapping[str, Any]]) -> list[Message]:
 # Each built-in format registers itself when its module is imported (like Pillow's plugins).
 from mmkit.formats import bytez, hf, openai  # noqa: E402, F401
 
-__all__ = ["Target", "WireFormat", "from_bytez", "from_hf", "from_openai", "get", "names",
-           "register", "to_bytez", "to_hf", "to_openai"]
+__all__ = [
+    "Target",
+    "WireFormat",
+    "from_bytez",
+    "from_hf",
+    "from_openai",
+    "get",
+    "names",
+    "register",
+    "to_bytez",
+    "to_hf",
+    "to_openai",
+]

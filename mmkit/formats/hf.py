@@ -15,8 +15,9 @@ from mmkit.message import Message
 # Pillow decodes on the receiving side: more types pass as they are, with no byte limit.
 TARGET = Target(
     images=ImageLimits(
-        mimes=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp",
-                         "image/tiff"}),
+        mimes=frozenset(
+            {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff"}
+        ),
         animation=False,
         max_bytes=None,
     ),

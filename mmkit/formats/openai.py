@@ -31,6 +31,7 @@ TARGET = Target(
     max_request_image_bytes=50 * 1024 * 1024,
 )
 
+
 def image_tokens(width: int, height: int, detail: str | None = None) -> int:
     """OpenAI's published estimate: 85 for low detail; else the image is fitted in 2048×2048,
     its short side cut to 768, and each 512-pixel tile costs 170 more."""

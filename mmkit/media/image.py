@@ -224,8 +224,9 @@ def encode(
         im = _resize(im, size)
     if mime != info.mime:
         reason = "" if info.mime in limits.mimes else " (the target does not accept it)"
-        notes.append(f"converted {short_name(info.mime).upper()} → {short_name(mime).upper()}"
-                     + reason)
+        notes.append(
+            f"converted {short_name(info.mime).upper()} → {short_name(mime).upper()}" + reason
+        )
     if request.quality is not None and mime in ("image/jpeg", "image/webp"):
         notes.append(f"encoded {short_name(mime).upper()} at quality {request.quality}")
     return _save_within(im, mime, request, limits, origin, notes)
@@ -411,8 +412,11 @@ def _choose_format(
     few_colours = im.mode in ("1", "P") or (
         im.width * im.height <= 4_000_000 and im.getcolors(256) is not None
     )
-    preferred = ["image/png", "image/jpeg"] if _has_alpha(im) or few_colours else [
-        "image/jpeg", "image/png"]
+    preferred = (
+        ["image/png", "image/jpeg"]
+        if _has_alpha(im) or few_colours
+        else ["image/jpeg", "image/png"]
+    )
     for mime in [*preferred, "image/webp", "image/gif"]:
         if mime in limits.mimes:
             return mime
@@ -429,8 +433,7 @@ def _prepare(im: PILImage.Image, mime: str, notes: list[str]) -> PILImage.Image:
             return _on_white(im)
         return im if im.mode in ("L", "RGB") else im.convert("RGB")
     if mime == "image/webp":
-        return im if im.mode in ("RGB", "RGBA") else im.convert(
-            "RGBA" if _has_alpha(im) else "RGB")
+        return im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if _has_alpha(im) else "RGB")
     if mime == "image/gif":
         if im.mode in ("P", "L"):
             return im  # a palette's transparent colour is kept
@@ -504,16 +507,16 @@ def _save_within(
             out = _save(attempt, lossy, min(step, quality))
             if len(out) <= cap:
                 if attempt.size != prepared.size:
-                    notes.append(f"shrank to {attempt.width}×{attempt.height} to fit "
-                                 f"{cap:,} bytes")
+                    notes.append(f"shrank to {attempt.width}×{attempt.height} to fit {cap:,} bytes")
                 if step < quality:
                     notes.append(f"lowered quality to {step} to fit {cap:,} bytes")
                 return EncodedImage(out, lossy, attempt.width, attempt.height, tuple(notes))
         w, h = attempt.size
         if w <= 16 or h <= 16:
             break
-        attempt = attempt.resize((max(1, w * 3 // 4), max(1, h * 3 // 4)),
-                                 PILImage.Resampling.LANCZOS)
+        attempt = attempt.resize(
+            (max(1, w * 3 // 4), max(1, h * 3 // 4)), PILImage.Resampling.LANCZOS
+        )
     raise MediaTooLargeError(
         f"image {origin} encodes to {first_size:,} bytes, over the target's {cap:,}-byte limit, "
         "and could not be shrunk to fit; pass max_side= or max_pixels= to send it smaller"

@@ -65,9 +65,10 @@ def parse_data_uri(uri: str, what: str = "media") -> Resolved:
     origin = f"data: URI ({len(uri):,} chars)"
     header, sep, payload = uri.partition(",")
     if not sep:
-        raise InvalidMediaError(f"{what} {origin} has no ',' after its header; expected "
-                                "'data:<type>;base64,<data>'")
-    fields = header[len("data:"):].split(";")
+        raise InvalidMediaError(
+            f"{what} {origin} has no ',' after its header; expected 'data:<type>;base64,<data>'"
+        )
+    fields = header[len("data:") :].split(";")
     declared = normalize_mime(fields[0]) if fields[0] else None
     if any(f.strip().lower() == "base64" for f in fields[1:]):
         data = decode_base64(payload, f"{what} {origin}")
@@ -80,20 +81,25 @@ def decode_base64(text: str, label: str) -> bytes:
     """Forgiving base64: line breaks, URL-safe alphabet and missing or extra padding are fixed."""
     compact = "".join(text.split()).replace("-", "+").replace("_", "/").rstrip("=")
     if len(compact) % 4 == 1:
-        raise InvalidMediaError(f"{label} is not valid base64 (its length is impossible); "
-                                "check that the text was not cut off")
+        raise InvalidMediaError(
+            f"{label} is not valid base64 (its length is impossible); "
+            "check that the text was not cut off"
+        )
     compact += "=" * (-len(compact) % 4)
     try:
         return pybase64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidMediaError(f"{label} is not valid base64 ({exc}); pass a path, bytes, "
-                                "a URL or a data: URI instead") from None
+        raise InvalidMediaError(
+            f"{label} is not valid base64 ({exc}); pass a path, bytes, a URL or a data: URI instead"
+        ) from None
 
 
 def _resolve_text(text: str, what: str) -> Resolved:
     if not text.strip():
-        raise InvalidMediaError(f"{what} is an empty or blank string; pass a path, an http(s) "
-                                "URL, a data: URI or base64 text")
+        raise InvalidMediaError(
+            f"{what} is an empty or blank string; pass a path, an http(s) "
+            "URL, a data: URI or base64 text"
+        )
     head = text[:16].lower()
     if head.startswith(("http://", "https://")):
         _check_url(text, what)
@@ -142,8 +148,9 @@ def _read_path(path: Path, what: str) -> Resolved:
     try:
         if path.is_char_device() or path.is_block_device() or path.is_fifo() or path.is_socket():
             # /dev/zero, /dev/stdin, a named pipe: reading may never end
-            raise InvalidMediaError(f"{what} {origin} is a device, pipe or socket, not a "
-                                    "regular file; pass a file")
+            raise InvalidMediaError(
+                f"{what} {origin} is a device, pipe or socket, not a regular file; pass a file"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidMediaError(f"{what} file {origin} does not exist; check the path") from None

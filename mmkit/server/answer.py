@@ -33,7 +33,7 @@ def describe_text(text: str) -> str:
 
 
 def make_answer(descriptions: list[str], prompt_tokens: int, max_tokens: int | None) -> Answer:
-    """"; ".join of the descriptions, cut to `max_tokens` words (finish_reason "length")."""
+    """ "; ".join of the descriptions, cut to `max_tokens` words (finish_reason "length")."""
     text = "; ".join(descriptions) or EMPTY_REPLY
     pieces = _PIECE.findall(text)
     finish = "stop"

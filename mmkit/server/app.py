@@ -35,8 +35,10 @@ from mmkit.server.replies import (
 )
 
 MODEL_ID = "echo"
-_MODELS_BODY = {"object": "list", "data": [{"id": MODEL_ID, "object": "model",
-                                             "owned_by": "mmkit"}]}
+_MODELS_BODY = {
+    "object": "list",
+    "data": [{"id": MODEL_ID, "object": "model", "owned_by": "mmkit"}],
+}
 # Bodies above this size are parsed in a worker thread, not on the event loop.
 _THREADED_JSON_BYTES = 256 * 1024
 # A \uD800-\uDFFF escape in the raw body (cheap to look for), and a lone surrogate in a parsed
@@ -135,8 +137,9 @@ class _Handlers:
         ):
             how = "Bearer <key>" if api == "openai" else "Key <key>"
             message = (
-                "Incorrect API key provided" if token else
-                f"You didn't provide an API key; send the header 'Authorization: {how}'"
+                "Incorrect API key provided"
+                if token
+                else f"You didn't provide an API key; send the header 'Authorization: {how}'"
             )
             raise Rejection(401, message, "invalid_api_key")
 
@@ -149,15 +152,18 @@ class _Handlers:
                 body = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep
             raise Rejection(
-                400, "We could not parse the JSON body of your request; send valid JSON",
+                400,
+                "We could not parse the JSON body of your request; send valid JSON",
                 "invalid_json",
             ) from None
         if not isinstance(body, dict):
             raise Rejection(400, "The request body must be a JSON object", "invalid_json")
         if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
             raise Rejection(
-                400, "The JSON body has an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
-                "send valid Unicode text", "invalid_json",
+                400,
+                "The JSON body has an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
+                "send valid Unicode text",
+                "invalid_json",
             )
         return body
 
@@ -197,8 +203,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _too_large(limit: int) -> Rejection:
-    return Rejection(413, f"The request body is over the server's {limit:,}-byte limit",
-                     "request_too_large")
+    return Rejection(
+        413, f"The request body is over the server's {limit:,}-byte limit", "request_too_large"
+    )
 
 
 async def _decoded(plan: Plan) -> Plan:

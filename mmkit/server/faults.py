@@ -82,8 +82,12 @@ class FaultMiddleware:
         self._random = random.Random(options.seed)
         self._seen = 0  # POSTs so far: indexes `script` and `fail_first`
         self._any_fault = bool(
-            options.latency or options.script or options.fail_first
-            or options.rate_429 or options.rate_5xx or options.rate_drop
+            options.latency
+            or options.script
+            or options.fail_first
+            or options.rate_429
+            or options.rate_5xx
+            or options.rate_drop
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,8 +128,11 @@ class FaultMiddleware:
         if index < len(options.script) + options.fail_first:
             return options.fail_status
         draw = self._random.random()
-        for status, rate in ((_DROP, options.rate_drop), (429, options.rate_429),
-                             (503, options.rate_5xx)):
+        for status, rate in (
+            (_DROP, options.rate_drop),
+            (429, options.rate_429),
+            (503, options.rate_5xx),
+        ):
             if draw < rate:
                 return status
             draw -= rate

@@ -138,8 +138,11 @@ class Plan:
 
     def descriptions(self) -> list[str]:
         """The last user message, part by part (after `decode`)."""
-        return [item for item in self.items[self.last_user.start : self.last_user.stop]
-                if isinstance(item, str)]
+        return [
+            item
+            for item in self.items[self.last_user.start : self.last_user.stop]
+            if isinstance(item, str)
+        ]
 
 
 # --- OpenAI ------------------------------------------------------------------------------------
@@ -156,8 +159,9 @@ def _openai_part(part: Mapping[str, Any], kind: str, where: str, plan: Plan) -> 
         spec = _url_spec(part, "image_url", where)
         detail = spec.get("detail")
         if detail is not None and detail not in _DETAILS:
-            raise Rejection(400, f"{where}.image_url.detail must be 'auto', 'low' or 'high'",
-                            "invalid_value")
+            raise Rejection(
+                400, f"{where}.image_url.detail must be 'auto', 'low' or 'high'", "invalid_value"
+            )
         return _url_item("image", spec["url"], where, plan, OPENAI_IMAGE_MIMES)
     if kind in ("video_url", "audio_url"):
         spec = _url_spec(part, kind, where)
@@ -165,8 +169,9 @@ def _openai_part(part: Mapping[str, Any], kind: str, where: str, plan: Plan) -> 
     if kind == "input_audio":
         audio = part.get("input_audio")
         if not isinstance(audio, Mapping) or not isinstance(audio.get("data"), str):
-            raise Rejection(400, f"{where}.input_audio needs a 'data' string (raw base64)",
-                            "invalid_value")
+            raise Rejection(
+                400, f"{where}.input_audio needs a 'data' string (raw base64)", "invalid_value"
+            )
         fmt = audio.get("format")
         if fmt not in _INPUT_AUDIO_FORMATS:
             raise Rejection(
@@ -195,8 +200,9 @@ def _file_part(part: Mapping[str, Any], where: str) -> str | MediaJob:
     file_id = spec.get("file_id")
     if isinstance(file_id, str):
         return f'file id "{file_id[:40]}"'
-    raise Rejection(400, f"{where}.file needs 'file_data' (a data URI) or 'file_id'",
-                    "invalid_value")
+    raise Rejection(
+        400, f"{where}.file needs 'file_data' (a data URI) or 'file_id'", "invalid_value"
+    )
 
 
 def _url_spec(part: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -259,8 +265,11 @@ def _plan(
             plan.items.append(_text(content, f"{where}.content", plan))
         elif isinstance(content, list):
             if not content:
-                raise Rejection(400, f"{where}.content is an empty array; send at least one "
-                                "part", "invalid_value")
+                raise Rejection(
+                    400,
+                    f"{where}.content is an empty array; send at least one part",
+                    "invalid_value",
+                )
             for p, part in enumerate(content):
                 plan.items.append(_part(part, f"{where}.content[{p}]", plan, read_part, known))
         elif content is not None:
@@ -271,8 +280,7 @@ def _plan(
                 "invalid_value",
             )
         elif role not in _NULLABLE_ROLES:
-            raise Rejection(400, f"{where}.content is required for role {role!r}",
-                            "invalid_value")
+            raise Rejection(400, f"{where}.content is required for role {role!r}", "invalid_value")
         if role == "user":
             plan.last_user = range(start, len(plan.items))
     return plan

@@ -122,12 +122,19 @@ def openai_reply(answer: Answer, model: str) -> Response:
 
 def openai_stream(answer: Answer, model: str, include_usage: bool) -> Response:
     """SSE: a role chunk, one chunk a word piece, a finish chunk, then `[DONE]`."""
-    base = {"id": _new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model}
+    base = {
+        "id": _new_id(),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def chunk(delta: dict[str, str], finish: str | None = None, **extra: Any) -> bytes:
-        payload = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                   **extra}
+        payload = {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
         return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
     async def events() -> AsyncIterator[bytes]:

@@ -34,8 +34,9 @@ _shared: RunningServer | None = None
 class RunningServer:
     """A server running in a daemon thread; `with serve_in_thread() as server:` stops it."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, base_url: str,
-                 stats: StatsCounter) -> None:
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, base_url: str, stats: StatsCounter
+    ) -> None:
         self._server = server
         self._thread = thread
         self._stats = stats

@@ -50,8 +50,14 @@ _SAVABLE: dict[str, frozenset[str]] = {
     "bmp": frozenset({"1", "L", "P", "RGB"}),
     "tiff": frozenset(ALL_MODES),
 }
-_PILLOW_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP",
-                 "tiff": "TIFF"}
+_PILLOW_NAMES = {
+    "png": "PNG",
+    "jpeg": "JPEG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+}
 
 # Real signatures of image (and other) formats, for "valid header, garbage body" inputs.
 _SIGNATURES: tuple[bytes, ...] = (
@@ -223,8 +229,9 @@ def _image_bytes(
             seed = draw(st.integers(0, 2**32 - 1))
             pattern = draw(st.sampled_from(_PATTERNS))
             frames.append(_storable(_render("RGB", im.width, im.height, pattern, seed), fmt))
-        options.update(save_all=True, append_images=frames, loop=0,
-                       duration=draw(st.integers(20, 200)))
+        options.update(
+            save_all=True, append_images=frames, loop=0, duration=draw(st.integers(20, 200))
+        )
     buf = io.BytesIO()
     im.save(buf, format=_PILLOW_NAMES[fmt], **options)
     return buf.getvalue()
@@ -285,8 +292,10 @@ def images(
     `sources` may draw anything `Image(...)` takes (bytes, PIL images, paths, URLs...);
     `options` draws the keyword options (default `image_options()`; `st.just({})` for none).
     """
-    return _image(sources if sources is not None else image_bytes(),
-                  options if options is not None else image_options())
+    return _image(
+        sources if sources is not None else image_bytes(),
+        options if options is not None else image_options(),
+    )
 
 
 @st.composite
@@ -410,7 +419,10 @@ def _data_uri(data: bytes) -> str:
 
 @st.composite
 def _openai_message(
-    draw: DrawFn, roles: tuple[str, ...], max_parts: int, urls: SearchStrategy[str],
+    draw: DrawFn,
+    roles: tuple[str, ...],
+    max_parts: int,
+    urls: SearchStrategy[str],
     tool_calls: bool,
 ) -> dict[str, Any]:
     role = draw(st.sampled_from(roles))
@@ -422,10 +434,12 @@ def _openai_message(
         out["content"] = draw(text)
         return out
     if role == "user":
-        image_part = st.builds(_image_url_part, urls, st.none() | st.sampled_from(
-            ("auto", "low", "high")))
-        out["content"] = draw(text | st.lists(text_part | image_part, min_size=1,
-                                              max_size=max_parts))
+        image_part = st.builds(
+            _image_url_part, urls, st.none() | st.sampled_from(("auto", "low", "high"))
+        )
+        out["content"] = draw(
+            text | st.lists(text_part | image_part, min_size=1, max_size=max_parts)
+        )
     elif role == "assistant" and tool_calls and draw(st.booleans()):
         out["content"] = None
         out["tool_calls"] = draw(st.lists(_tool_call(), min_size=1, max_size=3))
@@ -511,8 +525,7 @@ def _garbage_after_prefix(
 @st.composite
 def _png_with_garbage_data(draw: DrawFn, garbage: SearchStrategy[bytes]) -> bytes:
     width, height = draw(st.integers(1, 64)), draw(st.integers(1, 64))
-    depth, colour = draw(st.sampled_from(((1, 0), (8, 0), (16, 0), (8, 2), (8, 3), (8, 4),
-                                          (8, 6))))
+    depth, colour = draw(st.sampled_from(((1, 0), (8, 0), (16, 0), (8, 2), (8, 3), (8, 4), (8, 6))))
     header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     chunks = [_png_chunk(b"IHDR", header)]
     if colour == 3:

@@ -57,12 +57,20 @@ if TYPE_CHECKING:
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 _STATUS_ERRORS: dict[int, type[TransportError]] = {
-    400: BadRequestError, 413: BadRequestError, 415: BadRequestError, 422: BadRequestError,
-    401: AuthError, 403: AuthError, 404: NotFoundError, 408: TimeoutError,
+    400: BadRequestError,
+    413: BadRequestError,
+    415: BadRequestError,
+    422: BadRequestError,
+    401: AuthError,
+    403: AuthError,
+    404: NotFoundError,
+    408: TimeoutError,
 }
 _TIMEOUT_PHASES: dict[type[Exception], str] = {
-    httpx.ConnectTimeout: "connecting", httpx.ReadTimeout: "waiting for the reply",
-    httpx.WriteTimeout: "sending the request", httpx.PoolTimeout: "waiting for a free connection",
+    httpx.ConnectTimeout: "connecting",
+    httpx.ReadTimeout: "waiting for the reply",
+    httpx.WriteTimeout: "sending the request",
+    httpx.PoolTimeout: "waiting for a free connection",
 }
 _Client = TypeVar("_Client", bound="_BaseClient")
 _T = TypeVar("_T")
@@ -135,34 +143,49 @@ class _BaseClient:
         self._format = formats.get(provider.wire_format)
         self.timeout = as_timeout(timeout)
         self._httpx_timeout = self.timeout.to_httpx()
-        self.retry_policy = RetryPolicy(max_retries, backoff, max_backoff, max_retry_after,
-                                        self.timeout.total)
+        self.retry_policy = RetryPolicy(
+            max_retries, backoff, max_backoff, max_retry_after, self.timeout.total
+        )
         self.drop_params = drop_params
         self.params: dict[str, Any] = dict(params or {})
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         **(headers or {})}
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
         self._retryings: dict[int, Any] = {}
 
     @classmethod
-    def from_config(cls: type[_Client], path: str | Path, alias: str,
-                    **overrides: Any) -> _Client:
+    def from_config(cls: type[_Client], path: str | Path, alias: str, **overrides: Any) -> _Client:
         """A client for `alias` in a LiteLLM-style `model_list` file; keywords override it."""
         from mmkit.transport.config import load_alias
 
         entry = load_alias(path, alias)
-        settings: dict[str, Any] = {"api_key": entry.api_key, "base_url": entry.base_url,
-                                    **entry.settings, **overrides}
+        settings: dict[str, Any] = {
+            "api_key": entry.api_key,
+            "base_url": entry.base_url,
+            **entry.settings,
+            **overrides,
+        }
         settings["params"] = {**entry.params, **(overrides.get("params") or {})}
         return cls(entry.model, **settings)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(model={self.model!r}, provider={self.provider.name!r}, "
-                f"base_url={self.base_url!r}, api_key={self._key!r})")
+        return (
+            f"{type(self).__name__}(model={self.model!r}, provider={self.provider.name!r}, "
+            f"base_url={self.base_url!r}, api_key={self._key!r})"
+        )
 
     # --- building a call -----------------------------------------------------------------------
 
-    def _prepare(self, messages: Any, params: dict[str, Any], stream: bool,
-                 drop_params: bool | None, timeout: TimeoutLike) -> _Call:
+    def _prepare(
+        self,
+        messages: Any,
+        params: dict[str, Any],
+        stream: bool,
+        drop_params: bool | None,
+        timeout: TimeoutLike,
+    ) -> _Call:
         if "stream" in params:
             raise InvalidOptionError("stream= is not a chat() parameter; call stream() instead")
         if isinstance(messages, str):  # a bare prompt is one user turn
@@ -200,11 +223,16 @@ class _BaseClient:
         if remaining <= 0:
             raise TotalTimeoutError(
                 f"{self._where()}: the total timeout of {call.total} s is used up",
-                provider=self.provider.name, model=self.model_id,
+                provider=self.provider.name,
+                model=self.model_id,
             )
         t: httpx.Timeout = call.timeout
-        return httpx.Timeout(connect=_cap(t.connect, remaining), read=_cap(t.read, remaining),
-                             write=_cap(t.write, remaining), pool=_cap(t.pool, remaining))
+        return httpx.Timeout(
+            connect=_cap(t.connect, remaining),
+            read=_cap(t.read, remaining),
+            write=_cap(t.write, remaining),
+            pool=_cap(t.pool, remaining),
+        )
 
     def _retrying_for(self, max_retries: int | None) -> Any:
         if max_retries is None:
@@ -213,8 +241,13 @@ class _BaseClient:
         if found is None:
             policy = self.retry_policy
             if max_retries != policy.max_retries:
-                policy = RetryPolicy(max_retries, policy.backoff, policy.max_backoff,
-                                     policy.max_retry_after, policy.total)
+                policy = RetryPolicy(
+                    max_retries,
+                    policy.backoff,
+                    policy.max_backoff,
+                    policy.max_retry_after,
+                    policy.total,
+                )
             found = self._retryings[max_retries] = self._make_retrying(policy)
         return found
 
@@ -233,18 +266,19 @@ class _BaseClient:
             raise ServerError(
                 f"{self._where()}: HTTP {response.status_code} with a body that is not JSON: "
                 f"{self._scrub(response.text)[:200]!r}",
-                status=response.status_code, provider=self.provider.name, model=self.model_id,
+                status=response.status_code,
+                provider=self.provider.name,
+                model=self.model_id,
             ) from None
         try:
-            return self.provider.reply(data, self.model_id,
-                                       self.provider.keep_headers(response.headers),
-                                       call.attempts)
+            return self.provider.reply(
+                data, self.model_id, self.provider.keep_headers(response.headers), call.attempts
+            )
         except TransportError as exc:  # an error body sent with 200 may quote the key
             self._scrub_error(exc)
             raise
 
-    def _status_error(self, status: int, headers: httpx.Headers, content: bytes
-                      ) -> TransportError:
+    def _status_error(self, status: int, headers: httpx.Headers, content: bytes) -> TransportError:
         """The error-tree class for an HTTP failure, with the server's own message."""
         text = self._scrub(content.decode("utf-8", "replace"))  # before any cut to length
         try:
@@ -255,8 +289,9 @@ class _BaseClient:
         where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
         if status < 400:  # redirects are not followed: the key must not travel elsewhere
             location = headers.get("location", "?")
-            return TransportError(f"{message}redirected to {location}; use that as base_url",
-                                  status=status, **where)
+            return TransportError(
+                f"{message}redirected to {location}; use that as base_url", status=status, **where
+            )
         message += self._scrub(self.provider.error_message(data, text))[:_SHOWN]
         retry_after = parse_retry_after(headers.get("retry-after"))
         if status == 429:
@@ -276,7 +311,9 @@ class _BaseClient:
         if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
             return ServerError(
                 f"{self._where()}: the connection failed or was dropped "
-                f"({type(exc).__name__}: {detail})", status=None, **where,
+                f"({type(exc).__name__}: {detail})",
+                status=None,
+                **where,
             )
         return TransportError(f"{self._where()}: {type(exc).__name__}: {detail}", **where)
 
@@ -345,25 +382,41 @@ class Client(_BaseClient):
         super().__init__(model, **options)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            transport=transport, limits=limits or DEFAULT_LIMITS, timeout=self._httpx_timeout,
+            transport=transport,
+            limits=limits or DEFAULT_LIMITS,
+            timeout=self._httpx_timeout,
         )
         self._retrying: Retrying = self._retrying_for(None)
 
     def _make_retrying(self, policy: RetryPolicy) -> Retrying:
         return policy.retrying()
 
-    def chat(self, messages: Any, /, *, timeout: TimeoutLike = None,
-             max_retries: int | None = None, drop_params: bool | None = None,
-             **params: Any) -> Reply:
+    def chat(
+        self,
+        messages: Any,
+        /,
+        *,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        drop_params: bool | None = None,
+        **params: Any,
+    ) -> Reply:
         """Send the messages, return the Reply. Keywords are model parameters (`max_tokens`,
         `temperature`, any extra the provider takes) plus per-call timeout/retries/drop_params."""
         call = self._prepare(messages, params, False, drop_params, timeout)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, self._attempts(self._send, call, retrying))
 
-    def stream(self, messages: Any, /, *, timeout: TimeoutLike = None,
-               max_retries: int | None = None, drop_params: bool | None = None,
-               **params: Any) -> Stream:
+    def stream(
+        self,
+        messages: Any,
+        /,
+        *,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        drop_params: bool | None = None,
+        **params: Any,
+    ) -> Stream:
         """Iterate for text pieces; `.reply` on the returned Stream once it is exhausted.
         Retries happen only before the first byte of the answer."""
         call = self._prepare(messages, params, True, drop_params, timeout)
@@ -383,9 +436,12 @@ class Client(_BaseClient):
     def _send(self, call: _Call) -> httpx.Response:
         call.attempts += 1
         try:
-            response = self._http.post(call.url, content=call.content,
-                                       headers=self._send_headers(),
-                                       timeout=self._attempt_timeout(call))
+            response = self._http.post(
+                call.url,
+                content=call.content,
+                headers=self._send_headers(),
+                timeout=self._attempt_timeout(call),
+            )
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from exc
         if response.status_code >= 300:
@@ -396,17 +452,20 @@ class Client(_BaseClient):
         """Send, check the status and read the first chunk: the part a retry may repeat."""
         call.attempts += 1
         try:
-            request = self._http.build_request("POST", call.url, content=call.content,
-                                               headers=self._send_headers(),
-                                               timeout=self._attempt_timeout(call))
+            request = self._http.build_request(
+                "POST",
+                call.url,
+                content=call.content,
+                headers=self._send_headers(),
+                timeout=self._attempt_timeout(call),
+            )
             response = self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from exc
         try:
             if response.status_code >= 300:
                 response.read()
-                raise self._status_error(response.status_code, response.headers,
-                                         response.content)
+                raise self._status_error(response.status_code, response.headers, response.content)
             chunks = response.iter_text()
             return response, chunks, next(chunks, "")
         except httpx.HTTPError as exc:
@@ -416,8 +475,7 @@ class Client(_BaseClient):
             response.close()
             raise
 
-    def _pieces(self, call: _Call, retrying: Retrying, out: Stream
-                ) -> Generator[str, None, None]:
+    def _pieces(self, call: _Call, retrying: Retrying, out: Stream) -> Generator[str, None, None]:
         response, chunks, chunk = self._attempts(self._open, call, retrying)
         parser = self.provider.stream_parser(self.model_id)
         try:
@@ -465,31 +523,48 @@ class AsyncClient(_BaseClient):
         super().__init__(model, **options)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            transport=transport, limits=limits or DEFAULT_LIMITS, timeout=self._httpx_timeout,
+            transport=transport,
+            limits=limits or DEFAULT_LIMITS,
+            timeout=self._httpx_timeout,
         )
         self._retrying: AsyncRetrying = self._retrying_for(None)
 
     def _make_retrying(self, policy: RetryPolicy) -> AsyncRetrying:
         return policy.async_retrying()
 
-    async def chat(self, messages: Any, /, *, timeout: TimeoutLike = None,
-                   max_retries: int | None = None, drop_params: bool | None = None,
-                   **params: Any) -> Reply:
+    async def chat(
+        self,
+        messages: Any,
+        /,
+        *,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        drop_params: bool | None = None,
+        **params: Any,
+    ) -> Reply:
         """Send the messages, return the Reply (see Client.chat)."""
         call = self._prepare(messages, params, False, drop_params, timeout)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, await self._attempts(self._send, call, retrying))
 
-    def stream(self, messages: Any, /, *, timeout: TimeoutLike = None,
-               max_retries: int | None = None, drop_params: bool | None = None,
-               **params: Any) -> AsyncStream:
+    def stream(
+        self,
+        messages: Any,
+        /,
+        *,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        drop_params: bool | None = None,
+        **params: Any,
+    ) -> AsyncStream:
         """`async for piece in client.stream(...)`; `.reply` once exhausted."""
         call = self._prepare(messages, params, True, drop_params, timeout)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return AsyncStream(lambda out: self._pieces(call, retrying, out))
 
-    async def _attempts(self, attempt: Callable[[_Call], Awaitable[_T]], call: _Call,
-                        retrying: AsyncRetrying) -> _T:
+    async def _attempts(
+        self, attempt: Callable[[_Call], Awaitable[_T]], call: _Call, retrying: AsyncRetrying
+    ) -> _T:
         try:
             return await attempt(call)
         except TransportError as exc:
@@ -502,9 +577,12 @@ class AsyncClient(_BaseClient):
     async def _send(self, call: _Call) -> httpx.Response:
         call.attempts += 1
         try:
-            response = await self._http.post(call.url, content=call.content,
-                                             headers=self._send_headers(),
-                                             timeout=self._attempt_timeout(call))
+            response = await self._http.post(
+                call.url,
+                content=call.content,
+                headers=self._send_headers(),
+                timeout=self._attempt_timeout(call),
+            )
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from exc
         if response.status_code >= 300:
@@ -514,17 +592,20 @@ class AsyncClient(_BaseClient):
     async def _open(self, call: _Call) -> tuple[httpx.Response, AsyncIterator[str], str]:
         call.attempts += 1
         try:
-            request = self._http.build_request("POST", call.url, content=call.content,
-                                               headers=self._send_headers(),
-                                               timeout=self._attempt_timeout(call))
+            request = self._http.build_request(
+                "POST",
+                call.url,
+                content=call.content,
+                headers=self._send_headers(),
+                timeout=self._attempt_timeout(call),
+            )
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from exc
         try:
             if response.status_code >= 300:
                 await response.aread()
-                raise self._status_error(response.status_code, response.headers,
-                                         response.content)
+                raise self._status_error(response.status_code, response.headers, response.content)
             chunks = response.aiter_text()
             return response, chunks, await anext(chunks, "")
         except httpx.HTTPError as exc:
@@ -534,8 +615,9 @@ class AsyncClient(_BaseClient):
             await response.aclose()
             raise
 
-    async def _pieces(self, call: _Call, retrying: AsyncRetrying, out: AsyncStream
-                      ) -> AsyncGenerator[str, None]:
+    async def _pieces(
+        self, call: _Call, retrying: AsyncRetrying, out: AsyncStream
+    ) -> AsyncGenerator[str, None]:
         response, chunks, chunk = await self._attempts(self._open, call, retrying)
         parser = self.provider.stream_parser(self.model_id)
         try:

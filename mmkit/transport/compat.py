@@ -54,8 +54,9 @@ _async_caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = (
 )
 
 
-def _key(model: str, api_key: str | None, base_url: str | None
-         ) -> tuple[_CacheKey, tuple[str, str | None, Secret | None]]:
+def _key(
+    model: str, api_key: str | None, base_url: str | None
+) -> tuple[_CacheKey, tuple[str, str | None, Secret | None]]:
     provider, model_id = resolve(model, base_url)
     secret = provider.api_key(api_key, base_url is not None, model_id)
     return (model, base_url, secret), (provider.name, base_url, secret)
@@ -112,30 +113,60 @@ def _base_url(base_url: str | None, api_base: str | None) -> str | None:
     return base_url or api_base
 
 
-def _options(max_retries: int | None, num_retries: int | None, timeout: TimeoutLike,
-             drop_params: bool | None) -> dict[str, Any]:
-    return {"max_retries": max_retries if max_retries is not None else num_retries,
-            "timeout": timeout, "drop_params": drop_params}
+def _options(
+    max_retries: int | None, num_retries: int | None, timeout: TimeoutLike, drop_params: bool | None
+) -> dict[str, Any]:
+    return {
+        "max_retries": max_retries if max_retries is not None else num_retries,
+        "timeout": timeout,
+        "drop_params": drop_params,
+    }
 
 
 @overload
-def completion(model: str, messages: Any, *, stream: Literal[False] = False,
-               api_key: str | None = None, base_url: str | None = None,
-               api_base: str | None = None, timeout: TimeoutLike = None,
-               max_retries: int | None = None, num_retries: int | None = None,
-               drop_params: bool | None = None, **params: Any) -> ChatCompletion: ...
+def completion(
+    model: str,
+    messages: Any,
+    *,
+    stream: Literal[False] = False,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> ChatCompletion: ...
 @overload
-def completion(model: str, messages: Any, *, stream: Literal[True],
-               api_key: str | None = None, base_url: str | None = None,
-               api_base: str | None = None, timeout: TimeoutLike = None,
-               max_retries: int | None = None, num_retries: int | None = None,
-               drop_params: bool | None = None, **params: Any) -> ChunkStream: ...
-def completion(model: str, messages: Any, *, stream: bool = False,
-               api_key: str | None = None, base_url: str | None = None,
-               api_base: str | None = None, timeout: TimeoutLike = None,
-               max_retries: int | None = None, num_retries: int | None = None,
-               drop_params: bool | None = None,
-               **params: Any) -> ChatCompletion | ChunkStream:
+def completion(
+    model: str,
+    messages: Any,
+    *,
+    stream: Literal[True],
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> ChunkStream: ...
+def completion(
+    model: str,
+    messages: Any,
+    *,
+    stream: bool = False,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> ChatCompletion | ChunkStream:
     """LiteLLM's call shape: an OpenAI-shaped response, or chunks when `stream=True`."""
     client = _sync_client(model, api_key, _base_url(base_url, api_base))
     options = _options(max_retries, num_retries, timeout, drop_params)
@@ -145,23 +176,49 @@ def completion(model: str, messages: Any, *, stream: bool = False,
 
 
 @overload
-async def acompletion(model: str, messages: Any, *, stream: Literal[False] = False,
-                      api_key: str | None = None, base_url: str | None = None,
-                      api_base: str | None = None, timeout: TimeoutLike = None,
-                      max_retries: int | None = None, num_retries: int | None = None,
-                      drop_params: bool | None = None, **params: Any) -> ChatCompletion: ...
+async def acompletion(
+    model: str,
+    messages: Any,
+    *,
+    stream: Literal[False] = False,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> ChatCompletion: ...
 @overload
-async def acompletion(model: str, messages: Any, *, stream: Literal[True],
-                      api_key: str | None = None, base_url: str | None = None,
-                      api_base: str | None = None, timeout: TimeoutLike = None,
-                      max_retries: int | None = None, num_retries: int | None = None,
-                      drop_params: bool | None = None, **params: Any) -> AsyncChunkStream: ...
-async def acompletion(model: str, messages: Any, *, stream: bool = False,
-                      api_key: str | None = None, base_url: str | None = None,
-                      api_base: str | None = None, timeout: TimeoutLike = None,
-                      max_retries: int | None = None, num_retries: int | None = None,
-                      drop_params: bool | None = None,
-                      **params: Any) -> ChatCompletion | AsyncChunkStream:
+async def acompletion(
+    model: str,
+    messages: Any,
+    *,
+    stream: Literal[True],
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> AsyncChunkStream: ...
+async def acompletion(
+    model: str,
+    messages: Any,
+    *,
+    stream: bool = False,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_base: str | None = None,
+    timeout: TimeoutLike = None,
+    max_retries: int | None = None,
+    num_retries: int | None = None,
+    drop_params: bool | None = None,
+    **params: Any,
+) -> ChatCompletion | AsyncChunkStream:
     """The asyncio twin of `completion`; with `stream=True`, `async for chunk in response`."""
     client = _async_client(model, api_key, _base_url(base_url, api_base))
     options = _options(max_retries, num_retries, timeout, drop_params)
@@ -185,16 +242,22 @@ class _Chunks:
     def last(self, reply: Reply | None) -> ChatCompletionChunk:
         if reply is None:
             return self._chunk(Delta(), None, None)
-        usage = CompletionUsage(prompt_tokens=reply.usage.prompt_tokens,
-                                completion_tokens=reply.usage.completion_tokens,
-                                total_tokens=reply.usage.total_tokens)
+        usage = CompletionUsage(
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+            total_tokens=reply.usage.total_tokens,
+        )
         return self._chunk(Delta(), reply.finish_reason, usage)
 
-    def _chunk(self, delta: Delta, finish: str | None,
-               usage: CompletionUsage | None) -> ChatCompletionChunk:
+    def _chunk(
+        self, delta: Delta, finish: str | None, usage: CompletionUsage | None
+    ) -> ChatCompletionChunk:
         return ChatCompletionChunk(
-            id=self.id, created=self.created, model=self.model,
-            choices=[ChunkChoice(delta=delta, finish_reason=finish)], usage=usage,
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+            usage=usage,
         )
 
 

@@ -27,8 +27,12 @@ from mmkit.transport.secret import Secret
 
 _ENV_PREFIX = "os.environ/"
 # litellm_params keys that configure the client rather than the model.
-_SETTINGS = {"timeout": "timeout", "max_retries": "max_retries", "num_retries": "max_retries",
-             "drop_params": "drop_params"}
+_SETTINGS = {
+    "timeout": "timeout",
+    "max_retries": "max_retries",
+    "num_retries": "max_retries",
+    "drop_params": "drop_params",
+}
 # LiteLLM router keys (rate budgets for its load balancer): no meaning for one client.
 _ROUTER_ONLY = frozenset({"rpm", "tpm"})
 
@@ -75,8 +79,9 @@ def read_model_list(path: str | Path) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{where} needs a 'model_name' string")
         params = entry.get("litellm_params")
         if not isinstance(params, dict) or not isinstance(params.get("model"), str):
-            raise ConfigError(f"{where} ({entry['model_name']!r}) needs 'litellm_params' "
-                              "with a 'model' string")
+            raise ConfigError(
+                f"{where} ({entry['model_name']!r}) needs 'litellm_params' with a 'model' string"
+            )
         aliases.setdefault(entry["model_name"], params)  # LiteLLM balances duplicates; first wins
     return aliases
 
@@ -88,8 +93,11 @@ def load_alias(path: str | Path, alias: str) -> Alias:
     if raw is None:
         known = ", ".join(repr(a) for a in sorted(aliases)) or "none"
         raise ConfigError(f"{path} has no alias {alias!r}; known aliases: {known}")
-    values = {key: _resolve(value, f"{path}: alias {alias!r}: litellm_params.{key}")
-              for key, value in raw.items() if key not in _ROUTER_ONLY}
+    values = {
+        key: _resolve(value, f"{path}: alias {alias!r}: litellm_params.{key}")
+        for key, value in raw.items()
+        if key not in _ROUTER_ONLY
+    }
     api_key = values.pop("api_key", None)
     base_url = values.pop("api_base", None) or values.pop("base_url", None)
     values.pop("base_url", None)
@@ -106,7 +114,7 @@ def load_alias(path: str | Path, alias: str) -> Alias:
 
 def _resolve(value: Any, where: str) -> Any:
     if isinstance(value, str) and value.startswith(_ENV_PREFIX):
-        name = value[len(_ENV_PREFIX):]
+        name = value[len(_ENV_PREFIX) :]
         found = os.environ.get(name)
         if not found:
             raise ConfigError(f"{where} reads the environment variable {name}, which is not set")

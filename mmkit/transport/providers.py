@@ -83,8 +83,9 @@ class Provider(ABC):
             raise ConfigError(f"provider {self.name!r} needs base_url=")
         return check_base_url(chosen)
 
-    def api_key(self, api_key: str | Secret | None, custom_base_url: bool,
-                model: str | None = None) -> Secret | None:
+    def api_key(
+        self, api_key: str | Secret | None, custom_base_url: bool, model: str | None = None
+    ) -> Secret | None:
         """The caller's key, else the provider's environment variable; AuthError when required."""
         if isinstance(api_key, Secret):
             return self._header_safe(api_key, "api_key=", model)
@@ -97,7 +98,9 @@ class Provider(ABC):
             raise AuthError(
                 f"no API key for {self.name}: set the {self.key_env} environment variable "
                 "or pass api_key=",
-                status=None, provider=self.name, model=model,
+                status=None,
+                provider=self.name,
+                model=model,
             )
         return None
 
@@ -110,7 +113,9 @@ class Provider(ABC):
                 f"the API key for {self.name} (from {source}) has a character an HTTP header "
                 "cannot carry: a newline, a control or non-ASCII character, or whitespace at "
                 "either end; check that it was copied whole and nothing else",
-                status=None, provider=self.name, model=model,
+                status=None,
+                provider=self.name,
+                model=model,
             )
         return key
 
@@ -132,8 +137,9 @@ class Provider(ABC):
             hint = self.refused.get(name)
             if hint is not None or (self.accepted is not None and name not in self.accepted):
                 if drop:
-                    logger.debug("dropped parameter %s: provider %s does not take it",
-                                 name, self.name)
+                    logger.debug(
+                        "dropped parameter %s: provider %s does not take it", name, self.name
+                    )
                     continue
                 raise InvalidOptionError(
                     f"provider {self.name} does not take the parameter {name!r}"
@@ -180,8 +186,11 @@ class Provider(ABC):
     def keep_headers(self, headers: httpx.Headers) -> dict[str, str]:
         """The response headers worth keeping, read from the raw pairs (no decoding of the rest)."""
         prefixes = self._kept_raw
-        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.raw
-                if k.lower().startswith(prefixes)}
+        return {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in headers.raw
+            if k.lower().startswith(prefixes)
+        }
 
     @cached_property
     def _kept_raw(self) -> tuple[bytes, ...]:
@@ -206,8 +215,9 @@ def _content_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, Mapping)
-            and p.get("type") in ("text", "output_text")
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") in ("text", "output_text")
         )
     return ""
 
@@ -233,16 +243,30 @@ class OpenAICompatible(Provider):
         choices = data.get("choices") if isinstance(data, Mapping) else None
         if not isinstance(choices, list) or not choices:
             if isinstance(data, Mapping) and data.get("error"):
-                raise ServerError(f"{self.name} {model_id}: {self.error_message(data, '')}",
-                                  status=200, provider=self.name, model=model_id)
-            raise ServerError(f"{self.name} {model_id}: the reply has no choices",
-                              status=200, provider=self.name, model=model_id)
+                raise ServerError(
+                    f"{self.name} {model_id}: {self.error_message(data, '')}",
+                    status=200,
+                    provider=self.name,
+                    model=model_id,
+                )
+            raise ServerError(
+                f"{self.name} {model_id}: the reply has no choices",
+                status=200,
+                provider=self.name,
+                model=model_id,
+            )
         texts = [_content_text(_get(c, "message", "content")) for c in choices]
         return Reply(
-            text=texts[0], texts=texts, model=str(data.get("model") or model_id),
-            finish_reason=_get(choices[0], "finish_reason"), usage=Usage.from_json(
-                data.get("usage")), headers=headers, raw=data, id=data.get("id"),
-            provider=self.name, attempts=attempts,
+            text=texts[0],
+            texts=texts,
+            model=str(data.get("model") or model_id),
+            finish_reason=_get(choices[0], "finish_reason"),
+            usage=Usage.from_json(data.get("usage")),
+            headers=headers,
+            raw=data,
+            id=data.get("id"),
+            provider=self.name,
+            attempts=attempts,
         )
 
     def stream_parser(self, model_id: str) -> StreamParser:
@@ -296,7 +320,8 @@ class _SSEChatParser(StreamParser):
                 # its length only: the event is not scrubbed of the key here
                 f"{self._provider.name} {self._model}: a stream event of {len(event)} chars is "
                 "not JSON",
-                provider=self._provider.name, model=self._model,
+                provider=self._provider.name,
+                model=self._model,
             ) from None
         if not isinstance(data, Mapping):
             return None
@@ -304,7 +329,8 @@ class _SSEChatParser(StreamParser):
             raise TransportError(
                 f"{self._provider.name} {self._model}: the stream failed: "
                 f"{self._provider.error_message(data, event)}",
-                provider=self._provider.name, model=self._model,
+                provider=self._provider.name,
+                model=self._model,
             )
         self._last = data
         self._id = self._id or data.get("id")
@@ -323,9 +349,16 @@ class _SSEChatParser(StreamParser):
     def reply(self, headers: dict[str, str], attempts: int) -> Reply:
         text = "".join(self._pieces)
         return Reply(
-            text=text, texts=[text], model=self._model_seen or self._model,
-            finish_reason=self._finish, usage=self._usage, headers=headers, raw=self._last,
-            id=self._id, provider=self._provider.name, attempts=attempts,
+            text=text,
+            texts=[text],
+            model=self._model_seen or self._model,
+            finish_reason=self._finish,
+            usage=self._usage,
+            headers=headers,
+            raw=self._last,
+            id=self._id,
+            provider=self._provider.name,
+            attempts=attempts,
         )
 
 
@@ -333,12 +366,30 @@ class _SSEChatParser(StreamParser):
 
 # OpenAI-only features Hugging Face `generate` has no use for; each is refused by name.
 _BYTEZ_REFUSED = {
-    **{name: "" for name in (
-        "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
-        "response_format", "logprobs", "top_logprobs", "logit_bias", "user", "stream_options",
-        "modalities", "audio", "reasoning_effort", "service_tier", "store", "metadata",
-        "prediction", "web_search_options",
-    )},
+    **{
+        name: ""
+        for name in (
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "functions",
+            "function_call",
+            "response_format",
+            "logprobs",
+            "top_logprobs",
+            "logit_bias",
+            "user",
+            "stream_options",
+            "modalities",
+            "audio",
+            "reasoning_effort",
+            "service_tier",
+            "store",
+            "metadata",
+            "prediction",
+            "web_search_options",
+        )
+    },
     "presence_penalty": "Hugging Face models take repetition_penalty",
     "frequency_penalty": "Hugging Face models take repetition_penalty",
 }
@@ -368,17 +419,32 @@ class BytezNative(Provider):
 
     def reply(self, data: Any, model_id: str, headers: dict[str, str], attempts: int) -> Reply:
         if isinstance(data, Mapping) and data.get("error"):
-            raise ServerError(f"{self.name} {model_id}: {self.error_message(data, '')}",
-                              status=200, provider=self.name, model=model_id)
+            raise ServerError(
+                f"{self.name} {model_id}: {self.error_message(data, '')}",
+                status=200,
+                provider=self.name,
+                model=model_id,
+            )
         output = data.get("output") if isinstance(data, Mapping) else None
         # One answer is a message (content a string or a list of parts); several are a list.
         items = output if isinstance(output, list) else [output]
         texts = [_bytez_text(item) for item in items if item is not None]
         if not texts:
-            raise ServerError(f"{self.name} {model_id}: the reply has no output",
-                              status=200, provider=self.name, model=model_id)
-        return Reply(text=texts[0], texts=texts, model=model_id, headers=headers, raw=data,
-                     provider=self.name, attempts=attempts)
+            raise ServerError(
+                f"{self.name} {model_id}: the reply has no output",
+                status=200,
+                provider=self.name,
+                model=model_id,
+            )
+        return Reply(
+            text=texts[0],
+            texts=texts,
+            model=model_id,
+            headers=headers,
+            raw=data,
+            provider=self.name,
+            attempts=attempts,
+        )
 
     def stream_parser(self, model_id: str) -> StreamParser:
         return _TextStreamParser(self.name, model_id)
@@ -410,21 +476,54 @@ class _TextStreamParser(StreamParser):
 
     def reply(self, headers: dict[str, str], attempts: int) -> Reply:
         text = "".join(self._pieces)
-        return Reply(text=text, texts=[text], model=self._model, headers=headers,
-                     provider=self._provider, attempts=attempts)
+        return Reply(
+            text=text,
+            texts=[text],
+            model=self._model,
+            headers=headers,
+            provider=self._provider,
+            attempts=attempts,
+        )
 
 
 # --- the registry -----------------------------------------------------------------------------
 
 # Parameters OpenAI's own API takes; anything else would be a 400 there, so it is refused here.
-OPENAI_PARAMS = frozenset({
-    "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
-    "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls",
-    "prediction", "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format",
-    "safety_identifier", "seed", "service_tier", "stop", "store", "stream_options",
-    "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity",
-    "web_search_options",
-})
+OPENAI_PARAMS = frozenset(
+    {
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
 
 
 def _echo_base_url() -> str:
@@ -449,20 +548,45 @@ def register(provider: Provider) -> Provider:
 
 # stop -> stop_strings: Hugging Face generate's name (it needs the tokenizer, which Bytez's
 # pipelines pass); seed and every other keyword go through under their own names.
-BYTEZ = register(BytezNative(
-    name="bytez", prefix="bytez", wire_format="bytez", base_url="https://api.bytez.com",
-    key_env="BYTEZ_API_KEY", key_required=True, auth_scheme="Key",
-    param_names={"max_tokens": "max_new_tokens", "max_completion_tokens": "max_new_tokens",
-                 "n": "num_return_sequences", "stop": "stop_strings"},
-    refused=_BYTEZ_REFUSED,
-))
-OPENAI = register(OpenAICompatible(
-    name="openai", prefix="openai", wire_format="openai", base_url="https://api.openai.com/v1",
-    key_env="OPENAI_API_KEY", key_required=True, accepted=OPENAI_PARAMS, stream_usage=True,
-))
-ECHO = register(OpenAICompatible(
-    name="echo", prefix="echo", wire_format="openai", base_url=_echo_base_url, bare_model="echo",
-))
+BYTEZ = register(
+    BytezNative(
+        name="bytez",
+        prefix="bytez",
+        wire_format="bytez",
+        base_url="https://api.bytez.com",
+        key_env="BYTEZ_API_KEY",
+        key_required=True,
+        auth_scheme="Key",
+        param_names={
+            "max_tokens": "max_new_tokens",
+            "max_completion_tokens": "max_new_tokens",
+            "n": "num_return_sequences",
+            "stop": "stop_strings",
+        },
+        refused=_BYTEZ_REFUSED,
+    )
+)
+OPENAI = register(
+    OpenAICompatible(
+        name="openai",
+        prefix="openai",
+        wire_format="openai",
+        base_url="https://api.openai.com/v1",
+        key_env="OPENAI_API_KEY",
+        key_required=True,
+        accepted=OPENAI_PARAMS,
+        stream_usage=True,
+    )
+)
+ECHO = register(
+    OpenAICompatible(
+        name="echo",
+        prefix="echo",
+        wire_format="openai",
+        base_url=_echo_base_url,
+        bare_model="echo",
+    )
+)
 
 
 def resolve(model: str, base_url: str | None) -> tuple[Provider, str]:

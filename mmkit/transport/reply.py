@@ -167,8 +167,11 @@ class ChatCompletion(BaseModel):
             created=int(time.time()),
             model=reply.model,
             choices=[
-                Choice(index=index, message=ChatMessage(content=text),
-                       finish_reason=reply.finish_reason)
+                Choice(
+                    index=index,
+                    message=ChatMessage(content=text),
+                    finish_reason=reply.finish_reason,
+                )
                 for index, text in enumerate(texts)
             ],
             usage=CompletionUsage(

@@ -49,8 +49,7 @@ class Timeout:
     total: float | None = None
 
     def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write,
-                             pool=self.pool)
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
 TimeoutLike = Timeout | httpx.Timeout | float | int | None
@@ -91,17 +90,26 @@ class RetryPolicy:
 
     def retrying(self) -> Retrying:
         """A sync controller; build once per client and reuse (it keeps no per-call state)."""
-        return Retrying(sleep=time.sleep, stop=self._stop(), wait=RetryAfterOrJitter(self),
-                        retry=retry_if_exception(is_retryable), reraise=True,
-                        before_sleep=_log_retry)
+        return Retrying(
+            sleep=time.sleep,
+            stop=self._stop(),
+            wait=RetryAfterOrJitter(self),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+            before_sleep=_log_retry,
+        )
 
     def async_retrying(self) -> AsyncRetrying:
         # Safe to share between tasks: every callback is sync, so tenacity never yields
         # between resetting and reading its per-thread iteration state.
-        return AsyncRetrying(sleep=asyncio.sleep, stop=self._stop(),
-                             wait=RetryAfterOrJitter(self),
-                             retry=retry_if_exception(is_retryable), reraise=True,
-                             before_sleep=_log_retry)
+        return AsyncRetrying(
+            sleep=asyncio.sleep,
+            stop=self._stop(),
+            wait=RetryAfterOrJitter(self),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+            before_sleep=_log_retry,
+        )
 
     def _stop(self) -> stop_base:
         stop: stop_base = stop_after_attempt(self.max_retries + 1)
@@ -164,5 +172,8 @@ def _log_retry(state: RetryCallState) -> None:
     # Only the error class and status: messages may quote request content.
     logger.debug(
         "retrying after %s (status %s), attempt %d, waiting %.3f s",
-        type(exc).__name__, getattr(exc, "status", None), state.attempt_number, wait,
+        type(exc).__name__,
+        getattr(exc, "status", None),
+        state.attempt_number,
+        wait,
     )
