@@ -3,8 +3,6 @@ refused with an error that names the file, the limit and the fix."""
 
 from __future__ import annotations
 
-import base64
-import io
 import struct
 import time
 import zlib
@@ -13,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import decode, sent_to_openai
 from PIL import Image as PILImage
 
 import mmkit
@@ -20,23 +19,6 @@ from mmkit import Image, Message
 from mmkit.formats.openai import TARGET as OPENAI
 from mmkit.media.image import ImageLimits
 from mmkit.media.sniff import sniff
-
-
-def sent_to_openai(image: Image, **options: Any) -> bytes:
-    """The bytes OpenAI receives for `image` (alone in a user message)."""
-    (message,) = mmkit.to_openai([Message.user([image])], **options)
-    url = message["content"][0]["image_url"]["url"]
-    header, _, payload = url.partition(",")
-    data = base64.b64decode(payload, validate=True)
-    assert header == f"data:{sniff(data)};base64"
-    return data
-
-
-def decode(data: bytes) -> PILImage.Image:
-    with PILImage.open(io.BytesIO(data)) as im:
-        im.load()
-        copy: PILImage.Image = im.copy()
-    return copy
 
 
 def source_pixels(path: Path, mode: str | None = None) -> np.ndarray[Any, Any]:

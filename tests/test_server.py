@@ -71,12 +71,6 @@ def assert_bytez_error(response: httpx.Response, status: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with serve_in_thread() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=10) as c:
         yield c

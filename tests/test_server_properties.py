@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from mmkit.media.sniff import short_name, sniff
-from mmkit.server import RunningServer, serve_in_thread
+from mmkit.server import RunningServer
 from mmkit.testing import strategies as mst
 
 OPENAI_ROUTE = "/v1/chat/completions"
@@ -38,12 +38,6 @@ OPENAI_IMAGES = mst.image_bytes(formats=("png", "jpeg", "webp", "gif"), max_side
 IMAGE_URLS = st.one_of(
     mst.https_image_urls(), mst.data_uris(OPENAI_IMAGES), mst.data_uris(OPENAI_IMAGES)
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with serve_in_thread() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from mmkit.server import ServerOptions, serve_in_thread
 from mmkit.transport import AsyncClient, Reply
@@ -34,9 +33,7 @@ async def _run_all(base_url: str) -> list[Reply]:
 def test_every_request_is_answered_exactly_once_despite_faults() -> None:
     options = ServerOptions(rate_5xx=0.10, rate_drop=0.02, seed=20_240_601)
     with serve_in_thread(options) as server:
-        started = time.monotonic()
         replies = asyncio.run(_run_all(server.base_url))
-        elapsed = time.monotonic() - started
         stats = server.stats
 
     assert len(replies) == REQUESTS
@@ -47,4 +44,3 @@ def test_every_request_is_answered_exactly_once_despite_faults() -> None:
     assert stats.by_status.get(503, 0) + stats.dropped == retries
     assert stats.total == REQUESTS + retries
     assert retries > REQUESTS * 0.08  # the faults really happened
-    assert elapsed < 60

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pybase64
 import pytest
+from helpers import decode
 from PIL import Image as PILImage
 
 import mmkit
@@ -38,13 +39,6 @@ def assert_honest_data_uri(uri: str) -> bytes:
     mime, data = split_data_uri(uri)
     assert sniff(data) == mime
     return data
-
-
-def decode(data: bytes) -> PILImage.Image:
-    with PILImage.open(io.BytesIO(data)) as im:
-        im.load()
-        copy: PILImage.Image = im.copy()
-    return copy
 
 
 def only_image_part(messages: list[dict[str, Any]]) -> dict[str, Any]:

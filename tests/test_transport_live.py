@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,6 @@ from mmkit.transport import AsyncClient, Client, Timeout, acompletion, completio
 BYTEZ = "bytez/google/gemma-3-4b-it"
 PROMPT = "What is in this picture?"
 EXPECTED = 'text "What is in this picture?"; image 320×240 JPEG'
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with serve_in_thread(ServerOptions()) as running:
-        yield running
 
 
 @pytest.fixture

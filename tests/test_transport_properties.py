@@ -160,12 +160,6 @@ def split_at(data: Any, cuts: list[int]) -> list[Any]:
     return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BYTEZ_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
 # --- SSE: OpenAI chunk streams --------------------------------------------------------------------
 
 PIECES = st.lists(st.text(min_size=1, max_size=12), max_size=8)

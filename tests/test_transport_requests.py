@@ -80,12 +80,6 @@ def bytez_client(recorder: Recorder, **options: Any) -> Client:
     return Client(BYTEZ_MODEL, api_key=KEY, transport=recorder.transport(), **options)
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BYTEZ_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
 # --- the Bytez native request -----------------------------------------------------------------
 
 
