@@ -10,6 +10,7 @@ from mmkit.transport.compat import (
     completion,
 )
 from mmkit.transport.config import Alias, load_alias
+from mmkit.transport.prepared import Prepared, RequestBuilder
 from mmkit.transport.providers import (
     BytezNative,
     OpenAICompatible,
@@ -40,8 +41,10 @@ __all__ = [
     "ChunkStream",
     "Client",
     "OpenAICompatible",
+    "Prepared",
     "Provider",
     "Reply",
+    "RequestBuilder",
     "RetryPolicy",
     "Secret",
     "Stream",

@@ -35,7 +35,7 @@ from mmkit.errors import (
     TimeoutError,
     TransportError,
 )
-from mmkit.message import Message
+from mmkit.transport.prepared import Prepared, RequestBuilder, build_body
 from mmkit.transport.providers import Provider, resolve
 from mmkit.transport.reply import AsyncStream, Reply, Stream
 from mmkit.transport.retry import (
@@ -188,27 +188,35 @@ class _BaseClient:
     ) -> _Call:
         if "stream" in params:
             raise InvalidOptionError("stream= is not a chat() parameter; call stream() instead")
-        if isinstance(messages, str):  # a bare prompt is one user turn
-            messages = [Message.user(messages)]
-        merged = {**self.params, **params} if self.params else params
-        extra_body = merged.pop("extra_body", None) if "extra_body" in merged else None
-        drop = self.drop_params if drop_params is None else drop_params
-        wire_params = self.provider.map_params(merged, drop)
-        encoded = self._format.encode(messages)
-        body = self.provider.body(self.model_id, encoded, wire_params, stream)
-        if extra_body:  # the openai SDK's escape hatch: fields merged into the body as is
-            body.update(extra_body)
-        try:
-            content = json.dumps(body, separators=(",", ":")).encode()
-        except (TypeError, ValueError) as exc:  # a numpy scalar, bytes, a date, a cycle...
-            raise InvalidOptionError(
-                f"{self._where()}: the request cannot be sent as JSON ({exc}); pass parameters "
-                "as str, int, float, bool, None, or lists and dicts of them"
-            ) from None
+        if isinstance(messages, Prepared):
+            content = self._prepared(messages, params, stream)
+        else:
+            merged = {**self.params, **params} if self.params else params
+            drop = self.drop_params if drop_params is None else drop_params
+            content = build_body(self.provider, self.model_id, messages, merged, stream, drop)
         if timeout is None:
             return _Call(self._url, content, self._httpx_timeout, self.timeout.total)
         chosen = as_timeout(timeout)
         return _Call(self._url, content, chosen.to_httpx(), chosen.total)
+
+    def builder(self) -> RequestBuilder:
+        """A picklable recipe for this client's request bodies, to build them in other
+        processes (`builder.build(messages)`, then `chat(prepared)`)."""
+        return RequestBuilder(self.model, self.base_url, dict(self.params), self.drop_params)
+
+    def _prepared(self, prepared: Prepared, params: dict[str, Any], stream: bool) -> bytes:
+        if params:
+            raise InvalidOptionError(
+                f"a Prepared request carries its parameters; pass {', '.join(sorted(params))} "
+                "to RequestBuilder.build instead"
+            )
+        if prepared.model != self.model or prepared.stream != stream:
+            raise InvalidOptionError(
+                f"this Prepared request was built for {prepared.model!r} "
+                f"({'stream' if prepared.stream else 'chat'}); this client sends to "
+                f"{self.model!r} ({'stream' if stream else 'chat'})"
+            )
+        return prepared.content
 
     def _send_headers(self) -> dict[str, str]:
         if self._key is None:
