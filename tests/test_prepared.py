@@ -1,4 +1,4 @@
-"""Bodies built ahead of time (in another process) and sent as they are: RequestBuilder, Prepared."""
+"""Bodies built ahead of time (in another process) and sent as is: RequestBuilder, Prepared."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_the_async_client_sends_a_prepared_body(server: RunningServer) -> None:
 def test_a_prepared_body_carries_its_own_parameters(server: RunningServer) -> None:
     with Client("gemma-3", base_url=f"{server.base_url}/v1") as client:
         prepared = client.builder().build("hello")
-        with pytest.raises(InvalidOptionError, match="max_tokens to RequestBuilder.build"):
+        with pytest.raises(InvalidOptionError, match=r"max_tokens to RequestBuilder\.build"):
             client.chat(prepared, max_tokens=5)
         other = Prepared(prepared.content, "other-model")
         with pytest.raises(InvalidOptionError, match="built for 'other-model'"):
