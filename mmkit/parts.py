@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mmkit.errors import InvalidOptionError
 from mmkit.media import image as image_codec
-from mmkit.media.source import Resolved, resolve
+from mmkit.media.source import Resolved, check_wire_url, resolve
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -134,6 +142,20 @@ class Image(BaseModel):
                 notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
         self._init_fields(fields)
         self._info = info
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str | None) -> str | None:
+        # mmkit's own JSON is data too: no file://, javascript: or other schemes reach a receiver
+        return None if url is None else check_wire_url(url, "image")
+
+    @model_validator(mode="after")
+    def _named(self) -> Image:
+        if not self.origin and self.url is not None:  # rebuilt from JSON that had no origin
+            from mmkit.media.fetch import redact_url
+
+            self.origin = redact_url(self.url)
+        return self
 
     def _init_fields(self, fields: dict[str, Any]) -> None:
         try:

@@ -380,3 +380,162 @@ def test_a_bad_openai_dict_is_named_by_its_place_in_the_list() -> None:
     with pytest.raises(mmkit.InvalidOptionError) as err:
         mmkit.to_bytez([good, good, bad])
     assert str(err.value).startswith("message 3: part 1: image_url needs a 'url' string")
+
+
+# --- dicts are data: they never read local files unless the caller opts in ---------------------
+
+
+def _openai(url: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+
+
+def _typed(key: str, value: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "image", key: value}]}
+
+
+# Every way a dict can name a file: the parse call and the dict (given the value).
+DICT_READERS: list[tuple[str, Any, Any]] = [
+    ("from_openai", mmkit.from_openai, _openai),
+    ("to_openai(openai dict)", mmkit.to_openai, _openai),
+    ("to_bytez(openai dict)", mmkit.to_bytez, _openai),
+    ("to_hf(openai dict)", mmkit.to_hf, _openai),
+    ("from_bytez url", mmkit.from_bytez, lambda v: _typed("url", v)),
+    ("from_bytez base64", mmkit.from_bytez, lambda v: _typed("base64", v)),
+    ("from_hf url", mmkit.from_hf, lambda v: _typed("url", v)),
+    ("from_hf path", mmkit.from_hf, lambda v: _typed("path", v)),
+    ("from_hf image", mmkit.from_hf, lambda v: _typed("image", v)),
+    ("from_hf base64", mmkit.from_hf, lambda v: _typed("base64", v)),
+]
+
+
+def _local_names(photo: Path) -> list[str]:
+    return [str(photo), f"file://{photo}", str(photo.relative_to(Path.cwd()))]
+
+
+@pytest.mark.parametrize(
+    ("label", "reader", "shape"), DICT_READERS, ids=[d[0] for d in DICT_READERS]
+)
+def test_a_dict_naming_a_local_file_is_refused_naming_the_opt_in(
+    label: str, reader: Any, shape: Any, fixtures_dir: Path
+) -> None:
+    for value in _local_names(fixtures_dir / "photo.jpg"):
+        with pytest.raises(mmkit.BlockedURLError, match=r"local_files=True") as err:
+            reader([shape(value)])
+        assert str(err.value).startswith("message 1: part 1: image ")
+
+
+@pytest.mark.parametrize(
+    ("label", "reader", "shape"), DICT_READERS, ids=[d[0] for d in DICT_READERS]
+)
+def test_a_refused_path_says_nothing_about_whether_it_exists(
+    label: str, reader: Any, shape: Any, tmp_path: Path, fixtures_dir: Path
+) -> None:
+    there = tmp_path / "here.jpg"
+    there.write_bytes((fixtures_dir / "photo.jpg").read_bytes())
+    missing = tmp_path / "gone.jpg"
+    errors = []
+    for path in (there, missing):
+        with pytest.raises(mmkit.BlockedURLError) as err:
+            reader([shape(str(path))])
+        errors.append(str(err.value).replace(path.name, "NAME"))
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize(
+    "value", ["~/cat.jpg", "/etc/passwd", "javascript:alert(1)", "ftp://h/a.png"]
+)
+def test_a_dict_never_takes_paths_or_other_schemes(value: str) -> None:
+    with pytest.raises(mmkit.BlockedURLError, match="never reads local files"):
+        mmkit.from_openai([_openai(value)])
+
+
+def test_a_home_path_in_a_dict_is_never_expanded(
+    tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "cat.jpg").write_bytes((fixtures_dir / "photo.jpg").read_bytes())
+    assert Image("~/cat.jpg").width == 320  # code may name it
+
+    with pytest.raises(mmkit.BlockedURLError):
+        mmkit.from_hf([_typed("path", "~/cat.jpg")])
+
+
+def test_client_chat_with_dicts_does_not_read_local_files(fixtures_dir: Path) -> None:
+    client = mmkit.Client("echo")
+    with pytest.raises(mmkit.BlockedURLError, match="local_files=True"):
+        client.chat([_openai(str(fixtures_dir / "photo.jpg"))])
+
+
+def test_raw_base64_is_taken_only_in_a_base64_field(fixtures_dir: Path) -> None:
+    raw = pybase64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+
+    (message,) = mmkit.from_bytez([_typed("base64", raw)])
+    assert message.images[0].width == 320
+    with pytest.raises(mmkit.BlockedURLError, match="not an http"):
+        mmkit.from_openai([_openai(raw)])
+
+
+def test_a_dict_takes_urls_and_data_uris_by_default(fixtures_dir: Path) -> None:
+    uri = (
+        "data:image/jpeg;base64,"
+        + pybase64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+    )
+
+    (message,) = mmkit.from_hf(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "url": "https://example.com/a.png"},
+                    {"type": "image", "base64": uri},
+                ],
+            }
+        ]
+    )
+    assert [i.url for i in message.images] == ["https://example.com/a.png", None]
+    assert message.images[1].width == 320
+
+
+def test_trusted_hf_dicts_may_name_paths_with_local_files(fixtures_dir: Path) -> None:
+    photo = fixtures_dir / "photo.jpg"
+    (message,) = mmkit.from_hf([_typed("path", str(photo))], local_files=True)
+    assert message.images[0].data == photo.read_bytes()
+
+    (from_url,) = mmkit.from_hf([_typed("path", f"file://{photo}")], local_files=True)
+    assert from_url.images[0].data == photo.read_bytes()
+
+
+def test_local_files_passes_through_to_the_encoders(fixtures_dir: Path) -> None:
+    photo = fixtures_dir / "photo.jpg"
+    (out,) = mmkit.to_bytez([_openai(str(photo))], local_files=True)
+    assert out["content"][0]["base64"].startswith("data:image/jpeg;base64,")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "javascript:alert(1)", "/etc/passwd"])
+def test_mmkits_own_json_shape_takes_http_urls_only(url: str) -> None:
+    with pytest.raises(mmkit.BlockedURLError, match="http"):
+        Image.model_validate({"type": "image", "url": url})
+    with pytest.raises(mmkit.BlockedURLError):
+        Message.model_validate({"role": "user", "content": [{"type": "image", "url": url}]})
+    with pytest.raises(mmkit.BlockedURLError):
+        Message.user([{"type": "image", "url": url}])
+
+
+def test_own_json_shape_with_an_http_url_is_named_by_it() -> None:
+    image = Image.model_validate({"type": "image", "url": "https://example.com/a.png?sig=s3cret"})
+    assert image.url == "https://example.com/a.png?sig=s3cret"
+    assert "s3cret" not in repr(image) and "example.com/a.png" in repr(image)
+
+
+@pytest.mark.parametrize("reader", [mmkit.from_openai, mmkit.from_bytez, mmkit.from_hf])
+@pytest.mark.parametrize("value", [None, 3, True])
+def test_from_given_no_list_names_the_argument(reader: Any, value: Any) -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match=r"^items must be a list of message dicts"):
+        reader(value)
+
+
+@pytest.mark.parametrize("writer", [mmkit.to_openai, mmkit.to_bytez, mmkit.to_hf])
+@pytest.mark.parametrize("value", [None, 3, False, "hello"])
+def test_to_given_no_list_names_the_argument(writer: Any, value: Any) -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match=r"^messages must be a list of Messages"):
+        writer(value)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import os
 from typing import Any
 from urllib.parse import quote_from_bytes
 
@@ -388,6 +390,32 @@ def test_any_string_gives_an_image_or_an_mmkit_error(text: str) -> None:
     except mmkit.MmkitError:
         return
     assert image.url is not None or image.mime is not None
+
+
+@settings(max_examples=300, deadline=1000)
+@given(
+    text=ODD_STRINGS,
+    shape=st.sampled_from(["openai", "bytez url", "bytez base64", "hf path", "hf image"]),
+)
+@example(text="/etc/passwd", shape="hf path")
+@example(text="file:///etc/passwd", shape="openai")
+@example(text="~/.ssh/id_rsa", shape="hf image")
+def test_a_string_in_a_dict_never_touches_the_file_system(text: str, shape: str) -> None:
+    if shape == "openai":
+        wire: dict[str, Any] = {"type": "image_url", "image_url": {"url": text}}
+    else:
+        wire = {"type": "image", shape.split()[1]: text}
+    reader = mmkit.from_openai if shape == "openai" else mmkit.from_hf
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("stat", "lstat", "open", "listdir", "scandir"):
+            patch.setattr(os, name, _no_file_system)
+        patch.setattr(io, "open", _no_file_system)
+        with contextlib.suppress(mmkit.MmkitError):
+            reader([{"role": "user", "content": [wire]}])
+
+
+def _no_file_system(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a dict touched the file system: {args!r}")
 
 
 @pytest.mark.parametrize(

@@ -48,16 +48,19 @@ def to_hf(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
     return get("hf").encode(messages, **options)
 
 
-def from_openai(items: Iterable[Mapping[str, Any]]) -> list[Message]:
-    return get("openai").parse(items)
+def from_openai(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) -> list[Message]:
+    """OpenAI message dicts as Messages; `local_files=True` lets trusted dicts name local files."""
+    return get("openai").parse(items, local_files=local_files)
 
 
-def from_bytez(items: Iterable[Mapping[str, Any]]) -> list[Message]:
-    return get("bytez").parse(items)
+def from_bytez(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) -> list[Message]:
+    """Bytez message dicts as Messages; `local_files=True` lets trusted dicts name local files."""
+    return get("bytez").parse(items, local_files=local_files)
 
 
-def from_hf(items: Iterable[Mapping[str, Any]]) -> list[Message]:
-    return get("hf").parse(items)
+def from_hf(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) -> list[Message]:
+    """HF chat-template dicts as Messages; `local_files=True` lets trusted dicts name files."""
+    return get("hf").parse(items, local_files=local_files)
 
 
 # Each built-in format registers itself when its module is imported (like Pillow's plugins).

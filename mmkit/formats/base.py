@@ -3,6 +3,12 @@
 A wire format subclasses `WireFormat`, says what its receiver accepts in a `Target`, and writes
 two small functions per part type (encode one part, parse one part). Nothing else in mmkit knows
 a provider's shape.
+
+Parsing reads data, not code: every media value found in a dict goes through
+`ParseContext.source` (one trust gate, `mmkit.media.source.resolve_wire`), which takes http(s)
+URLs and data URIs (and raw base64 in base64 fields) and never touches the file system unless the
+caller passed `local_files=True`. A new part type (audio, video) parses its value the same way:
+`Audio(context.source(value, "audio", where))`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from mmkit.errors import (
     with_where,
 )
 from mmkit.media.image import ImageLimits
+from mmkit.media.source import resolve_wire
 from mmkit.message import Message
 from mmkit.parts import Image, Part, Text
 
@@ -65,6 +72,23 @@ class EncodeContext:
         return "data", data_uri(encoded.mime, encoded.data)
 
 
+@dataclass(frozen=True)
+class ParseContext:
+    """How far the dicts being parsed are trusted. Dicts are data: by default their media values
+    are http(s) URLs, data URIs or base64 only; `local_files=True` lets them name local files."""
+
+    local_files: bool = False
+
+    def source(self, value: Any, what: str, where: str, *, base64_field: bool = False) -> Any:
+        """A media value from a dict, cleared for a part constructor (see `resolve_wire`)."""
+        try:
+            return resolve_wire(
+                value, what, local_files=self.local_files, base64_field=base64_field
+            )
+        except MmkitError as exc:
+            raise with_where(exc, where) from exc
+
+
 def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{pybase64.b64encode(data).decode('ascii')}"
 
@@ -83,43 +107,59 @@ class WireFormat(ABC):
         inline: bool | None = None,
         fetch: FetchPolicy | None = None,
         target: Target | None = None,
+        local_files: bool = False,
     ) -> list[Json]:
-        """Messages (mmkit's or OpenAI-style dicts) in this format, each part made to fit."""
+        """Messages (mmkit's or OpenAI-style dicts) in this format, each part made to fit.
+
+        Dicts never read local files unless `local_files=True` (see `ParseContext`)."""
         chosen = target or self.target
         if images is not None:
             chosen = replace(chosen, images=images)
         context = EncodeContext(chosen, inline, fetch)
+        parsing = ParseContext(local_files=local_files)
         return [
             self._encode_one(message, index, context)
-            for index, message in enumerate(self._coerce(messages))
+            for index, message in enumerate(self._coerce(messages, parsing))
         ]
 
-    def parse(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
-        """This format's message dicts back into Messages."""
+    def parse(
+        self, items: Iterable[Mapping[str, Any]], *, local_files: bool = False
+    ) -> list[Message]:
+        """This format's message dicts back into Messages.
+
+        Dicts are data: media values are http(s) URLs, data URIs or base64; pass
+        `local_files=True` only for trusted dicts that name local files."""
         if isinstance(items, Mapping):
             items = [items]
+        _check_list("items", items, "a list of message dicts")
+        context = ParseContext(local_files=local_files)
         out = []
         for index, item in enumerate(items):
             where = f"message {index + 1}"
             if not isinstance(item, Mapping):
                 raise InvalidOptionError(f"{where} is a {type(item).__name__}, not a dict")
             try:
-                out.append(self.parse_message(item))
+                out.append(self.parse_message(item, context))
             except MmkitError as exc:
                 raise with_where(exc, where) from exc
         return out
 
-    def _coerce(self, messages: Iterable[Message | Mapping[str, Any]] | Message) -> list[Message]:
+    def _coerce(
+        self,
+        messages: Iterable[Message | Mapping[str, Any]] | Message,
+        context: ParseContext | None = None,
+    ) -> list[Message]:
         """mmkit Messages, or OpenAI-style dicts (the lingua franca of callers) parsed first."""
         if isinstance(messages, (Message, Mapping)):
             messages = [messages]
+        _check_list("messages", messages, "a list of Messages or OpenAI-style dicts")
         out = []
         for index, message in enumerate(messages):
             if isinstance(message, Mapping):
                 from mmkit.formats import get
 
                 try:
-                    message = get("openai").parse_message(message)
+                    message = get("openai").parse_message(message, context or ParseContext())
                 except MmkitError as exc:  # named by its place in the caller's list
                     raise with_where(exc, f"message {index + 1}") from exc
             if not isinstance(message, Message):
@@ -144,8 +184,8 @@ class WireFormat(ABC):
         """One part in this format; images go through `context.image_source`."""
 
     @abstractmethod
-    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
-        """One part of this format back into a Text or an Image."""
+    def parse_part(self, part: Mapping[str, Any], where: str, context: ParseContext) -> Part:
+        """One part of this format back into a part; media values go through `context.source`."""
 
     def wrap_message(self, message: Message, parts: list[Json]) -> Json:
         """Role, content (a lone text as a string), name, and the pass-through fields."""
@@ -159,7 +199,10 @@ class WireFormat(ABC):
         out.update(message.extra)
         return out
 
-    def parse_message(self, item: Mapping[str, Any]) -> Message:
+    def parse_message(
+        self, item: Mapping[str, Any], context: ParseContext | None = None
+    ) -> Message:
+        context = context or ParseContext()
         content = item.get("content")
         if content is None:
             parts: list[Part] = []
@@ -171,7 +214,7 @@ class WireFormat(ABC):
                 where = f"part {index + 1}"
                 if not isinstance(part, Mapping):
                     raise InvalidOptionError(f"{where} is a {type(part).__name__}, not a dict")
-                parts.append(self.parse_part(part, where))
+                parts.append(self.parse_part(part, where, context))
         else:
             raise InvalidOptionError(
                 f"content must be a string or a list of parts, not {type(content).__name__}"
@@ -195,7 +238,7 @@ class TypedPartsFormat(WireFormat):
             return {"type": "image", "url" if how == "url" else "base64": value}
         raise UnsupportedFormatError(f"{self.label} cannot carry a {type(part).__name__}")
 
-    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
+    def parse_part(self, part: Mapping[str, Any], where: str, context: ParseContext) -> Part:
         kind = part.get("type")
         if kind == "text":
             return parse_text(part.get("text"), where)
@@ -203,7 +246,8 @@ class TypedPartsFormat(WireFormat):
             for key in self.image_keys:
                 value = part.get(key)
                 if value is not None and value != "":
-                    return Image(value)
+                    source = context.source(value, "image", where, base64_field=key == "base64")
+                    return Image(source)
             raise InvalidOptionError(
                 f"{where}: an image part needs one of {', '.join(map(repr, self.image_keys))}"
             )
@@ -211,6 +255,13 @@ class TypedPartsFormat(WireFormat):
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image'"
         )
+
+
+def _check_list(name: str, value: Any, expected: str) -> None:
+    """None, a number, a bool or a string where a list of messages belongs: say so by name."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        hint = " (Message.user(...) for one prompt)" if isinstance(value, str) else ""
+        raise InvalidOptionError(f"{name} must be {expected}, not {type(value).__name__}{hint}")
 
 
 def text_or_parts(parts: list[Json]) -> str | list[Json]:

@@ -13,6 +13,7 @@ from mmkit.formats import register
 from mmkit.formats.base import (
     EncodeContext,
     Json,
+    ParseContext,
     Target,
     WireFormat,
     parse_text,
@@ -60,7 +61,7 @@ class OpenAIFormat(WireFormat):
             return {"type": "image_url", "image_url": image_url}
         raise UnsupportedFormatError(f"OpenAI parts cannot carry a {type(part).__name__}")
 
-    def parse_part(self, part: Mapping[str, Any], where: str) -> Part:
+    def parse_part(self, part: Mapping[str, Any], where: str, context: ParseContext) -> Part:
         kind = part.get("type")
         if kind == "text":
             return parse_text(part.get("text"), where)
@@ -70,7 +71,8 @@ class OpenAIFormat(WireFormat):
                 image_url = {"url": image_url}
             if not isinstance(image_url, Mapping) or not isinstance(image_url.get("url"), str):
                 raise InvalidOptionError(f"{where}: image_url needs a 'url' string")
-            return Image(image_url["url"], detail=image_url.get("detail"))
+            source = context.source(image_url["url"], "image", where)
+            return Image(source, detail=image_url.get("detail"))
         raise UnsupportedFormatError(
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
             "'text' and 'image_url'"

@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import pybase64
 
-from mmkit.errors import InvalidMediaError, UnsupportedFormatError
+from mmkit.errors import BlockedURLError, InvalidMediaError, UnsupportedFormatError
 from mmkit.media.fetch import redact_url
 from mmkit.media.sniff import normalize_mime
 
@@ -186,3 +186,86 @@ def _nonempty(data: bytes, origin: str, what: str) -> bytes:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- values from the wire ----------------------------------------------------------------------
+
+LOCAL_FILES_OPTION = "local_files=True"
+
+
+def resolve_wire(
+    value: Any,
+    what: str,
+    *,
+    local_files: bool = False,
+    base64_field: bool = False,
+    opt_in: str = LOCAL_FILES_OPTION,
+) -> Any:
+    """A media source found in a dict (OpenAI/Bytez/HF messages, mmkit's own JSON, a manifest).
+
+    This is the one trust gate for data. Code is trusted, data is not: `Image("cat.jpg")` reads
+    the file because the user wrote it, but a dict may come from a request, a dataset or a model,
+    so by default its value never touches the file system. What a dict may name:
+
+    - an http(s) URL (left as a URL: the receiver or the guarded fetch takes it) or a data: URI;
+    - raw base64 text, only when the field itself is a base64 field (`base64_field=True`: Bytez
+      and HF `base64`, OpenAI `input_audio.data`);
+    - bytes, or an in-memory object (a PIL image, numpy samples) which is returned as is for the
+      part's constructor to judge: nothing is read from disk for them.
+
+    Anything else (a path, `~/...`, `file://`, `javascript:`, an unknown scheme, a path-like or a
+    file object) raises `BlockedURLError` naming `opt_in` and never looks at the disk first, so
+    the error says nothing about which paths exist. With `local_files=True` (the caller vouches
+    for the dicts, e.g. its own HF dataset naming paths) the value is resolved as a builder
+    argument would be, paths and `file://` URLs included.
+
+    Returns a `Resolved` for text and bytes (which every part constructor accepts as its source),
+    else the in-memory object unchanged. Audio and Video parts parse through the same call.
+    """
+    if local_files:
+        if isinstance(value, str) and value[:7].lower() == "file://":
+            return _read_path(Path(unquote_to_bytes(urlsplit(value).path).decode()), what)
+        return value if not isinstance(value, (str, bytes, os.PathLike)) else resolve(value, what)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return resolve(value, what)
+    if isinstance(value, str):
+        head = value[:16].lower().lstrip()
+        if head.startswith(("http://", "https://", "data:")):
+            return resolve(value.strip(), what)
+        if base64_field and len(value) >= 16 and _BASE64_TEXT.fullmatch(value):
+            label = f"base64 text ({len(value):,} chars)"  # decoded here: never tried as a path
+            return Resolved(_nonempty(decode_base64(value, f"{what} {label}"), label, what), label)
+        raise BlockedURLError(
+            f"{what} {_wire_shown(value)} is not an http(s) URL or a data: URI"
+            + (" or base64 text" if base64_field else "")
+            + f"; a message given as a dict never reads local files. Pass {opt_in} if you "
+            "trust these dicts to name files, or build the part in code "
+            f"(e.g. {what.capitalize()}(path))"
+        )
+    if isinstance(value, os.PathLike) or hasattr(value, "read"):
+        raise BlockedURLError(
+            f"{what} {type(value).__name__} in a dict names a local file; a message given as a "
+            f"dict never reads local files. Pass {opt_in} if you trust these dicts, or build the "
+            f"part in code (e.g. {what.capitalize()}(path))"
+        )
+    return value
+
+
+def check_wire_url(url: str, what: str) -> str:
+    """An URL held in mmkit's own JSON shape (a part's `url` field): http(s) with a host only."""
+    if not isinstance(url, str) or not url[:8].lower().startswith(("http://", "https://")):
+        raise BlockedURLError(
+            f"{what} url {_wire_shown(url)} is not an http(s) URL; a part's url field takes "
+            "http(s) only (put images from files or data: URIs in the data field, or build the "
+            "part in code)"
+        )
+    _check_url(url, what)
+    return url
+
+
+def _wire_shown(value: Any) -> str:
+    """A value from a dict, shown short and with any URL's query and credentials removed."""
+    text = str(value)
+    if "://" in text[:32]:
+        text = redact_url(text)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
