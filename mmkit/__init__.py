@@ -21,7 +21,7 @@ from mmkit.errors import (
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
-from mmkit.parts import Image, Text
+from mmkit.parts import Image, Text, Video
 
 __version__ = "0.1.0"
 
@@ -63,6 +63,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "UnsupportedFormatError",
+    "Video",
     "__version__",
     "acompletion",
     "completion",

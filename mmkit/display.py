@@ -12,9 +12,11 @@ from mmkit.errors import MmkitError
 
 if TYPE_CHECKING:
     from mmkit.message import Message
-    from mmkit.parts import Image
+    from mmkit.parts import Image, Video
 
 THUMBNAIL_SIDE = 256
+STRIP_FRAMES = 4  # a video shows this many sampled frames, small
+STRIP_SIDE = 128
 
 
 def image_html(image: Image) -> str:
@@ -41,8 +43,38 @@ def image_html(image: Image) -> str:
     )
 
 
+def video_html(video: Video) -> str:
+    """A strip of a few sampled frames (small: notebooks keep outputs), a caption saying
+    duration, size and codec, and what encoding does to it (to OpenAI: "video → 8 frames")."""
+    from mmkit.media.video import DEFAULT_FRAMES
+
+    caption = html.escape(video.describe())
+    frames = video.num_frames or DEFAULT_FRAMES
+    plan = [*video.conversions] or [
+        f'to OpenAI: video → {frames} frames; to Bytez, HF, vLLM (video="native"): the video'
+    ]
+    caption += "<br><small>" + html.escape("; ".join(plan)) + "</small>"
+    if video.data is None and video.path is None and video.frame_list is None:
+        return f'<figure style="margin:4px"><figcaption>{caption}</figcaption></figure>'
+    try:
+        strip = video.frames(STRIP_FRAMES, max_side=STRIP_SIDE)
+    except MmkitError as exc:
+        return f"<div>{caption}<br><b>cannot be shown:</b> {html.escape(str(exc))}</div>"
+    images = []
+    for frame in strip:
+        buf = io.BytesIO()
+        frame.to_pil().save(buf, format="JPEG", quality=80)
+        src = "data:image/jpeg;base64," + pybase64.b64encode(buf.getvalue()).decode("ascii")
+        stamp = html.escape(f"{frame.timestamp or 0:.1f} s")
+        images.append(f'<img src="{src}" title="{stamp}" style="margin-right:2px">')
+    return (
+        f'<figure style="display:inline-block;margin:4px"><div>{"".join(images)}</div>'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
 def message_html(message: Message) -> str:
-    from mmkit.parts import Image, Text
+    from mmkit.parts import Image, Text, Video
 
     pieces = []
     for part in message.content:
@@ -50,6 +82,8 @@ def message_html(message: Message) -> str:
             pieces.append(f'<div style="white-space:pre-wrap">{html.escape(part.text)}</div>')
         elif isinstance(part, Image):
             pieces.append(image_html(part))
+        elif isinstance(part, Video):
+            pieces.append(video_html(part))
     return (
         f'<div style="border-left:3px solid #888;padding-left:8px;margin:4px 0">'
         f"<b>{html.escape(message.role)}</b>{''.join(pieces)}</div>"

@@ -8,13 +8,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmkit.errors import InvalidOptionError, MmkitError, with_where
-from mmkit.parts import Image, Text
+from mmkit.parts import Image, Text, Video
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-Part = Annotated[Text | Image, Field(discriminator="type")]
+Part = Annotated[Text | Image | Video, Field(discriminator="type")]
+MediaPart = Image | Video
 
-# Builder keywords and the part each one makes; audio= and video= join with their parts.
-_MEDIA_KEYWORDS: dict[str, type[Image]] = {"image": Image, "images": Image}
+# Builder keywords and the part each one makes; audio= joins with its part.
+_MEDIA_KEYWORDS: dict[str, type[MediaPart]] = {
+    "image": Image,
+    "images": Image,
+    "video": Video,
+    "videos": Video,
+}
 
 
 class Message(BaseModel):
@@ -49,10 +55,15 @@ class Message(BaseModel):
         *,
         image: Any = None,
         images: Iterable[Any] | None = None,
+        video: Any = None,
+        videos: Iterable[Any] | None = None,
         name: str | None = None,
     ) -> Message:
-        """Text (or an interleaved list of text and parts), then the media given by keyword."""
-        return cls._build("user", content, name, image=image, images=images)
+        """Text (or an interleaved list of text and parts), then the media given by keyword.
+        A video is a file, URL, bytes, ... or a list of frames."""
+        return cls._build(
+            "user", content, name, image=image, images=images, video=video, videos=videos
+        )
 
     @classmethod
     def system(cls, content: Any, *, name: str | None = None) -> Message:
@@ -99,6 +110,10 @@ class Message(BaseModel):
     def images(self) -> list[Image]:
         return [p for p in self.content if isinstance(p, Image)]
 
+    @property
+    def videos(self) -> list[Video]:
+        return [p for p in self.content if isinstance(p, Video)]
+
     def __repr__(self) -> str:
         shown = ", ".join(repr(p) for p in self.content)
         return f"Message.{self.role}([{shown}])"
@@ -111,12 +126,12 @@ class Message(BaseModel):
         return message_html(self)
 
 
-def to_parts(content: Any) -> list[Text | Image]:
+def to_parts(content: Any) -> list[Text | Image | Video]:
     """A string, a part, or a list of strings, parts and in-memory images as a list of parts."""
     items: Sequence[Any] = content if isinstance(content, (list, tuple)) else [content]
-    parts: list[Text | Image] = []
+    parts: list[Text | Image | Video] = []
     for index, item in enumerate(items):
-        if isinstance(item, (Text, Image)):
+        if isinstance(item, (Text, Image, Video)):
             parts.append(item)
         elif isinstance(item, str):
             parts.append(Text(item))
@@ -127,7 +142,8 @@ def to_parts(content: Any) -> list[Text | Image]:
         else:
             raise InvalidOptionError(
                 f"message content item {index + 1} is a {type(item).__name__}; use a string or "
-                "a part: Image(...) for an image (a path string is read as text here)"
+                "a part: Image(...) for an image, Video(...) for a video (a path string is read as "
+                "text here)"
             )
     return parts
 
@@ -137,13 +153,16 @@ def _is_pixels(item: Any) -> bool:
     return module.startswith("PIL.") or (module == "numpy" and hasattr(item, "shape"))
 
 
-def _part_from_dict(item: dict[str, Any], index: int) -> Text | Image:
+def _part_from_dict(item: dict[str, Any], index: int) -> Text | Image | Video:
     kind = item.get("type")
     if kind == "text":
         return Text.model_validate(item)
     if kind == "image":
         return Image.model_validate(item)
+    if kind == "video":
+        return Video.model_validate(item)
     raise InvalidOptionError(
-        f"message content item {index + 1} has type {kind!r}; mmkit parts are 'text' or 'image' "
+        f"message content item {index + 1} has type {kind!r}; mmkit parts are 'text', 'image' "
+        "or 'video' "
         "(for OpenAI or Bytez dicts use mmkit.from_openai / mmkit.from_bytez)"
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pybase64
 
@@ -29,8 +29,9 @@ from mmkit.errors import (
 )
 from mmkit.media.image import ImageLimits
 from mmkit.media.source import resolve_wire
+from mmkit.media.video import VideoLimits, clock
 from mmkit.message import Message
-from mmkit.parts import Image, Part, Text
+from mmkit.parts import Image, Part, Text, Video
 
 if TYPE_CHECKING:
     from mmkit.media.fetch import FetchPolicy
@@ -43,6 +44,7 @@ class Target:
     """What one receiver accepts. Every field is data a caller can override."""
 
     images: ImageLimits = field(default_factory=ImageLimits)
+    videos: VideoLimits = field(default_factory=VideoLimits)
     fetches_urls: bool = True  # False: every URL is downloaded (safely) and sent inline
     max_request_image_bytes: int | None = None
 
@@ -70,6 +72,25 @@ class EncodeContext:
                 f"target's {cap:,}-byte limit per request; send fewer images or pass max_side="
             )
         return "data", data_uri(encoded.mime, encoded.data)
+
+    def video_source(self, part: Video) -> tuple[str, Any]:
+        """('url', url) or ('data', data URI) for a receiver that reads video; ('frames',
+        [(label, how, value), ...]) of sampled frames, each through `image_source`, for one
+        that does not (or takes no inline video, or when the part asks `as_frames=True`)."""
+        limits = self.target.videos
+        if limits.native and not part.as_frames:
+            inline = part.inline if part.inline is not None else self.inline
+            as_is = part.start is None and part.end is None and part.max_side is None
+            if part.url is not None and self.target.fetches_urls and not inline and as_is:
+                return "url", part.url
+            if limits.data_uri:
+                encoded = part.encoded(limits, self.fetch)
+                return "data", data_uri(encoded.mime, encoded.data)
+        frames = []
+        for image in part.sampled(limits, self.fetch):
+            how, value = self.image_source(image)
+            frames.append((f"frame at {clock(image.timestamp or 0.0)}", how, value))
+        return "frames", frames
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,8 @@ class WireFormat(ABC):
         messages: Iterable[Message | Mapping[str, Any]] | Message,
         *,
         images: ImageLimits | None = None,
+        videos: VideoLimits | None = None,
+        video: Literal["native", "frames"] | None = None,
         inline: bool | None = None,
         fetch: FetchPolicy | None = None,
         target: Target | None = None,
@@ -111,10 +134,18 @@ class WireFormat(ABC):
     ) -> list[Json]:
         """Messages (mmkit's or OpenAI-style dicts) in this format, each part made to fit.
 
-        Dicts never read local files unless `local_files=True` (see `ParseContext`)."""
+        Dicts never read local files unless `local_files=True` (see `ParseContext`).
+        `video="native"` sends videos as videos (OpenAI-compatible servers such as vLLM), and
+        `video="frames"` as labelled sampled frames (OpenAI's own API reads no video)."""
         chosen = target or self.target
         if images is not None:
             chosen = replace(chosen, images=images)
+        if videos is not None:
+            chosen = replace(chosen, videos=videos)
+        if video is not None:
+            if video not in ("native", "frames"):
+                raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
+            chosen = replace(chosen, videos=replace(chosen.videos, native=video == "native"))
         context = EncodeContext(chosen, inline, fetch)
         parsing = ParseContext(local_files=local_files)
         return [
@@ -174,14 +205,16 @@ class WireFormat(ABC):
         parts = []
         for part_index, part in enumerate(message.content):
             try:
-                parts.append(self.encode_part(part, context))
+                encoded = self.encode_part(part, context)
+                parts.extend(encoded if isinstance(encoded, list) else [encoded])
             except MmkitError as exc:
                 raise with_where(exc, f"message {index + 1}, part {part_index + 1}") from exc
         return self.wrap_message(message, parts)
 
     @abstractmethod
-    def encode_part(self, part: Part, context: EncodeContext) -> Json:
-        """One part in this format; images go through `context.image_source`."""
+    def encode_part(self, part: Part, context: EncodeContext) -> Json | list[Json]:
+        """One part in this format (a video sent as frames may become several); images go
+        through `context.image_source`, videos through `context.video_source`."""
 
     @abstractmethod
     def parse_part(self, part: Mapping[str, Any], where: str, context: ParseContext) -> Part:
@@ -229,13 +262,19 @@ class TypedPartsFormat(WireFormat):
 
     label: ClassVar[str]  # for messages: "Bytez parts", "HF chat templates"
     image_keys: ClassVar[tuple[str, ...]] = ("url", "base64")  # read back in this order
+    video_keys: ClassVar[tuple[str, ...]] = ("url", "base64")
 
-    def encode_part(self, part: Part, context: EncodeContext) -> Json:
+    def encode_part(self, part: Part, context: EncodeContext) -> Json | list[Json]:
         if isinstance(part, Text):
             return {"type": "text", "text": part.text}
         if isinstance(part, Image):
             how, value = context.image_source(part)
             return {"type": "image", "url" if how == "url" else "base64": value}
+        if isinstance(part, Video):
+            how, value = context.video_source(part)
+            if how == "frames":
+                return self.video_frames(value)
+            return {"type": "video", "url" if how == "url" else "base64": value}
         raise UnsupportedFormatError(f"{self.label} cannot carry a {type(part).__name__}")
 
     def parse_part(self, part: Mapping[str, Any], where: str, context: ParseContext) -> Part:
@@ -251,10 +290,36 @@ class TypedPartsFormat(WireFormat):
             raise InvalidOptionError(
                 f"{where}: an image part needs one of {', '.join(map(repr, self.image_keys))}"
             )
+        if kind == "video":
+            for key in self.video_keys:
+                value = part.get(key)
+                if value is not None and value != "" and value != []:
+                    return self.parse_video(value, key, where, context)
+            raise InvalidOptionError(
+                f"{where}: a video part needs one of {', '.join(map(repr, self.video_keys))}"
+            )
         raise UnsupportedFormatError(
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
-            "'text' and 'image'"
+            "'text', 'image' and 'video'"
         )
+
+    def video_frames(self, frames: list[tuple[str, str, str]]) -> list[Json]:
+        """Sampled frames as image parts, each after a text label with its time."""
+        out: list[Json] = []
+        for label, how, value in frames:
+            out.append({"type": "text", "text": label})
+            out.append({"type": "image", "url" if how == "url" else "base64": value})
+        return out
+
+    def parse_video(self, value: Any, key: str, where: str, context: ParseContext) -> Video:
+        """A video value (or a list of frames) through the trust gate: dicts never read files."""
+        if isinstance(value, list):  # a video given as its frames
+            frames = [
+                context.source(item, "image", f"{where}, frame {index + 1}")
+                for index, item in enumerate(value)
+            ]
+            return Video(frames)
+        return Video(context.source(value, "video", where, base64_field=key == "base64"))
 
 
 def _check_list(name: str, value: Any, expected: str) -> None:

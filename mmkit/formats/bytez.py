@@ -1,10 +1,11 @@
-"""Bytez native parts: `{"type":"image","url":…}` or `{"type":"image","base64":"data:…"}`."""
+"""Bytez native parts: `{"type":"image"|"video","url":…}` or `{…,"base64":"data:…"}`."""
 
 from __future__ import annotations
 
 from mmkit.formats import register
 from mmkit.formats.base import Target, TypedPartsFormat
 from mmkit.media.image import ImageLimits
+from mmkit.media.video import VideoLimits
 
 # Bytez runs Hugging Face processors (Pillow decodes); its size limits are not published.
 TARGET = Target(
@@ -13,6 +14,8 @@ TARGET = Target(
         animation=False,
         max_bytes=20 * 1024 * 1024,
     ),
+    # video-text-to-text models take {"type":"video","url"|"base64"}; limits not published
+    videos=VideoLimits(native=True, max_bytes=50 * 1024 * 1024),
     fetches_urls=True,
 )
 

@@ -1,7 +1,9 @@
 """Hugging Face chat-template parts, for `processor.apply_chat_template`.
 
 `{"type":"image","url":…}` for URLs (transformers fetches them), `{"type":"image","base64":…}`
-for inline images (a data URI, which transformers' `load_image` reads), and text parts. Content
+for inline images (a data URI, which transformers' `load_image` reads), and text parts. A video
+is `{"type":"video","url":…}`, or, inline, `{"type":"video","video":[frame data URIs…]}` (the
+sampled frames: transformers loads videos from URLs and paths only). Content
 is always a list: processors' templates iterate over it.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from mmkit.formats import register
 from mmkit.formats.base import Json, Target, TypedPartsFormat
 from mmkit.media.image import ImageLimits
+from mmkit.media.video import VideoLimits
 from mmkit.message import Message
 
 # Pillow decodes on the receiving side: more types pass as they are, with no byte limit.
@@ -21,6 +24,8 @@ TARGET = Target(
         animation=False,
         max_bytes=None,
     ),
+    # transformers loads a video from a URL or a path, or takes its frames: no data URIs
+    videos=VideoLimits(native=True, max_bytes=None, data_uri=False),
     fetches_urls=True,
 )
 
@@ -30,6 +35,11 @@ class HFFormat(TypedPartsFormat):
     label = "HF chat templates"
     target = TARGET
     image_keys = ("url", "base64", "path", "image")  # transformers reads all four
+    video_keys = ("url", "path", "video")
+
+    def video_frames(self, frames: list[tuple[str, str, str]]) -> list[Json]:
+        """A video transformers cannot fetch goes as its list of frames (data URIs)."""
+        return [{"type": "video", "video": [value for _, _, value in frames]}]
 
     def wrap_message(self, message: Message, parts: list[Json]) -> Json:
         out: Json = {"role": message.role, "content": parts}

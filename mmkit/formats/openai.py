@@ -1,6 +1,10 @@
 """OpenAI Chat Completions parts (also vLLM, LiteLLM, transformers serve and most local servers).
 
-`{"type":"text","text":…}` and `{"type":"image_url","image_url":{"url":…,"detail":…}}`.
+`{"type":"text","text":…}`, `{"type":"image_url","image_url":{"url":…,"detail":…}}`, and for
+servers that read video (vLLM, LiteLLM, transformers serve) `{"type":"video_url","video_url":
+{"url":…}}`. OpenAI's own API reads no video, so by default a video goes as sampled frames, each
+an image after a text label ("frame at 0:03.2"); `to_openai(messages, video="native")` sends
+`video_url` instead.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from mmkit.formats.base import (
     parse_text,
 )
 from mmkit.media.image import ImageLimits
-from mmkit.parts import Image, Part, Text
+from mmkit.media.video import VideoLimits
+from mmkit.parts import Image, Part, Text, Video
 
 # From OpenAI's vision guide (as mirrored): settings, not constants.
 TARGET = Target(
@@ -28,6 +33,9 @@ TARGET = Target(
         animation=False,
         max_bytes=20 * 1024 * 1024,
     ),
+    # OpenAI's own API reads no video: frames by default. OpenAI-compatible servers (vLLM,
+    # LiteLLM, transformers serve) take `video_url`: encode with video="native" for them.
+    videos=VideoLimits(native=False, max_frames=32),
     fetches_urls=True,
     max_request_image_bytes=50 * 1024 * 1024,
 )
@@ -50,9 +58,18 @@ class OpenAIFormat(WireFormat):
     name = "openai"
     target = TARGET
 
-    def encode_part(self, part: Part, context: EncodeContext) -> Json:
+    def encode_part(self, part: Part, context: EncodeContext) -> Json | list[Json]:
         if isinstance(part, Text):
             return {"type": "text", "text": part.text}
+        if isinstance(part, Video):
+            how, value = context.video_source(part)
+            if how != "frames":
+                return {"type": "video_url", "video_url": {"url": value}}
+            out: list[Json] = []
+            for label, _, url in value:
+                out.append({"type": "text", "text": label})
+                out.append({"type": "image_url", "image_url": {"url": url}})
+            return out
         if isinstance(part, Image):
             _, url = context.image_source(part)
             image_url: Json = {"url": url}
@@ -73,9 +90,16 @@ class OpenAIFormat(WireFormat):
                 raise InvalidOptionError(f"{where}: image_url needs a 'url' string")
             source = context.source(image_url["url"], "image", where)
             return Image(source, detail=image_url.get("detail"))
+        if kind == "video_url":
+            video_url = part.get("video_url")
+            if isinstance(video_url, str):
+                video_url = {"url": video_url}
+            if not isinstance(video_url, Mapping) or not isinstance(video_url.get("url"), str):
+                raise InvalidOptionError(f"{where}: video_url needs a 'url' string")
+            return Video(context.source(video_url["url"], "video", where))
         raise UnsupportedFormatError(
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
-            "'text' and 'image_url'"
+            "'text', 'image_url' and 'video_url'"
         )
 
 

@@ -15,7 +15,6 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"fLaC", "audio/flac"),
     (0, b"OggS", "audio/ogg"),
     (0, b"ID3", "audio/mpeg"),
-    (0, b"\x1a\x45\xdf\xa3", "video/webm"),
 )
 
 # ISO base media (MP4 family): the brand at bytes 8..12 tells what the box holds.
@@ -60,6 +59,8 @@ EXTENSIONS: dict[str, str] = {
     "video/webm": "webm",
     "video/quicktime": "mov",
     "video/x-msvideo": "avi",
+    "video/x-matroska": "mkv",
+    "video/mp2t": "ts",
     "video/3gpp": "3gp",
 }
 
@@ -78,6 +79,10 @@ _ALIASES: dict[str, str] = {
     "audio/x-flac": "audio/flac",
     "audio/x-m4a": "audio/mp4",
     "audio/m4a": "audio/mp4",
+    "video/avi": "video/x-msvideo",
+    "video/msvideo": "video/x-msvideo",
+    "video/matroska": "video/x-matroska",
+    "video/mpeg2-ts": "video/mp2t",
 }
 
 _SHORT_NAMES: dict[str, str] = {
@@ -97,10 +102,19 @@ def sniff(data: bytes | memoryview) -> str | None:
         return _RIFF_FORMS.get(head[8:12])
     if head[4:8] == b"ftyp" and len(head) >= 12:
         return _FTYP_BRANDS.get(head[8:12], "video/mp4")
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: the DocType says WebM or Matroska
+        return "video/x-matroska" if b"matroska" in bytes(data[:64]) else "video/webm"
+    if _is_mpeg_ts(data):
+        return "video/mp2t"
     # MPEG audio frame sync without an ID3 tag: 11 set bits, layer bits not 00.
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06):
         return "audio/mpeg"
     return None
+
+
+def _is_mpeg_ts(data: bytes | memoryview) -> bool:
+    """188-byte transport packets, each starting with the 0x47 sync byte (three in a row)."""
+    return len(data) >= 3 * 188 and all(data[i * 188] == 0x47 for i in range(3))
 
 
 def normalize_mime(value: str | None) -> str | None:

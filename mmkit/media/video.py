@@ -1,0 +1,784 @@
+"""Videos: container-header probe, first-frame validation, fast frame sampling, and encoding for a
+receiver's limits.
+
+PyAV (FFmpeg) is the decoder. The probe reads the container and stream headers only (duration,
+rate, frame count, size, codec, rotation, audio); `validate` decodes the first frame for real;
+`sample` seeks to the keyframe before each wanted time and decodes forward only to it, scaling in
+swscale as it converts; `encode` passes the file through when the receiver takes it as it is and
+re-encodes it to H.264 MP4 (libx264) when it must be trimmed, scaled, turned upright or shrunk.
+
+Every limit is counted on what is decoded: each frame's pixels are checked, and decoding stops at
+the duration and frame count the container claims (a file that decodes to more is cut off).
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import math
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmkit.errors import InvalidMediaError, MediaTooLargeError, MmkitError, UnsupportedFormatError
+from mmkit.media.image import fit_size
+from mmkit.media.sniff import short_name, sniff
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+# A video is held as bytes, or as a local path (never read whole: long files stay on disk).
+Source = bytes | Path
+
+VIDEO_MIMES = frozenset(
+    {
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "video/x-matroska",
+        "video/x-msvideo",
+        "video/mp2t",
+        "video/3gpp",
+    }
+)
+# Per-frame pixel guard (8K UHD is 33 M pixels); settable per video with `pixel_limit`.
+DEFAULT_PIXEL_LIMIT = 8192 * 8192
+DEFAULT_FRAMES = 8  # frames sent to a target without video when the user did not say
+# Without a keyframe index, walk forward (demux + decode) rather than seek for gaps up to this.
+_WALK_SECONDS = 2.0
+# Re-encoding: libx264 quality steps tried, in order, when the result is over a byte limit.
+_CRF_STEPS = (23, 28, 33, 38)
+_MAX_SHRINK_STEPS = 4
+# A decoded stream may run a little past its header (rounding, a last long frame): this much.
+_CLAIM_SLACK_FRAMES = 2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the headers say. width/height are as displayed (rotation applied)."""
+
+    mime: str
+    width: int
+    height: int
+    duration: float
+    fps: float
+    frames: int
+    codec: str
+    rotation: int = 0  # degrees counter-clockwise the player turns the picture (0/90/180/270)
+    has_audio: bool = False
+    start_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What a receiver accepts: data in each wire format module, overridable by the caller."""
+
+    native: bool = True  # False: the receiver reads no video; sampled frames are sent instead
+    mimes: frozenset[str] = frozenset({"video/mp4", "video/webm", "video/quicktime"})
+    max_bytes: int | None = 50 * 1024 * 1024
+    max_duration: float | None = None
+    max_pixels: int | None = None  # per frame
+    max_frames: int = 32  # frames sampled at most (vLLM's default); the cap holds on every path
+    data_uri: bool = True  # False: the receiver only fetches http(s) URLs (transformers serve)
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """What the user asked of one video."""
+
+    start: float | None = None
+    end: float | None = None
+    max_side: int | None = None
+
+
+@dataclass(frozen=True)
+class EncodedVideo:
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    duration: float
+    conversions: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sampled frame: upright pixels and the time it is shown, in seconds from the start."""
+
+    timestamp: float
+    image: PILImage.Image
+
+
+def probe(src: Source, origin: str, pixel_limit: int | None = None) -> VideoInfo:
+    """Read the container and stream headers only; refuse what is not a video or is too large."""
+    mime = _sniff_source(src)
+    if mime is None or not mime.startswith("video/"):
+        found = f"looks like {mime}" if mime else "has no known video signature"
+        raise InvalidMediaError(
+            f"video {origin} {found}; pass an MP4, MOV, WEBM, MKV, AVI or MPEG-TS file"
+        )
+    with _opened(src, origin) as container:
+        try:
+            if not container.streams.video:
+                kind = "audio only" if container.streams.audio else "no video stream"
+                raise InvalidMediaError(
+                    f"video {origin} has {kind}; pass a file with a picture (audio goes in Audio)"
+                )
+            stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+            fps = _rate(stream)
+            duration = _duration(container, stream)
+            frames = int(stream.frames or 0) or max(1, round(duration * fps))
+            start_time = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+            has_audio = bool(container.streams.audio)
+        except MmkitError:
+            raise
+        except Exception as exc:  # a broken header reports in many ways
+            raise InvalidMediaError(
+                f"video {origin} has a corrupt header ({_first_line(exc)})"
+            ) from None
+    if width < 1 or height < 1:
+        raise InvalidMediaError(f"video {origin} has an empty picture size {width}×{height}")
+    limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
+    if width * height > limit:
+        raise MediaTooLargeError(
+            f"video {origin} is {width}×{height} = {width * height:,} pixels a frame, over the "
+            f"{limit:,}-pixel limit; pass pixel_limit= to allow it if you trust the file"
+        )
+    if duration <= 0:
+        raise InvalidMediaError(f"video {origin} has no duration in its headers; re-mux it")
+    rotation = _mp4_rotation(src) if mime in ("video/mp4", "video/quicktime", "video/3gpp") else 0
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoInfo(
+        mime, width, height, duration, fps, frames, codec, rotation, has_audio, start_time
+    )
+
+
+def validate(src: Source, info: VideoInfo, origin: str, pixel_limit: int | None = None) -> None:
+    """Decode the first frame for real (its pixels checked against the limit)."""
+    with _opened(src, origin) as container:
+        stream = container.streams.video[0]
+        frame = next(_frames(container, stream, info, origin, pixel_limit), None)
+    if frame is None:
+        raise InvalidMediaError(f"video {origin} has no decodable frame; re-encode it")
+
+
+def uniform_times(count: int, start: float, end: float) -> list[float]:
+    """`count` times spread evenly over [start, end), the first at `start`."""
+    step = (end - start) / count
+    return [start + i * step for i in range(count)]
+
+
+def rate_times(fps: float, start: float, end: float) -> list[float]:
+    """One time every 1/fps second over [start, end), the first at `start`."""
+    count = max(1, math.ceil((end - start) * fps - 1e-9))
+    return [start + i / fps for i in range(count)]
+
+
+def sample(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    times: Sequence[float],
+    *,
+    exact: bool = True,
+    max_side: int | None = None,
+    max_pixels: int | None = None,
+    pixel_limit: int | None = None,
+) -> list[Frame]:
+    """The frames shown at `times` (seconds, ascending), upright and scaled to fit.
+
+    Seeks to the keyframe before each time and decodes forward only to it; while the next time
+    lies before the next keyframe it keeps decoding instead of seeking. `exact=False` decodes
+    keyframes only and takes the last one at or before each time. Frames shown at several times
+    are returned once, so the result may be shorter than `times`.
+    """
+    size = fit_size(info.width, info.height, max_side, max_pixels)
+    out: list[Frame] = []
+    with _opened(src, origin) as container:
+        try:
+            stream = container.streams.video[0]
+            context = stream.codec_context
+            # Slice threads only: frame threads must refill after every seek, which costs more
+            # than they save on the short runs between a keyframe and a sampled time.
+            context.thread_type = "SLICE"
+            if not exact:
+                context.skip_frame = "NONKEY"
+            sampler = _Sampler(container, stream, info, origin, pixel_limit)
+            last_pts: int | None = None
+            for t in times:
+                frame = sampler.frame_at(t)
+                if frame is None:
+                    break  # past the end of what decodes
+                if last_pts is not None and frame.pts <= last_pts:
+                    continue  # the same frame again (a long frame, or exact=False)
+                last_pts = frame.pts
+                out.append(Frame(sampler.seconds(frame), _upright(frame, info, size)))
+        except MmkitError:
+            raise
+        except Exception as exc:
+            raise InvalidMediaError(
+                f"video {origin} could not be decoded ({_first_line(exc)}); re-encode it"
+            ) from None
+    return out
+
+
+def all_frames(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    start: float,
+    end: float,
+    limit: int,
+    *,
+    max_side: int | None = None,
+    max_pixels: int | None = None,
+    pixel_limit: int | None = None,
+) -> list[Frame]:
+    """Every frame shown in [start, end), at most `limit` of them, upright and scaled."""
+    size = fit_size(info.width, info.height, max_side, max_pixels)
+    out: list[Frame] = []
+    with _opened(src, origin) as container:
+        try:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_type = "AUTO"
+            sampler = _Sampler(container, stream, info, origin, pixel_limit)
+            for frame in sampler.range(start, end):
+                out.append(Frame(sampler.seconds(frame), _upright(frame, info, size)))
+                if len(out) >= limit:
+                    break
+        except MmkitError:
+            raise
+        except Exception as exc:
+            raise InvalidMediaError(
+                f"video {origin} could not be decoded ({_first_line(exc)}); re-encode it"
+            ) from None
+    return out
+
+
+def encode(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    request: VideoRequest = VideoRequest(),
+    limits: VideoLimits = VideoLimits(),
+    pixel_limit: int | None = None,
+) -> EncodedVideo:
+    """The video as a receiver that reads video accepts it; the original bytes when it can."""
+    start, end = clip_range(info, request.start, request.end, origin)
+    size = fit_size(info.width, info.height, request.max_side, limits.max_pixels)
+    length = end - start
+    if limits.max_duration is not None and length > limits.max_duration + 1e-6:
+        raise MediaTooLargeError(
+            f"video {origin} is {length:.1f} s long, over the target's {limits.max_duration:g}-s "
+            "limit; pass start= and end= to send a part of it"
+        )
+    trimmed = start > info.start_time + 1e-6 or end < info.start_time + info.duration - 1e-6
+    nbytes = _nbytes(src)
+    as_is = (
+        not trimmed
+        and size == (info.width, info.height)
+        and info.rotation == 0
+        and info.mime in limits.mimes
+        and (limits.max_bytes is None or nbytes <= limits.max_bytes)
+    )
+    if as_is:
+        validate(src, info, origin, pixel_limit)
+        data = src if isinstance(src, bytes) else _read(src, origin)
+        return EncodedVideo(data, info.mime, info.width, info.height, info.duration)
+    notes: list[str] = []
+    if trimmed:
+        notes.append(f"trimmed to {clock(start)}–{clock(end)}")
+    if size != (info.width, info.height):
+        notes.append(f"resized {info.width}×{info.height} → {size[0]}×{size[1]}")
+    if info.rotation:
+        notes.append(f"turned upright (display matrix {info.rotation}°)")
+    if info.mime not in limits.mimes:
+        notes.append(
+            f"converted {short_name(info.mime).upper()} → MP4 (the target does not take it)"
+        )
+    return _encode_within(src, info, origin, start, end, size, limits, pixel_limit, notes)
+
+
+def frames_to_mp4(images: Sequence[PILImage.Image], fps: float, origin: str) -> bytes:
+    """A list of still images as an H.264 MP4 at `fps` (each scaled to the first one's size)."""
+    import av
+
+    if not images:
+        raise InvalidMediaError(f"video {origin} is an empty list of frames")
+    width, height = _even(images[0].width), _even(images[0].height)
+    buf = io.BytesIO()
+    rate = Fraction(fps).limit_denominator(1001)
+    try:
+        with av.open(buf, mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": "18", "preset": "veryfast"}
+            for index, image in enumerate(images):
+                rgb = image.convert("RGB")
+                if rgb.size != (width, height):
+                    rgb = rgb.resize((width, height))
+                frame = av.VideoFrame.from_image(rgb)  # type: ignore[no-untyped-call]
+                frame.pts = index
+                frame.time_base = 1 / rate
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+    except MmkitError:
+        raise
+    except Exception as exc:
+        raise InvalidMediaError(
+            f"video {origin} could not be encoded ({_first_line(exc)})"
+        ) from None
+    return buf.getvalue()
+
+
+def clip_range(
+    info: VideoInfo, start: float | None, end: float | None, origin: str
+) -> tuple[float, float]:
+    """[start, end) in stream seconds, checked against the video's own span."""
+    first = info.start_time
+    last = info.start_time + info.duration
+    lo = first if start is None else first + start
+    hi = last if end is None else min(last, first + end)
+    if (start is not None and start < 0) or (end is not None and end <= 0):
+        raise UnsupportedFormatError(f"video {origin}: start and end are seconds ≥ 0")
+    if lo >= hi:
+        raise UnsupportedFormatError(
+            f"video {origin}: the range {start or 0:g}–"
+            f"{end if end is not None else info.duration:g} s is empty (the video is "
+            f"{info.duration:.2f} s long)"
+        )
+    return lo, hi
+
+
+def clock(seconds: float) -> str:
+    """3.25 -> '0:03.2', 75 -> '1:15.0': how frame labels show a time."""
+    tenths = int(seconds * 10 + 1e-6)
+    minutes, tenths = divmod(tenths, 600)
+    return f"{minutes}:{tenths // 10:02d}.{tenths % 10}"
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+class _Sampler:
+    """Reads the frames shown at ascending times, seeking only when it saves decoding."""
+
+    def __init__(
+        self, container: Any, stream: Any, info: VideoInfo, origin: str, pixel_limit: int | None
+    ) -> None:
+        self.container, self.stream, self.info, self.origin = container, stream, info, origin
+        self.pixel_limit = pixel_limit
+        self.base = stream.time_base
+        # Keyframe times from the container index (MP4 sample tables, MKV cues), when it has one.
+        self.keys = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe)
+        self.nominal = 1 / info.fps if info.fps > 0 else 0.04
+        self._decoded: Iterator[Any] | None = None
+        self._ahead: Any = None  # a frame read past the last time, kept for the next one
+        self._position: int | None = None  # pts of the last frame decoded
+
+    def seconds(self, frame: Any) -> float:
+        return float(frame.pts * self.base) - self.info.start_time
+
+    def frame_at(self, t: float) -> Any:
+        """The frame shown at `t` seconds: the last one starting at or before it."""
+        target = self._pts(self.info.start_time + t)
+        if self._should_seek(target):
+            self._seek(target)
+        chosen = None
+        for _ in range(2):
+            chosen = self._walk_to(target)
+            if chosen is None or chosen.pts <= target or target <= self._first_pts():
+                break
+            # The seek landed after the time (an inexact seek, as in MPEG-TS): go back further.
+            self._seek(target - int(2 * _WALK_SECONDS / self.base))
+        return chosen
+
+    def range(self, start: float, end: float) -> Iterator[Any]:
+        first, last = self._pts(start), self._pts(end)
+        self._seek(first)
+        previous = None
+        for frame in self._stream():
+            if frame.pts < first:
+                previous = frame
+                continue
+            if previous is not None and frame.pts > first:
+                yield previous  # the frame on screen at `start` began before it
+            previous = None
+            if frame.pts >= last:
+                return
+            yield frame
+        if previous is not None:
+            yield previous
+
+    def _pts(self, seconds: float) -> int:
+        return math.floor(float(seconds / self.base) + 1e-6)
+
+    def _first_pts(self) -> int:
+        return self._pts(self.info.start_time)
+
+    def _should_seek(self, target: int) -> bool:
+        if self._decoded is None or self._position is None:
+            return True
+        if target < self._position:
+            return True
+        if self.keys:  # seek only when a keyframe lies between where we are and the target
+            index = bisect.bisect_right(self.keys, target) - 1
+            return index >= 0 and self.keys[index] > self._position
+        return float((target - self._position) * self.base) > _WALK_SECONDS
+
+    def _seek(self, target: int) -> None:
+        self.container.seek(max(target, 0), backward=True, any_frame=False, stream=self.stream)
+        self._decoded = self._stream()
+        self._ahead = None
+        self._position = None
+
+    def _stream(self) -> Iterator[Any]:
+        return _frames(self.container, self.stream, self.info, self.origin, self.pixel_limit)
+
+    def _walk_to(self, target: int) -> Any:
+        if self._decoded is None:
+            self._seek(target)
+        assert self._decoded is not None
+        chosen = None
+        while True:
+            frame = self._ahead if self._ahead is not None else next(self._decoded, None)
+            self._ahead = None
+            if frame is None:
+                return chosen
+            self._position = frame.pts
+            if frame.pts > target:
+                if chosen is None:
+                    return frame  # the first frame comes after the time: the nearest one
+                self._ahead = frame
+                return chosen
+            chosen = frame
+            duration = frame.duration or 0
+            if duration and frame.pts + duration > target:
+                return chosen  # shown at the time: no need to read the next frame
+
+
+def _frames(
+    container: Any, stream: Any, info: VideoInfo, origin: str, pixel_limit: int | None
+) -> Iterator[Any]:
+    """Decoded frames with a pts, checked per frame, cut off where the container says it ends."""
+    limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
+    base = stream.time_base
+    slack = _CLAIM_SLACK_FRAMES / info.fps if info.fps > 0 else 0.1
+    end = info.start_time + info.duration + slack
+    count = 0
+    most = info.frames + _CLAIM_SLACK_FRAMES
+    for frame in container.decode(stream):
+        if frame.width * frame.height > limit:
+            raise MediaTooLargeError(
+                f"video {origin} has a {frame.width}×{frame.height} frame, over the "
+                f"{limit:,}-pixel limit per frame; pass pixel_limit= if you trust the file"
+            )
+        if frame.pts is None:
+            continue
+        if float(frame.pts * base) >= end:
+            return  # decodes to more than the container claims: cut off
+        count += 1
+        if count > most and frame.pts * base > info.start_time + info.duration:
+            return
+        yield frame
+
+
+def _upright(frame: Any, info: VideoInfo, size: tuple[int, int]) -> PILImage.Image:
+    """Convert in swscale at the stored size that displays as `size`, then turn it upright."""
+    from PIL import Image as PILImage
+
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    width, height = size if rotation in (0, 180) else (size[1], size[0])
+    # reformat + frombytes: PyAV's to_image copies row by row in Python (20× slower).
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR")
+    plane = rgb.planes[0]
+    image = PILImage.frombytes(  # copies: the frame's buffer is freed with it
+        "RGB", (rgb.width, rgb.height), plane, "raw", "RGB", plane.line_size, 1
+    )
+    # The display matrix turns the picture counter-clockwise by `rotation` degrees.
+    turn = {90: PILImage.Transpose.ROTATE_90, 180: PILImage.Transpose.ROTATE_180}
+    turn[270] = PILImage.Transpose.ROTATE_270
+    if rotation in turn:
+        image = image.transpose(turn[rotation])
+    return image
+
+
+def _encode_within(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    start: float,
+    end: float,
+    size: tuple[int, int],
+    limits: VideoLimits,
+    pixel_limit: int | None,
+    notes: list[str],
+) -> EncodedVideo:
+    """Re-encode to H.264 MP4; over the byte limit, raise the CRF, then shrink, then give up."""
+    cap = limits.max_bytes
+    attempt = size
+    first_size = None
+    for _ in range(_MAX_SHRINK_STEPS):
+        for crf in _CRF_STEPS:
+            data = _transcode(src, info, origin, start, end, attempt, crf, pixel_limit)
+            first_size = first_size or len(data)
+            if cap is None or len(data) <= cap:
+                if crf != _CRF_STEPS[0]:
+                    notes.append(f"lowered quality (CRF {crf}) to fit {cap:,} bytes")
+                if attempt != size:
+                    notes.append(f"shrank to {attempt[0]}×{attempt[1]} to fit {cap:,} bytes")
+                notes.append("re-encoded as H.264 MP4")
+                return EncodedVideo(
+                    data, "video/mp4", attempt[0], attempt[1], end - start, tuple(notes)
+                )
+            if cap is not None and len(data) > 4 * cap:
+                break  # quality alone will not get there: shrink now
+        w, h = attempt
+        if w <= 32 or h <= 32:
+            break
+        attempt = (max(2, w // 2), max(2, h // 2))
+    raise MediaTooLargeError(
+        f"video {origin} re-encodes to {first_size or 0:,} bytes, over the target's "
+        f"{cap or 0:,}-byte limit, and could not be shrunk to fit; pass start=/end= to send "
+        "less of it or max_side= to send it smaller"
+    )
+
+
+def _transcode(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    start: float,
+    end: float,
+    size: tuple[int, int],
+    crf: int,
+    pixel_limit: int | None,
+) -> bytes:
+    """[start, end) as H.264 (and AAC when there is sound) in MP4, upright, at `size`."""
+    import av
+
+    width, height = _even(size[0]), _even(size[1])
+    rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(25)
+    buf = io.BytesIO()
+    with _opened(src, origin) as container:
+        try:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_type = "AUTO"
+            sampler = _Sampler(container, stream, info, origin, pixel_limit)
+            with av.open(buf, mode="w", format="mp4") as out:
+                video = out.add_stream("libx264", rate=rate)
+                video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+                video.options = {"crf": str(crf), "preset": "veryfast"}
+                for frame in sampler.range(start, end):
+                    image = _upright(frame, info, (width, height))
+                    made = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+                    made.pts = round((float(frame.pts * stream.time_base) - start) * rate)
+                    made.time_base = 1 / rate
+                    out.mux(video.encode(made))
+                out.mux(video.encode(None))
+                if container.streams.audio:
+                    _copy_audio(src, origin, out, start, end)
+        except MmkitError:
+            raise
+        except Exception as exc:
+            raise InvalidMediaError(
+                f"video {origin} could not be re-encoded ({_first_line(exc)}); check the file"
+            ) from None
+    return buf.getvalue()
+
+
+def _copy_audio(src: Source, origin: str, out: Any, start: float, end: float) -> None:
+    """The sound of [start, end) as AAC in `out` (a second pass over the input: simple muxing)."""
+    import av
+
+    with _opened(src, origin) as container:
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or 48_000)
+        layout = "mono" if (stream.codec_context.channels or 1) == 1 else "stereo"
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = layout
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        if start > 0:
+            container.seek(int(start / stream.time_base), backward=True, stream=stream)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * stream.time_base)
+            if t + frame.samples / frame.sample_rate <= start:
+                continue
+            if t >= end:
+                break
+            for piece in resampler.resample(frame):
+                piece.pts = None
+                out.mux(audio.encode(piece))
+        for piece in resampler.resample(None):
+            piece.pts = None
+            out.mux(audio.encode(piece))
+        out.mux(audio.encode(None))
+
+
+def _even(n: int) -> int:
+    """H.264 in 4:2:0 wants even sizes."""
+    return max(2, n - n % 2)
+
+
+def _rate(stream: Any) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            value = float(rate)
+            if 0 < value < 1000:
+                return value
+    return 0.0
+
+
+def _duration(container: Any, stream: Any) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return float(container.duration) / 1_000_000  # AV_TIME_BASE units
+    return 0.0
+
+
+def _sniff_source(src: Source) -> str | None:
+    if isinstance(src, bytes):
+        return sniff(src[:1024])
+    try:
+        with open(src, "rb") as handle:
+            return sniff(handle.read(1024))
+    except OSError as exc:
+        raise InvalidMediaError(f"video {src} cannot be read: {exc.strerror}") from None
+
+
+def _nbytes(src: Source) -> int:
+    return len(src) if isinstance(src, bytes) else src.stat().st_size
+
+
+def _read(path: Path, origin: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidMediaError(f"video {origin} cannot be read: {exc.strerror}") from None
+
+
+class _opened:
+    """`with _opened(src, origin) as container`: PyAV's open with its errors translated."""
+
+    def __init__(self, src: Source, origin: str) -> None:
+        self._src, self._origin = src, origin
+        self._container: Any = None
+
+    def __enter__(self) -> Any:
+        import av
+
+        target: Any = io.BytesIO(self._src) if isinstance(self._src, bytes) else str(self._src)
+        try:
+            self._container = av.open(target, mode="r")
+        except Exception as exc:
+            raise InvalidMediaError(
+                f"video {self._origin} cannot be opened as a video ({_first_line(exc)}); check "
+                "the file"
+            ) from None
+        return self._container
+
+    def __exit__(self, *exc: object) -> None:
+        if self._container is not None:
+            self._container.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else "") or type(exc).__name__
+
+
+# --- MP4 display matrix ------------------------------------------------------------------------
+
+_CONTAINERS = {b"moov", b"trak", b"mdia"}
+
+
+def _mp4_rotation(src: Source) -> int:
+    """The video track's display rotation from its `tkhd` matrix (0 when absent or odd).
+
+    PyAV exposes the matrix only on decoded frames; reading the box keeps the probe header-only.
+    """
+    try:
+        data = src if isinstance(src, bytes) else _moov_bytes(src)
+        return _rotation_in(data, 0, len(data))
+    except (struct.error, ValueError, OSError):
+        return 0
+
+
+def _moov_bytes(path: Path) -> bytes:
+    """The `moov` box of a file on disk, wherever it is (start or end), without reading the rest."""
+    with open(path, "rb") as handle:
+        offset = 0
+        size_total = path.stat().st_size
+        while offset + 8 <= size_total:
+            handle.seek(offset)
+            header = handle.read(16)
+            size, kind = struct.unpack(">I4s", header[:8])
+            if size == 1:
+                size = struct.unpack(">Q", header[8:16])[0]
+            elif size == 0:
+                size = size_total - offset
+            if size < 8:
+                return b""
+            if kind == b"moov":
+                handle.seek(offset)
+                return handle.read(min(size, 64 * 1024 * 1024))
+            offset += size
+    return b""
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    offset = start
+    while offset + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            return
+        yield kind, offset + header, offset + size
+        offset += size
+
+
+def _rotation_in(data: bytes, start: int, end: int) -> int:
+    for kind, body, stop in _boxes(data, start, end):
+        if kind == b"moov":
+            return _rotation_in(data, body, stop)
+        if kind == b"trak" and _is_video_track(data, body, stop):
+            for inner, inner_body, _ in _boxes(data, body, stop):
+                if inner == b"tkhd":
+                    return _tkhd_rotation(data, inner_body)
+    return 0
+
+
+def _is_video_track(data: bytes, start: int, end: int) -> bool:
+    for kind, body, stop in _boxes(data, start, end):
+        if kind == b"mdia":
+            for inner, inner_body, _ in _boxes(data, body, stop):
+                if inner == b"hdlr":
+                    return data[inner_body + 8 : inner_body + 12] == b"vide"
+    return False
+
+
+def _tkhd_rotation(data: bytes, body: int) -> int:
+    version = data[body]
+    # version 0: 4 + 4*5 + 8 + 4 = matrix at 40; version 1 has 64-bit times: matrix at 52.
+    matrix_at = body + (52 if version == 1 else 40)
+    a, b, _, c, d = struct.unpack(">5i", data[matrix_at : matrix_at + 20])
+    # FFmpeg's av_display_rotation_get: the counter-clockwise angle of the matrix [a b; c d].
+    scale_a, scale_b = math.hypot(a, c), math.hypot(b, d)
+    if not scale_a or not scale_b:
+        return 0
+    angle = -math.degrees(math.atan2(b / scale_b, a / scale_a))
+    return round(angle / 90) % 4 * 90
