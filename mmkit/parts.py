@@ -389,6 +389,11 @@ class Video(BaseModel):
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
+        if fields:
+            raise InvalidOptionError(
+                f"Video got unknown options {', '.join(sorted(fields))}; it takes frames, fps, "
+                "start, end, max_side, max_frames, as_frames, inline, pixel_limit, max_duration"
+            )
         if isinstance(source, Video):
             fields = source.model_dump(include=_VIDEO_SOURCE_FIELDS)
             fields["frame_list"] = source.frame_list

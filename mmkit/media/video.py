@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import itertools
 import math
 import struct
 from collections.abc import Iterator, Sequence
@@ -128,7 +129,7 @@ def probe(src: Source, origin: str, pixel_limit: int | None = None) -> VideoInfo
                     f"video {origin} has {kind}; pass a file with a picture (audio goes in Audio)"
                 )
             stream = container.streams.video[0]
-            codec = stream.codec_context.name
+            codec = stream.codec_context.codec.canonical_name  # 'av1', not 'libdav1d'
             width, height = int(stream.codec_context.width), int(stream.codec_context.height)
             fps = _rate(stream)
             duration = _duration(container, stream)
@@ -381,6 +382,7 @@ class _Sampler:
         self._decoded: Iterator[Any] | None = None
         self._ahead: Any = None  # a frame read past the last time, kept for the next one
         self._position: int | None = None  # pts of the last frame decoded
+        self._seek_works = True
 
     def seconds(self, frame: Any) -> float:
         return float(frame.pts * self.base) - self.info.start_time
@@ -390,20 +392,30 @@ class _Sampler:
         target = self._pts(self.info.start_time + t)
         if self._should_seek(target):
             self._seek(target)
-        chosen = None
-        for _ in range(2):
             chosen = self._walk_to(target)
-            if chosen is None or chosen.pts <= target or target <= self._first_pts():
-                break
-            # The seek landed after the time (an inexact seek, as in MPEG-TS): go back further.
-            self._seek(target - int(2 * _WALK_SECONDS / self.base))
-        return chosen
+            if chosen is not None and (chosen.pts <= target or target <= self._first_pts()):
+                return chosen
+            # The seek landed after the time or nowhere (inexact seeking, as in MPEG-TS):
+            # from now on read forward from the start only.
+            self._seek_works = False
+            self._rewind()
+        return self._walk_to(target)
 
     def range(self, start: float, end: float) -> Iterator[Any]:
+        """Every frame shown in [start, end) (absolute seconds), in order."""
         first, last = self._pts(start), self._pts(end)
-        self._seek(first)
+        if first <= self._first_pts():
+            self._rewind()
+        else:
+            self._seek(first)
+        assert self._decoded is not None
+        head = next(self._decoded, None)
+        if head is None or head.pts > first > self._first_pts():
+            self._rewind()  # the seek landed after the start or nowhere: read from the top
+            assert self._decoded is not None
+            head = next(self._decoded, None)
         previous = None
-        for frame in self._stream():
+        for frame in itertools.chain([head] if head is not None else [], self._decoded):
             if frame.pts < first:
                 previous = frame
                 continue
@@ -423,6 +435,10 @@ class _Sampler:
         return self._pts(self.info.start_time)
 
     def _should_seek(self, target: int) -> bool:
+        if not self._seek_works:
+            if self._decoded is None or (self._position is not None and target < self._position):
+                self._rewind()
+            return False
         if self._decoded is None or self._position is None:
             return True
         if target < self._position:
@@ -434,6 +450,12 @@ class _Sampler:
 
     def _seek(self, target: int) -> None:
         self.container.seek(max(target, 0), backward=True, any_frame=False, stream=self.stream)
+        self._decoded = self._stream()
+        self._ahead = None
+        self._position = None
+
+    def _rewind(self) -> None:
+        self.container.seek(0)  # the start of the file, in AV_TIME_BASE: works everywhere
         self._decoded = self._stream()
         self._ahead = None
         self._position = None
@@ -575,6 +597,7 @@ def _transcode(
                 video = out.add_stream("libx264", rate=rate)
                 video.width, video.height, video.pix_fmt = width, height, "yuv420p"
                 video.options = {"crf": str(crf), "preset": "veryfast"}
+                sound = _audio_stream(container, out)
                 for frame in sampler.range(start, end):
                     image = _upright(frame, info, (width, height))
                     made = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
@@ -582,8 +605,8 @@ def _transcode(
                     made.time_base = 1 / rate
                     out.mux(video.encode(made))
                 out.mux(video.encode(None))
-                if container.streams.audio:
-                    _copy_audio(src, origin, out, start, end)
+                if sound is not None:
+                    _copy_audio(src, origin, out, sound, start, end)
         except MmkitError:
             raise
         except Exception as exc:
@@ -593,17 +616,37 @@ def _transcode(
     return buf.getvalue()
 
 
-def _copy_audio(src: Source, origin: str, out: Any, start: float, end: float) -> None:
-    """The sound of [start, end) as AAC in `out` (a second pass over the input: simple muxing)."""
+def _audio_stream(container: Any, out: Any) -> tuple[Any, str, int] | None:
+    """An AAC stream in `out` for the input's first audio stream (added before any muxing)."""
+    if not container.streams.audio:
+        return None
+    context = container.streams.audio[0].codec_context
+    rate = int(context.sample_rate or 48_000)
+    layout = "mono" if (context.channels or 1) == 1 else "stereo"
+    audio = out.add_stream("aac", rate=rate)
+    audio.layout = layout
+    return audio, layout, rate
+
+
+def _copy_audio(
+    src: Source, origin: str, out: Any, target: tuple[Any, str, int], start: float, end: float
+) -> None:
+    """The sound of [start, end) as AAC in `out` (a second pass over the input)."""
     import av
+
+    audio, layout, rate = target
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    written = 0
+
+    def put(pieces: Any) -> None:
+        nonlocal written
+        for piece in pieces:
+            piece.pts, piece.time_base = written, Fraction(1, rate)
+            written += piece.samples
+            out.mux(audio.encode(piece))
 
     with _opened(src, origin) as container:
         stream = container.streams.audio[0]
-        rate = int(stream.codec_context.sample_rate or 48_000)
-        layout = "mono" if (stream.codec_context.channels or 1) == 1 else "stereo"
-        audio = out.add_stream("aac", rate=rate)
-        audio.layout = layout
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         if start > 0:
             container.seek(int(start / stream.time_base), backward=True, stream=stream)
         for frame in container.decode(stream):
@@ -614,12 +657,8 @@ def _copy_audio(src: Source, origin: str, out: Any, start: float, end: float) ->
                 continue
             if t >= end:
                 break
-            for piece in resampler.resample(frame):
-                piece.pts = None
-                out.mux(audio.encode(piece))
-        for piece in resampler.resample(None):
-            piece.pts = None
-            out.mux(audio.encode(piece))
+            put(resampler.resample(frame))
+        put(resampler.resample(None))
         out.mux(audio.encode(None))
 
 

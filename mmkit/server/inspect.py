@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 from mmkit.errors import InvalidMediaError, MmkitError
 from mmkit.media.image import probe, validate
@@ -53,25 +52,17 @@ def describe_audio(data: bytes, where: str) -> str:
 
 
 def describe_video(data: bytes, where: str) -> str:
-    """PyAV: container and stream headers, then the first frame decoded for real."""
-    import av  # heavy: imported on first video
+    """mmkit's video core: container headers (size as displayed, codec, duration), then the
+    first frame decoded for real with its pixels checked."""
+    from mmkit.media import video
 
+    origin = f"({len(data):,} bytes)"
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.video:
-                raise InvalidMediaError(f"{where}: video has no video stream")
-            stream = container.streams.video[0]
-            frame = next(iter(container.decode(stream)), None)
-            if frame is None:
-                raise InvalidMediaError(f"{where}: video has no decodable frame")
-            seconds = _video_seconds(container, stream)
-            width, height = frame.width, frame.height
-            codec = stream.codec_context.name
-    except MmkitError:
-        raise
-    except Exception as exc:  # FFmpeg errors come in many classes: all mean "cannot decode"
-        raise InvalidMediaError(f"{where}: video cannot be decoded ({_first_line(exc)})") from None
-    return f"video {seconds:.1f} s {width}×{height} {codec}"
+        info = video.probe(data, origin)
+        video.validate(data, info, origin)
+    except MmkitError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    return f"video {info.duration:.1f} s {info.width}×{info.height} {info.codec}"
 
 
 # --- internals ---------------------------------------------------------------------------------
@@ -107,14 +98,6 @@ def _decode_pyav_audio(data: bytes, where: str) -> tuple[int, int, int]:
     except Exception as exc:
         raise InvalidMediaError(f"{where}: audio cannot be decoded ({_first_line(exc)})") from None
     return frames, rate, channels
-
-
-def _video_seconds(container: Any, stream: Any) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return float(container.duration) / 1_000_000  # AV_TIME_BASE units
-    return 0.0
 
 
 def _khz(rate: int) -> str:

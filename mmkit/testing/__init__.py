@@ -14,6 +14,7 @@ from mmkit.testing.strategies import (
     ALL_MODES,
     IMAGE_FORMATS,
     PORTABLE_MODES,
+    VIDEO_CODECS,
     conversations,
     corrupt_bytes,
     data_uris,
@@ -25,12 +26,15 @@ from mmkit.testing.strategies import (
     openai_messages,
     pil_images,
     texts,
+    video_bytes,
+    videos,
 )
 
 __all__ = [
     "ALL_MODES",
     "IMAGE_FORMATS",
     "PORTABLE_MODES",
+    "VIDEO_CODECS",
     "conversations",
     "corrupt_bytes",
     "data_uris",
@@ -42,4 +46,6 @@ __all__ = [
     "openai_messages",
     "pil_images",
     "texts",
+    "video_bytes",
+    "videos",
 ]

@@ -29,7 +29,7 @@ from PIL import Image as PILImage
 
 from mmkit.media.sniff import sniff
 from mmkit.message import Message, Role
-from mmkit.parts import Image, Text
+from mmkit.parts import Image, Text, Video
 
 # Every Pillow mode pil_images() can draw ("P" is drawn with and without a transparent index).
 ALL_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK", "F")
@@ -40,6 +40,13 @@ IMAGE_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "gif", "bmp", "tiff")
 # Formats every built-in target accepts as they are: what `format=` is drawn from.
 _WIRE_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "gif")
 _PATTERNS: tuple[str, ...] = ("noise", "flat", "gradient", "blocks")
+# Video codecs video_bytes() can write, each in its usual container (all in the av wheel).
+VIDEO_CODECS: tuple[str, ...] = ("h264", "vp9", "mpeg4")
+_VIDEO_WRITERS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "h264": ("mp4", "libx264", {"preset": "ultrafast", "crf": "35"}),
+    "vp9": ("webm", "libvpx-vp9", {"deadline": "realtime", "cpu-used": "8", "crf": "50", "b": "0"}),
+    "mpeg4": ("avi", "mpeg4", {"qscale": "10"}),
+}
 
 # The modes each format stores as they are; others are converted first (see _storable).
 _SAVABLE: dict[str, frozenset[str]] = {
@@ -560,3 +567,66 @@ def _check_choice(values: Sequence[str], allowed: Sequence[str], what: str) -> l
 def _check_sides(min_side: int, max_side: int) -> None:
     if not 1 <= min_side <= max_side:
         raise InvalidArgument(f"need 1 <= min_side <= max_side, got {min_side}, {max_side}")
+
+
+# --- video ---------------------------------------------------------------------------------------
+
+
+@st.composite
+def video_bytes(
+    draw: DrawFn,
+    *,
+    codecs: Sequence[str] = VIDEO_CODECS,
+    min_side: int = 16,
+    max_side: int = 64,
+    min_frames: int = 1,
+    max_frames: int = 12,
+    fps: Sequence[int] = (5, 10, 24, 25, 30),
+) -> bytes:
+    """A real encoded clip (H.264 MP4, VP9 WEBM or MPEG-4 AVI): a block moving over a gradient,
+    sides even and within [min_side, max_side], `min_frames`..`max_frames` frames at a drawn
+    rate. Small by default, so each example encodes in a few milliseconds."""
+    chosen = _check_choice(codecs, VIDEO_CODECS, "codec")
+    _check_sides(min_side, max_side)
+    if not 1 <= min_frames <= max_frames:
+        raise InvalidArgument(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
+    codec = draw(st.sampled_from(chosen))
+    low, high = max(16, min_side), max(16, max_side)  # encoders want 16 px and even sides
+    width = draw(st.integers(low, high)) // 2 * 2
+    height = draw(st.integers(low, high)) // 2 * 2
+    rate = draw(st.sampled_from(list(fps)))
+    count = draw(st.integers(min_frames, max_frames))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return _encode_clip(codec, width, height, rate, count, seed)
+
+
+def videos(**options: Any) -> SearchStrategy[Video]:
+    """Video parts made from `video_bytes(**options)`."""
+    return video_bytes(**options).map(Video)
+
+
+def _encode_clip(codec: str, width: int, height: int, rate: int, count: int, seed: int) -> bytes:
+    import av
+
+    fmt, encoder, settings = _VIDEO_WRITERS[codec]
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 200, size=3)
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = np.dstack(
+        [base[0] + xx * 40 // width, base[1] + yy * 40 // height, np.full_like(xx, base[2])]
+    ).astype(np.uint8)
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=fmt) as container:
+        stream = container.add_stream(encoder, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.options = dict(settings)
+        for index in range(count):
+            pixels = background.copy()
+            x = (index * 3) % max(1, width - 8)
+            pixels[height // 4 : height // 4 + 8, x : x + 8] = (250, 250, 250)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
