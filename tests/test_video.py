@@ -12,7 +12,13 @@ from PIL import Image as PILImage
 
 import mmkit
 from mmkit import Image, Message, Video
-from mmkit.errors import InvalidMediaError, InvalidOptionError, MediaTooLargeError, MmkitError
+from mmkit.errors import (
+    BlockedURLError,
+    InvalidMediaError,
+    InvalidOptionError,
+    MediaTooLargeError,
+    MmkitError,
+)
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import sniff
 from mmkit.server.inspect import describe_video
@@ -397,3 +403,19 @@ def test_server_echoes_what_it_saw(fixtures_dir: Path) -> None:
     client = mmkit.Client("echo")
     reply = client.chat([Message.user("What?", video=fixtures_dir / "clip.webm")])
     assert "image 96×64 JPEG" in reply.text  # OpenAI-shaped: frames
+
+
+def test_dicts_never_read_local_video_files(fixtures_dir: Path) -> None:
+    path = str(fixtures_dir / "clip.mp4")
+    openai = {"role": "user", "content": [{"type": "video_url", "video_url": {"url": path}}]}
+    with pytest.raises(BlockedURLError, match="local_files=True"):
+        mmkit.from_openai([openai])
+    hf = {"role": "user", "content": [{"type": "video", "video": [str(fixtures_dir / "rgb.png")]}]}
+    with pytest.raises(BlockedURLError, match="frame 1"):
+        mmkit.from_hf([hf])
+    with pytest.raises(BlockedURLError):
+        mmkit.from_hf([{"role": "user", "content": [{"type": "video", "path": path}]}])
+    with pytest.raises(BlockedURLError, match="never reads local files"):
+        Message.model_validate({"role": "user", "content": [{"type": "video", "path": path}]})
+    (trusted,) = mmkit.from_openai([openai], local_files=True)
+    assert trusted.videos[0].codec == "h264"
