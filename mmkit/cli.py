@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from mmkit.errors import MmkitError
+from mmkit.errors import InvalidOptionError, MmkitError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,9 +37,158 @@ def _parser() -> argparse.ArgumentParser:
         prog="mmkit", description="Build, validate and send multimodal chat messages."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_inspect, _add_serve):
+    for add in (_add_caption, _add_inspect, _add_serve):
         add(commands)
     return parser
+
+
+# --- mmkit caption -----------------------------------------------------------------------------
+
+
+def _add_caption(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    caption = commands.add_parser(
+        "caption",
+        help="caption files, folders, globs, URLs and manifests with a model",
+        description="Caption every media item in PATH... (files, folders walked recursively, "
+        "globs, http(s) URLs, and manifests: .jsonl/.csv/.parquet files with a path or url "
+        "column, optional id and prompt). One JSON line per item is appended to --out as it "
+        "completes; a rerun skips items already captioned with the same content.",
+    )
+    caption.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs, URLs")
+    caption.add_argument("--model", required=True, help="model name, or an alias with --config")
+    caption.add_argument(
+        "--prompt", default=None, help="text sent with each item (a manifest row's prompt wins)"
+    )
+    caption.add_argument(
+        "--out",
+        default="captions.jsonl",
+        help="output file: JSON lines, or Parquet when it ends in .parquet (default "
+        "captions.jsonl)",
+    )
+    caption.add_argument("--system", default=None, help="a system message for every request")
+    caption.add_argument("--config", default=None, help="LiteLLM-style config; --model is an alias")
+    caption.add_argument("--base-url", default=None, help="an OpenAI-compatible server's URL")
+    caption.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="read the API key from this environment variable (else the provider's own)",
+    )
+    caption.add_argument("--concurrency", type=_positive, default=16, metavar="N")
+    caption.add_argument(
+        "--rate", type=_positive_number, default=None, metavar="RPM", help="requests per minute"
+    )
+    caption.add_argument("--max-side", type=_positive, default=None, metavar="N")
+    caption.add_argument(
+        "--frames", type=_positive, default=8, metavar="N", help="frames sampled per video"
+    )
+    caption.add_argument("--max-tokens", type=_positive, default=None, metavar="N")
+    caption.add_argument("--temperature", type=float, default=None)
+    caption.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider-specific parameter (VALUE read as JSON when it parses, else text); "
+        "repeat for more",
+    )
+    caption.add_argument("--limit", type=_positive, default=None, metavar="N")
+    caption.add_argument("--retry-failed", action="store_true", help="try failed items again")
+    caption.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="encode everything, send nothing: report sizes and estimated tokens",
+    )
+    caption.add_argument("--retries", type=int, default=5, metavar="N")
+    caption.add_argument("--timeout", type=_positive_number, default=None, metavar="S")
+    caption.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="encoding processes (default: cores)"
+    )
+    caption.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="let URLs reach loopback and private addresses (blocked by default)",
+    )
+    caption.add_argument(
+        "--manifest-root",
+        default=None,
+        metavar="DIR",
+        help="the folder manifest paths must stay in (default: the manifest's folder)",
+    )
+    caption.add_argument(
+        "--progress-every",
+        type=_positive_number,
+        default=5.0,
+        metavar="S",
+        help="seconds between progress lines when stderr is not a terminal",
+    )
+    caption.set_defaults(handler=_caption)
+
+
+def _caption(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from mmkit.caption import DEFAULT_PROMPT, CaptionOptions, Summary
+    from mmkit.caption.runner import pipeline
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            print(
+                f"mmkit caption: error: environment variable {args.api_key_env} is not set",
+                file=sys.stderr,
+            )
+            return 2
+    options = CaptionOptions(
+        model=args.model,
+        prompt=args.prompt or DEFAULT_PROMPT,
+        out=args.out,
+        system=args.system,
+        max_side=args.max_side,
+        frames=args.frames,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        params=_params(args.param),
+        config=args.config,
+        base_url=args.base_url,
+        api_key=api_key,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        retries=args.retries,
+        timeout=args.timeout,
+        limit=args.limit,
+        retry_failed=args.retry_failed,
+        dry_run=args.dry_run,
+        workers=args.workers,
+        allow_private_urls=args.allow_private_urls,
+        manifest_root=args.manifest_root,
+        progress=True,
+        progress_every=args.progress_every,
+    )
+    summary = Summary()
+    try:
+        asyncio.run(pipeline(args.paths, options, summary))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        print(summary)
+        return 130
+    print(summary)
+    return 0  # failed items are in the output with their error; the run itself succeeded
+
+
+def _params(pairs: list[str]) -> dict[str, object]:
+    import json
+
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidOptionError(f"--param {pair!r}: write KEY=VALUE")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
+    return params
 
 
 # --- mmkit inspect -----------------------------------------------------------------------------
@@ -221,6 +370,23 @@ def _is_loopback(host: str) -> bool:
 
 
 # --- argument types ----------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    return value
 
 
 def _fraction(text: str) -> float:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from PIL import Image as PILImage
@@ -29,3 +34,48 @@ def sent_to_openai(image: Image, **options: Any) -> bytes:
     data = base64.b64decode(payload, validate=True)
     assert header == f"data:{sniff(data)};base64"
     return data
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on 127.0.0.1 (a lying Content-Type: the bytes must decide);
+    yields the base URL. Missing files get 404."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = folder / self.path.split("?")[0].lstrip("/")
+            if not path.is_file():
+                self.send_error(404)
+                return
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def make_images(
+    folder: Path, count: int, *, start: int = 0, size: tuple[int, int] = (64, 48)
+) -> list[Path]:
+    """`count` small distinct real images (PNG and JPEG alternating) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(start, start + count):
+        im = PILImage.new("RGB", size, ((n * 37) % 256, (n * 91) % 256, (n * 13) % 256))
+        path = folder / (f"img{n:04d}.png" if n % 2 else f"img{n:04d}.jpg")
+        im.save(path)
+        paths.append(path)
+    return paths

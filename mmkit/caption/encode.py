@@ -1,0 +1,143 @@
+"""The worker's job: bytes in, a ready request body out (runs in a process pool, off the loop).
+
+Each job reads the file (or takes a URL's fetched bytes), hashes it, skips it when the output
+already holds this id with this content, finds its kind from the bytes, builds the message and the
+provider's JSON body. The event loop then only sends. Errors come back as values: a worker never
+raises for one bad item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmkit.caption.items import KINDS, Item, PartOptions, kind_of, media_type
+from mmkit.errors import InvalidMediaError, MediaTooLargeError, MmkitError, UnsupportedFormatError
+from mmkit.transport.prepared import Prepared, RequestBuilder
+
+# Largest source file a job reads (checked while reading, not on the size the OS reports).
+MAX_SOURCE_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """What every job of a run shares; sent to each worker once."""
+
+    builder: RequestBuilder
+    prompt: str
+    system: str | None
+    parts: PartOptions
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    item: Item
+    data: bytes | None = None  # a URL's bytes, fetched by the loop; None: read item.source
+    done_hash: str | None = None  # the output holds this id with this content hash
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    hash: str
+    kind: str
+    prompt: str
+    prepared: Prepared
+    source_bytes: int
+    media_tokens: int  # OpenAI's published estimate for the media as sent
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    hash: str | None
+    type: str
+    message: str
+
+
+Outcome = Encoded | Unchanged | Failed
+
+_settings: EncodeSettings | None = None
+
+
+def init_worker(settings: EncodeSettings) -> None:
+    """Pool initializer: keep the run's settings; Ctrl-C is the parent's to handle."""
+    global _settings
+    _settings = settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_job(job: Job) -> Outcome:
+    """The pool's entry point (uses the settings `init_worker` stored)."""
+    assert _settings is not None, "init_worker was not called in this process"
+    return encode_job(job, _settings)
+
+
+def encode_job(job: Job, settings: EncodeSettings) -> Outcome:
+    item = job.item
+    digest: str | None = None
+    try:
+        data = job.data if job.data is not None else read_source(Path(item.source))
+        digest = content_hash(data)
+        if digest == job.done_hash:
+            return Unchanged(digest)
+        kind = kind_of(data[:32])
+        if kind is None:
+            mime = media_type(data[:32])
+            if mime is None:
+                raise InvalidMediaError(
+                    f"{item.source}: not an image, audio or video (its bytes match no known type)"
+                )
+            raise UnsupportedFormatError(
+                f"{item.source}: {mime} cannot be captioned by this mmkit yet"
+            )
+        return _encode(item, kind, data, digest, settings)
+    except MmkitError as exc:
+        return Failed(digest, type(exc).__name__, str(exc))
+    except (OSError, MemoryError, RecursionError) as exc:
+        return Failed(digest, type(exc).__name__, f"{item.source}: {exc}")
+    except Exception as exc:  # a decoder's own error that escaped translation: still one item
+        return Failed(digest, type(exc).__name__, f"{item.source}: {exc}")
+
+
+def _encode(item: Item, kind: str, data: bytes, digest: str, settings: EncodeSettings) -> Encoded:
+    from mmkit import formats
+    from mmkit.media.source import Resolved
+    from mmkit.message import Message
+    from mmkit.transport.providers import resolve
+
+    media = KINDS[kind]
+    parts = media.parts(Resolved(data, item.source), settings.parts)
+    prompt = item.prompt or settings.prompt
+    messages = [Message.user([prompt, *parts])]
+    if settings.system:
+        messages.insert(0, Message.system(settings.system))
+    prepared = settings.builder.build(messages, **settings.params)
+    provider, _ = resolve(settings.builder.model, settings.builder.base_url)
+    target = formats.get(provider.wire_format).target
+    return Encoded(digest, kind, prompt, prepared, len(data), media.tokens(parts, target))
+
+
+def read_source(path: Path) -> bytes:
+    with path.open("rb") as f:
+        data = f.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise MediaTooLargeError(
+            f"{path} is over {MAX_SOURCE_BYTES // 2**20} MiB; mmkit caption reads files up to "
+            "that size (downscale or cut it first)"
+        )
+    if not data:
+        raise InvalidMediaError(f"{path} is empty")
+    return data
+
+
+def content_hash(data: bytes) -> str:
+    """The content's identity in the output: sha256, as `sha256sum` prints it."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -1,0 +1,86 @@
+"""What a captioning run works on: an Item (id, source, kind, prompt) and the table of media kinds.
+
+A kind is detected from the bytes (mmkit.media.sniff), never from a file name. Each kind says how
+its bytes become message parts; audio and video join by adding one entry to `KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mmkit.media.sniff import sniff
+
+if TYPE_CHECKING:
+    from mmkit.formats.base import Target
+    from mmkit.media.source import Resolved
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing to caption. `id` keys it in the output (resume skips a done id with the same
+    content); `source` is a path or an http(s) URL; `kind` is known once the bytes were seen
+    (None before, for URLs); `prompt` overrides the run's prompt (a manifest row's own)."""
+
+    id: str
+    source: str
+    kind: str | None = None
+    prompt: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class PartOptions:
+    """How media become parts: the run's --max-side and --frames."""
+
+    max_side: int | None = None
+    frames: int = 8
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One media kind: how its bytes become parts, and an estimate of the tokens they cost."""
+
+    name: str
+    parts: Callable[[Resolved, PartOptions], list[Any]]
+    tokens: Callable[[list[Any], Target], int]
+
+
+def _image_parts(source: Resolved, options: PartOptions) -> list[Any]:
+    from mmkit.parts import Image
+
+    return [Image(source, max_side=options.max_side)]
+
+
+def _image_tokens(parts: list[Any], target: Target) -> int:
+    from mmkit.formats.openai import image_tokens
+
+    total = 0
+    for part in parts:
+        sent = part.encoded(target.images)  # cached: the body was built from this encoding
+        total += image_tokens(sent.width, sent.height, part.detail)
+    return total
+
+
+# The media kinds a run captions, by the first half of the sniffed MIME type.
+KINDS: dict[str, Kind] = {
+    "image": Kind("image", _image_parts, _image_tokens),
+}
+
+
+def kind_of(head: bytes) -> str | None:
+    """The kind of media these first bytes start, or None (not media mmkit can caption)."""
+    mime = sniff(head)
+    if mime is None:
+        return None
+    kind = mime.split("/", 1)[0]
+    return kind if kind in KINDS else None
+
+
+def media_type(head: bytes) -> str | None:
+    """The sniffed MIME type, for messages about media of a kind no entry handles yet."""
+    return sniff(head)

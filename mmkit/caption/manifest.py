@@ -1,0 +1,133 @@
+"""Manifests: a JSONL, CSV or Parquet file listing what to caption, one row per item.
+
+A row has a `source`, `path` or `url` (the media), and optionally an `id` and its own `prompt`.
+
+Trust rule. A manifest is data (design.md, "Trust boundaries"): it may come with a downloaded
+dataset. Its http(s) URLs go through the guarded fetch like any URL. Its paths are read only
+inside one folder: the manifest's own folder by default (relative paths resolve against it), or
+the folder the caller names (`manifest_root=`, `--manifest-root`). A path that leaves it (absolute
+elsewhere, `..`, or a symlink pointing out) is refused for that row, which gets an error record.
+Naming `/` as the root is how a caller trusts every path in a manifest it wrote itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mmkit.errors import ConfigError
+
+SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet")
+SOURCE_COLUMNS = ("source", "path", "url")
+
+
+class Row:
+    """One manifest row, read: where it is (for messages), its fields as strings or None."""
+
+    __slots__ = ("id", "number", "prompt", "source")
+
+    def __init__(self, number: int, fields: Mapping[str, Any]) -> None:
+        self.number = number
+        self.id = _text(fields.get("id"))
+        self.prompt = _text(fields.get("prompt"))
+        self.source = next(
+            (value for value in (_text(fields.get(c)) for c in SOURCE_COLUMNS) if value), None
+        )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def is_manifest(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES
+
+
+def rows(path: Path) -> Iterator[Row]:
+    """The rows of a manifest, streamed (a manifest can list millions of items)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        yield from _csv_rows(path)
+    elif suffix == ".parquet":
+        yield from _parquet_rows(path)
+    else:
+        yield from _jsonl_rows(path)
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                fields = json.loads(line)
+            except (ValueError, RecursionError):
+                raise ConfigError(
+                    f"manifest {path} line {number} is not JSON; each line must be an object "
+                    'such as {"path": "a.jpg", "id": "a", "prompt": "..."}'
+                ) from None
+            if not isinstance(fields, dict):
+                raise ConfigError(f"manifest {path} line {number} is not a JSON object")
+            yield Row(number, fields)
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    with path.open(newline="", encoding="utf-8-sig") as text:
+        reader = csv.DictReader(text)
+        columns = {c.strip().lower() for c in reader.fieldnames or ()}
+        if not columns & set(SOURCE_COLUMNS):
+            raise ConfigError(
+                f"manifest {path} has no column named {', '.join(SOURCE_COLUMNS)}; its header "
+                f"is {sorted(columns)}"
+            )
+        for number, fields in enumerate(reader, 2):  # line 1 is the header
+            yield Row(number, {(k or "").strip().lower(): v for k, v in fields.items()})
+
+
+def _parquet_rows(path: Path) -> Iterator[Row]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError(
+            f"reading the Parquet manifest {path} needs pyarrow: pip install 'mmkit[parquet]'"
+        ) from None
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError kinds
+        raise ConfigError(f"manifest {path} is not a readable Parquet file ({exc})") from None
+    wanted = [c for c in ("id", "prompt", *SOURCE_COLUMNS) if c in table.schema_arrow.names]
+    if not set(wanted) & set(SOURCE_COLUMNS):
+        raise ConfigError(
+            f"manifest {path} has no column named {', '.join(SOURCE_COLUMNS)}; its columns are "
+            f"{table.schema_arrow.names}"
+        )
+    number = 0
+    for batch in table.iter_batches(columns=wanted, batch_size=4096):
+        for fields in batch.to_pylist():
+            number += 1
+            yield Row(number, fields)
+
+
+def resolve_path(written: str, folder: Path, root: Path) -> Path:
+    """The file a manifest row names (relative to the manifest's `folder`), which must lie
+    inside `root` once links are followed.
+
+    Raises PermissionError (caught by the caller as the row's error) when it does not.
+    """
+    candidate = Path(written)  # no "~" expansion: a row is data, not a shell line
+    full = candidate if candidate.is_absolute() else folder / candidate
+    real = Path(os.path.realpath(full))
+    real_root = Path(os.path.realpath(root))
+    if real != real_root and real_root not in real.parents:
+        raise PermissionError(
+            f"{written} is outside {root}, the folder this manifest's paths must stay in (pass "
+            "manifest_root= / --manifest-root DIR to trust a wider folder)"
+        )
+    return full

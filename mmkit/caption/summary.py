@@ -1,0 +1,79 @@
+"""What a run did, counted as it goes: the summary `run()` returns and the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Summary:
+    """Counts for one run.
+
+    items: media items met; done: captioned in this run; skipped: already in the output with the
+    same content; failed: by error type; not_media/unsupported: files skipped in folders and globs;
+    duplicates: ids met twice in the inputs; requests: HTTP requests sent; retries: requests that
+    repeated an item's (429s included); rate_limited: 429 answers; tokens: as the server counted.
+    dry_run: nothing sent; `sent_bytes` and `estimated_tokens` say what would have been.
+    """
+
+    out: str = ""
+    dry_run: bool = False
+    items: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    not_media: int = 0
+    unsupported: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    source_bytes: int = 0
+    sent_bytes: int = 0
+    estimated_tokens: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def failures(self) -> int:
+        return sum(self.failed.values())
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __str__(self) -> str:
+        rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
+        lines = [
+            f"{'dry run' if self.dry_run else 'captioned'}: {self.done:,} of {self.items:,} items"
+            f" in {self.elapsed:.1f} s ({rate:.1f}/s)"
+            + (" — interrupted" if self.interrupted else ""),
+            f"skipped (already done): {self.skipped:,}",
+            f"failed: {self.failures:,}"
+            + "".join(f"\n  {name}: {n:,}" for name, n in sorted(self.failed.items())),
+        ]
+        if self.not_media or self.unsupported or self.duplicates:
+            other = [f"not media: {self.not_media:,}"]
+            other += [f"{mime}: {n:,}" for mime, n in sorted(self.unsupported.items())]
+            if self.duplicates:
+                other.append(f"duplicate ids: {self.duplicates:,}")
+            lines.append("files left out: " + ", ".join(other))
+        if self.dry_run:
+            lines.append(
+                f"would send: {self.sent_bytes:,} bytes of requests for {self.source_bytes:,} "
+                f"bytes of media, about {self.estimated_tokens:,} input tokens (OpenAI's estimate)"
+            )
+        else:
+            lines.append(
+                f"requests: {self.requests:,}, retries: {self.retries:,} "
+                f"(rate limited: {self.rate_limited:,})"
+            )
+            lines.append(
+                f"tokens: {self.tokens:,} (prompt {self.prompt_tokens:,}, "
+                f"completion {self.completion_tokens:,})"
+            )
+        if self.out and not self.dry_run:
+            lines.append(f"output: {self.out}")
+        return "\n".join(lines)
