@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import mmkit
+import mmkit.caption
 from mmkit import Image, Message
 from mmkit.server import shared_echo_server
 
@@ -92,6 +94,15 @@ def main() -> None:
         reply = gemma.chat([Message.user("Caption this", image=FIXTURES / "photo.webp")])
         print(f"  alias gemma-3 ({gemma.provider.name}): {reply.text}")
         print(f"  Bytez headers kept: {', '.join(sorted(reply.headers)) or 'none'}")
+
+    print("\n== Captioning fixtures/ (what `mmkit caption fixtures --model echo` does) ==")
+    out = Path(tempfile.mkdtemp()) / "captions.jsonl"
+    summary = mmkit.caption.run([FIXTURES], model="echo", out=out, max_side=256)
+    print("  " + str(summary).replace("\n", "\n  "))
+    first = out.read_text().splitlines()[0]
+    print(f"  first record: {first[:150]}...")
+    again = mmkit.caption.run([FIXTURES], model="echo", out=out)
+    print(f"  run again: {again.done} captioned, {again.skipped} skipped (already done)")
 
 
 if __name__ == "__main__":

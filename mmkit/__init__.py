@@ -33,6 +33,10 @@ _LAZY = {"Client", "AsyncClient", "Reply", "Timeout", "completion", "acompletion
 
 
 def __getattr__(name: str) -> Any:
+    if name == "caption":  # the captioning pipeline: `mmkit.caption.run(...)`
+        import mmkit.caption
+
+        return mmkit.caption
     if name in _LAZY:
         import mmkit.transport
 

@@ -198,7 +198,7 @@ def test_a_line_in_the_middle_that_is_not_a_record_stops_the_run(tmp_path: Path)
     assert out.read_text().count("\n") == 3  # untouched
 
 
-# --- manifests: the trust rule ---------------------------------------------------------------------
+# --- manifests: the trust rule --------------------------------------------------------------------
 
 
 def test_manifest_paths_stay_inside_the_manifest_folder(
@@ -243,7 +243,7 @@ def test_manifest_urls_to_private_addresses_are_blocked_by_default(
     assert read_records(out)[0]["error"]["type"] == "BlockedURLError"  # type: ignore[index]
 
 
-# --- faults and rate limits -------------------------------------------------------------------------
+# --- faults and rate limits -----------------------------------------------------------------------
 
 
 def test_429s_5xx_and_dropped_connections_still_caption_every_item(tmp_path: Path) -> None:
@@ -311,7 +311,7 @@ def test_a_rate_ceiling_spaces_the_requests(tmp_path: Path, server: RunningServe
     assert time.monotonic() - started >= 0.5  # five gaps of 0.1 s at least
 
 
-# --- stops: kill -9 and Ctrl-C ----------------------------------------------------------------------
+# --- stops: kill -9 and Ctrl-C --------------------------------------------------------------------
 
 
 def caption_command(folder: Path, out: Path, server: RunningServer, *extra: str) -> list[str]:
@@ -459,6 +459,8 @@ def test_the_command_line_captions_the_fixtures_with_echo(
         "64",
         "--param",
         "top_k=3",
+        "--progress-every",
+        "0.001",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
