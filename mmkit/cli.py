@@ -1,7 +1,9 @@
 """The `mmkit` command line: one function pair per subcommand (add its arguments, run it).
 
-A new subcommand (`caption`, `inspect`) is one `_add_<name>` function that registers its parser
-and sets `handler`, plus the `_<name>` function that runs it and returns an exit status.
+A new subcommand (`caption`, ...) is one `_add_<name>` function that registers its parser and sets
+`handler`, listed in `_SUBCOMMANDS`, plus the `_<name>` function that runs it and returns an exit
+status. `mmkit inspect` reports each input as one record (`_INSPECTORS`, by media kind): the same
+record is printed for people or, with --json, as one JSON line for scripts.
 """
 
 from __future__ import annotations
@@ -9,21 +11,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeAlias
 
+from mmkit import __version__
 from mmkit.errors import InvalidOptionError, MmkitError
 
 Handler = Callable[[argparse.Namespace], int]
+# a string: _SubParsersAction is not subscriptable at run time before Python 3.11
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
+    if handler is None:  # `mmkit` alone: say what there is, on stderr, as argparse does for errors
+        parser.print_help(sys.stderr)
         return 2
     try:
         return handler(args)
@@ -36,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmkit", description="Build, validate and send multimodal chat messages."
     )
+    parser.add_argument("--version", action="version", version=f"mmkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_caption, _add_inspect, _add_serve):
+    for add in _SUBCOMMANDS:
         add(commands)
     return parser
 
@@ -45,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 # --- mmkit caption -----------------------------------------------------------------------------
 
 
-def _add_caption(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_caption(commands: Subcommands) -> None:
     caption = commands.add_parser(
         "caption",
         help="caption files, folders, globs, URLs and manifests with a model",
@@ -194,7 +203,7 @@ def _params(pairs: list[str]) -> dict[str, object]:
 # --- mmkit inspect -----------------------------------------------------------------------------
 
 
-def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_inspect(commands: Subcommands) -> None:
     inspect = commands.add_parser(
         "inspect",
         help="show what would be sent for media files",
@@ -217,42 +226,106 @@ def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="OpenAI image detail (changes the token estimate)",
     )
+    inspect.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per input, one per line (errors too, with an 'error' field)",
+    )
     inspect.set_defaults(handler=_inspect)
+
+
+# An inspector turns one input into a record: {"input", "kind", "source", "sent",
+# "conversions"} (JSON-ready) plus "lines" for people. Audio and video add theirs here.
+Inspector = Callable[[str, argparse.Namespace], dict[str, Any]]
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from mmkit import formats
-    from mmkit.formats.openai import image_tokens
-    from mmkit.parts import Image
 
-    wire = formats.get(args.target)
+    formats.get(args.target)  # an unknown target fails once, before any file is read
     failed = 0
     for name in args.files:
         try:
-            image = Image(name, max_side=args.max_side, detail=args.detail)
-            print(image.describe())
-            if image.data is None:
-                print("  a URL: passed through for the target to fetch")
-                continue
-            sent = image.encoded(wire.target.images)
-            tokens = image_tokens(sent.width, sent.height, args.detail)
-            print(
-                f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
-                f"{len(sent.data):,} bytes ({(len(sent.data) + 2) // 3 * 4:,} base64 chars); "
-                f"about {tokens} tokens on OpenAI"
-            )
-            for change in image.conversions:
-                print(f"  - {change}")
+            record = _INSPECTORS.get(_kind_of(name), _inspect_image)(name, args)
         except MmkitError as exc:
             failed += 1
-            print(f"{name}: error: {exc}", file=sys.stderr)
+            record = {"input": name, "error": {"type": type(exc).__name__, "message": str(exc)}}
+            if not args.json:
+                print(f"{name}: error: {exc}", file=sys.stderr)
+                continue
+        lines = record.pop("lines", [])
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            print("\n".join(lines))
     return 1 if failed else 0
+
+
+def _kind_of(name: str) -> str:
+    """The media kind of a local file from its first bytes ('image' when unknown or a URL)."""
+    from mmkit.media.sniff import sniff
+
+    path = Path(name).expanduser()
+    if not path.is_file():
+        return "image"
+    with path.open("rb") as file:
+        mime = sniff(file.read(4096))
+    return mime.split("/")[0] if mime else "image"
+
+
+def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from mmkit import formats
+    from mmkit.formats.openai import image_tokens
+    from mmkit.parts import Image
+
+    image = Image(name, max_side=args.max_side, detail=args.detail)
+    record: dict[str, Any] = {
+        "input": name,
+        "kind": "image",
+        "source": {
+            "mime": image.mime,
+            "width": image.width,
+            "height": image.height,
+            "frames": image.frames,
+            "bytes": image.nbytes,
+            "url": image.url,
+        },
+        "sent": None,
+        "conversions": [],
+        "lines": [image.describe()],
+    }
+    if image.data is None:
+        record["lines"].append("  a URL: passed through for the target to fetch")
+        return record
+    sent = image.encoded(formats.get(args.target).target.images)
+    base64_chars = (len(sent.data) + 2) // 3 * 4
+    tokens = image_tokens(sent.width, sent.height, args.detail)
+    record["sent"] = {
+        "target": args.target,
+        "mime": sent.mime,
+        "width": sent.width,
+        "height": sent.height,
+        "bytes": len(sent.data),
+        "base64_chars": base64_chars,
+        "openai_tokens": tokens,
+    }
+    record["conversions"] = image.conversions
+    record["lines"].append(
+        f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
+        f"{len(sent.data):,} bytes ({base64_chars:,} base64 chars); "
+        f"about {tokens} tokens on OpenAI"
+    )
+    record["lines"].extend(f"  - {change}" for change in image.conversions)
+    return record
+
+
+_INSPECTORS: dict[str, Inspector] = {"image": _inspect_image}
 
 
 # --- mmkit serve -------------------------------------------------------------------------------
 
 
-def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_serve(commands: Subcommands) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the local conformance server (OpenAI and Bytez routes)",
@@ -261,7 +334,9 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "it saw. Faults (latency, 429, 5xx, drops) can be injected for retry tests.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="port 0…65535 (default 8000; 0 = any free port)"
+    )
     serve.add_argument(
         "--allow-remote",
         action="store_true",
@@ -369,6 +444,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_SUBCOMMANDS: tuple[Callable[[Subcommands], None], ...] = (_add_caption, _add_inspect, _add_serve)
+
+
 # --- argument types ----------------------------------------------------------------------------
 
 
@@ -386,6 +464,17 @@ def _positive_number(text: str) -> float:
     value = _number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use 0…65535") from None
+    # The OS would wrap 99999 to another port, and -1 surfaces as an error about the host.
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; use 0…65535 (0 = any free port)")
     return value
 
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mmkit.cli import main
 from mmkit.formats.openai import image_tokens
+
+# The console script pip installed next to this Python: the command a user types.
+MMKIT = str(Path(sys.executable).with_name("mmkit"))
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MMKIT, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def test_inspect_shows_what_would_be_sent(
@@ -63,3 +77,114 @@ def test_serve_refuses_a_public_host_without_allow_remote(
 ) -> None:
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err
+
+
+def test_no_arguments_prints_usage_to_stderr() -> None:
+    done = run()
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("usage: mmkit")
+    assert "inspect" in done.stderr and "serve" in done.stderr
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0
+    assert done.stdout == f"mmkit {version('mmkit')}\n"
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1"])
+def test_serve_refuses_a_port_out_of_range(port: str) -> None:
+    done = run("serve", "--port", port, timeout=20)  # a child: a regression would serve forever
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert f"error: argument --port: {port} is out of range; use 0…65535" in done.stderr
+    assert "host" not in done.stderr.split("error:")[1]  # the port is blamed, not the host
+
+
+@pytest.mark.parametrize("port", ["eighty", "80.5", ""])
+def test_serve_refuses_a_port_that_is_not_a_number(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--port", port])
+    assert done.value.code == 2
+    assert f"argument --port: {port!r} is not a port number; use 0…65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["0", "1", "65535"])
+def test_serve_port_bounds_are_accepted(port: str) -> None:
+    from mmkit.cli import _parser
+
+    assert _parser().parse_args(["serve", "--port", port]).port == int(port)
+
+
+def test_serve_port_0_serves_on_a_free_port() -> None:
+    with subprocess.Popen(
+        [MMKIT, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()  # printed once the port is bound
+            assert banner.startswith("mmkit conformance server on http://127.0.0.1:")
+            base_url = banner.split()[4]
+            port = int(base_url.rsplit(":", 1)[1])
+            assert 0 < port <= 65535
+            reply = httpx.get(f"{base_url}/v1/models", timeout=10)
+            assert reply.json()["data"][0]["id"] == "echo"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def test_inspect_json_one_object_per_input(fixtures_dir: Path) -> None:
+    done = run(
+        "inspect",
+        "--json",
+        "--max-side",
+        "50",
+        str(fixtures_dir / "image.bmp"),
+        str(fixtures_dir / "not_an_image.png"),
+        "https://example.com/cat.png",
+    )
+    assert done.returncode == 1  # one input failed
+    assert done.stderr == ""
+    bmp, bad, url = (json.loads(line) for line in done.stdout.splitlines())
+    assert bmp["input"] == str(fixtures_dir / "image.bmp")
+    assert bmp["kind"] == "image"
+    assert bmp["source"] == {
+        "mime": "image/bmp",
+        "width": 100,
+        "height": 80,
+        "frames": 1,
+        "bytes": 24054,
+        "url": None,
+    }
+    sent = bmp["sent"]
+    assert (sent["target"], sent["mime"], sent["width"], sent["height"]) == (
+        "openai",
+        "image/jpeg",
+        50,
+        40,
+    )
+    assert sent["base64_chars"] == -(-sent["bytes"] // 3) * 4
+    assert sent["openai_tokens"] == 255
+    assert bmp["conversions"] == [
+        "resized 100×80 → 50×40",
+        "converted BMP → JPEG (the target does not accept it)",
+    ]
+    assert bad["input"] == str(fixtures_dir / "not_an_image.png")
+    assert bad["error"]["type"] == "InvalidMediaError"
+    assert "no known image signature" in bad["error"]["message"]
+    assert url["source"]["url"] == "https://example.com/cat.png"
+    assert url["sent"] is None
+
+
+def test_inspect_unknown_target_is_one_clear_error(
+    fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inspect", str(fixtures_dir / "photo.jpg"), "--target", "nope"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("mmkit inspect: error:")
+    assert "nope" in captured.err
