@@ -396,6 +396,15 @@ def test_input_audio_format(client: httpx.Client) -> None:
     assert_openai_error(chat(client, user(data_prefixed)), 400)
 
 
+def test_a_list_where_a_word_belongs_is_a_400_not_a_500(client: httpx.Client) -> None:
+    # Found by Hypothesis: a list is unhashable, and the set lookup raised TypeError (a 500).
+    audio = {"type": "input_audio", "input_audio": {"data": b64("tone.wav"), "format": ["wav"]}}
+    assert "'wav' or 'mp3'" in assert_openai_error(chat(client, user(audio)), 400)
+    image = {"type": "image_url", "image_url": {"url": data_uri("rgb.png", "image/png")}}
+    image["image_url"]["detail"] = ["low"]  # type: ignore[index]
+    assert "'auto', 'low' or 'high'" in assert_openai_error(chat(client, user(image)), 400)
+
+
 def mp3_of_tone() -> bytes:
     import io
 

@@ -158,7 +158,7 @@ def _openai_part(part: Mapping[str, Any], kind: str, where: str, plan: Plan) -> 
     if kind == "image_url":
         spec = _url_spec(part, "image_url", where)
         detail = spec.get("detail")
-        if detail is not None and detail not in _DETAILS:
+        if detail is not None and (not isinstance(detail, str) or detail not in _DETAILS):
             raise Rejection(
                 400, f"{where}.image_url.detail must be 'auto', 'low' or 'high'", "invalid_value"
             )
@@ -173,7 +173,7 @@ def _openai_part(part: Mapping[str, Any], kind: str, where: str, plan: Plan) -> 
                 400, f"{where}.input_audio needs a 'data' string (raw base64)", "invalid_value"
             )
         fmt = audio.get("format")
-        if fmt not in _INPUT_AUDIO_FORMATS:
+        if not isinstance(fmt, str) or fmt not in _INPUT_AUDIO_FORMATS:
             raise Rejection(
                 400,
                 f"{where}.input_audio.format is {fmt!r}; it must be 'wav' or 'mp3' (the short "
