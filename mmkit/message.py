@@ -92,10 +92,16 @@ class Message(BaseModel):
                 raise InvalidOptionError(
                     f"{keyword}= takes a list; for one item use {keyword[:-1]}="
                 )
+            if not many and isinstance(value, (list, tuple)):
+                raise InvalidOptionError(
+                    f"{keyword}= takes one {keyword}; for several use {keyword}s=[...]"
+                )
             for index, item in enumerate(value if many else [value]):
                 try:
                     parts.append(item if isinstance(item, make) else make(item))
                 except MmkitError as exc:  # say which of the user's arguments it was
+                    if not many and str(exc).startswith(f"{keyword} "):
+                        raise  # "image cat.jpg does not exist" already names it
                     raise with_where(exc, f"{keyword}[{index}]" if many else keyword) from exc
         return cls(role, parts, name=name)
 

@@ -8,6 +8,7 @@ the same URL (and the same `detail`), whatever options they were built with.
 
 from __future__ import annotations
 
+import difflib
 import io
 import math
 import os
@@ -103,6 +104,7 @@ class Image(BaseModel):
     inline: bool | None = None
     pixel_limit: int | None = Field(default=None, gt=0)
     timestamp: float | None = None  # seconds into the video, for a frame sampled from one
+    max_frames: int | None = Field(default=None, gt=0)
     # What was changed at construction (a declared type corrected by the bytes, ...).
     notes: list[str] = Field(default_factory=list)
 
@@ -110,6 +112,7 @@ class Image(BaseModel):
     _encoded: dict[Any, image_codec.EncodedImage] = PrivateAttr(default_factory=dict)
     _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
     _fetched: bytes | None = PrivateAttr(default=None)
+    _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
 
     def __init__(
         self,
@@ -123,8 +126,11 @@ class Image(BaseModel):
         detail: Detail | None = None,
         inline: bool | None = None,
         pixel_limit: int | None = None,
+        max_frames: int | None = None,
         **fields: Any,
     ) -> None:
+        if fields:
+            _refuse_unknown(fields, source is None)
         options = dict(
             max_side=max_side,
             max_pixels=max_pixels,
@@ -133,10 +139,12 @@ class Image(BaseModel):
             detail=detail,
             inline=inline,
             pixel_limit=pixel_limit,
+            max_frames=max_frames,
         )
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
+        pixels = _is_pixels(source) or (isinstance(source, Image) and source._pixels)
         if isinstance(source, Image):
             source = Resolved(source.data, source.origin, source.url, source.mime)
         notes: list[str] = []  # what was changed at construction
@@ -150,13 +158,15 @@ class Image(BaseModel):
         }
         info = None
         if resolved.data is not None:
-            info = image_codec.probe(resolved.data, resolved.origin, pixel_limit)
+            info = image_codec.probe(resolved.data, resolved.origin, pixel_limit, max_frames)
             fields.update(mime=info.mime, width=info.width, height=info.height, frames=info.frames)
+            notes.extend(info.notes)
             declared = resolved.declared_mime
             if declared and declared != info.mime:
                 notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
         self._init_fields(fields)
         self._info = info
+        self._pixels = pixels
 
     @field_validator("url")
     @classmethod
@@ -207,7 +217,7 @@ class Image(BaseModel):
         """The image as a receiver with `limits` accepts it; computed once per limits and reused."""
         limits = limits or image_codec.ImageLimits()
         request = image_codec.ImageRequest(
-            self.max_side, self.max_pixels, self.format, self.quality
+            self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
         )
         key = (limits, request)
         found = self._encoded.get(key)
@@ -233,8 +243,9 @@ class Image(BaseModel):
             self._info = None
             self._fetched = data
         if self._info is None:
-            info = image_codec.probe(data, self.origin, self.pixel_limit)
+            info = image_codec.probe(data, self.origin, self.pixel_limit, self.max_frames)
             self._info = info
+            self.notes.extend(n for n in info.notes if n not in self.notes)
             self.mime, self.width, self.height, self.frames = (
                 info.mime,
                 info.width,
@@ -270,6 +281,36 @@ class Image(BaseModel):
         frames = f", {self.frames} frames" if self.frames > 1 else ""
         size = f", {self.nbytes:,} bytes" if self.nbytes is not None else ""
         return f"{self.origin} {kind} {self.width}×{self.height}{frames}{size}"
+
+
+_OPTIONS = (
+    "max_side",
+    "max_pixels",
+    "format",
+    "quality",
+    "detail",
+    "inline",
+    "pixel_limit",
+    "max_frames",
+)
+
+
+def _refuse_unknown(fields: dict[str, Any], rebuilding: bool) -> None:
+    """`Image("cat.jpg", maxside=64)` must not be silently ignored: name the keyword and, when
+    one is close, the right one."""
+    known = list(Image.model_fields) if rebuilding else list(_OPTIONS)
+    unknown = [name for name in fields if name not in known]
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}=?" if close else f"; options are {', '.join(_OPTIONS)}"
+    raise InvalidOptionError(f"Image got an unknown keyword {name}={fields[name]!r}{hint}")
+
+
+def _is_pixels(source: Any) -> bool:
+    module = type(source).__module__
+    return module.startswith("PIL.") or (module == "numpy" and hasattr(source, "shape"))
 
 
 def _resolve_image(source: Any, notes: list[str]) -> Resolved:

@@ -539,3 +539,44 @@ def test_from_given_no_list_names_the_argument(reader: Any, value: Any) -> None:
 def test_to_given_no_list_names_the_argument(writer: Any, value: Any) -> None:
     with pytest.raises(mmkit.InvalidOptionError, match=r"^messages must be a list of Messages"):
         writer(value)
+
+
+# --- what new users tripped on -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "hint"),
+    [("maxside", "did you mean max_side=?"), ("max_pixel", "did you mean max_pixels=?")],
+)
+def test_an_unknown_image_keyword_is_refused_naming_the_right_one(
+    keyword: str, hint: str, fixtures_dir: Path
+) -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match=f"unknown keyword {keyword}=64; {hint}"):
+        options: dict[str, Any] = {keyword: 64}
+        Image(fixtures_dir / "photo.jpg", **options)
+
+
+def test_an_unknown_keyword_with_nothing_close_lists_the_options(fixtures_dir: Path) -> None:
+    with pytest.raises(mmkit.InvalidOptionError, match="options are max_side, max_pixels"):
+        Image(fixtures_dir / "photo.jpg", colour="red")
+
+
+def test_image_keyword_given_a_list_says_use_images(fixtures_dir: Path) -> None:
+    photo = fixtures_dir / "photo.jpg"
+    with pytest.raises(mmkit.InvalidOptionError, match=r"image= takes one image; .* images="):
+        Message.user("Compare", image=[photo, photo])
+
+
+def test_a_data_uri_without_base64_in_its_header_says_so(fixtures_dir: Path) -> None:
+    payload = pybase64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+
+    with pytest.raises(mmkit.InvalidMediaError, match=r"no ';base64' in its header") as err:
+        Image("data:image/jpeg," + payload)
+    assert "data:image/jpeg;base64,<data>" in str(err.value)
+
+
+def test_an_error_about_the_image_keyword_names_it_once(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jpg"
+    with pytest.raises(mmkit.InvalidMediaError) as err:
+        Message.user("x", image=str(missing))
+    assert str(err.value).startswith(f"image {str(missing)!r} is not an existing file")

@@ -47,6 +47,17 @@ class Target:
     videos: VideoLimits = field(default_factory=VideoLimits)
     fetches_urls: bool = True  # False: every URL is downloaded (safely) and sent inline
     max_request_image_bytes: int | None = None
+    # The receiver's own resize for an image part's `detail` ("low" -> longest side 512):
+    # what it would throw away is not sent.
+    detail_max_side: Mapping[str, int] = field(default_factory=dict)
+
+    def image_limits(self, detail: str | None) -> ImageLimits:
+        """The limits for one image: `images`, tightened by the receiver's rule for `detail`."""
+        side = self.detail_max_side.get(detail) if detail is not None else None
+        if side is None:
+            return self.images
+        current = self.images.max_side
+        return replace(self.images, max_side=side if current is None else min(side, current))
 
 
 @dataclass
@@ -63,7 +74,7 @@ class EncodeContext:
         inline = part.inline if part.inline is not None else self.inline
         if part.url is not None and self.target.fetches_urls and not inline:
             return "url", part.url
-        encoded = part.encoded(self.target.images, self.fetch)
+        encoded = part.encoded(self.target.image_limits(part.detail), self.fetch)
         self.image_bytes += len(encoded.data)
         cap = self.target.max_request_image_bytes
         if cap is not None and self.image_bytes > cap:

@@ -7,7 +7,10 @@ from mmkit.formats.base import Target, TypedPartsFormat
 from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits
 
-# Bytez runs Hugging Face processors (Pillow decodes); its size limits are not published.
+# Bytez runs Hugging Face processors (Pillow decodes); its size limits are not published
+# (docs.bytez.com and its OpenAPI files state none). Each model's processor resizes to its own
+# input size, which differs per model, so no resize rule is written here: pass max_side= per
+# image (or images=ImageLimits(max_side=...) per call) when the model is known.
 TARGET = Target(
     images=ImageLimits(
         mimes=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),

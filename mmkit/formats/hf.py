@@ -16,6 +16,8 @@ from mmkit.media.video import VideoLimits
 from mmkit.message import Message
 
 # Pillow decodes on the receiving side: more types pass as they are, with no byte limit.
+# Resize rules belong to each model's image processor (transformers' `size`/`max_pixels`, e.g.
+# Qwen2-VL 12,845,056 pixels, LLaVA 336 px), not to the chat template: none is written here.
 TARGET = Target(
     images=ImageLimits(
         mimes=frozenset(

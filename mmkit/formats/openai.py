@@ -26,18 +26,27 @@ from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits
 from mmkit.parts import Image, Part, Text, Video
 
-# From OpenAI's vision guide (as mirrored): settings, not constants.
+# From OpenAI's vision guide (platform.openai.com/docs/guides/images-vision, "Calculating costs";
+# as mirrored in shared/docs/wire-formats.md): settings, not constants.
+# - types PNG, JPEG, WEBP, non-animated GIF; up to 20 MB an image, 50 MB of images a request;
+# - every image is first scaled to fit within a 2048×2048 square (high and auto detail), so
+#   larger sides are thrown away by the server: mmkit sends at most 2048 px a side;
+# - detail="low" reads a 512×512 version: at most 512 px a side.
+# (The later "shortest side 768" step is the tile models' token count, not a resize newer
+# patch-based models share, so it is not applied.)
 TARGET = Target(
     images=ImageLimits(
         mimes=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
         animation=False,
         max_bytes=20 * 1024 * 1024,
+        max_side=2048,
     ),
     # OpenAI's own API reads no video: frames by default. OpenAI-compatible servers (vLLM,
     # LiteLLM, transformers serve) take `video_url`: encode with video="native" for them.
     videos=VideoLimits(native=False, max_frames=32),
     fetches_urls=True,
     max_request_image_bytes=50 * 1024 * 1024,
+    detail_max_side={"low": 512},
 )
 
 

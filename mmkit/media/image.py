@@ -9,12 +9,13 @@ picks the output format the receiver accepts.
 from __future__ import annotations
 
 import io
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageOps, UnidentifiedImageError
 
 from mmkit.errors import (
     InvalidMediaError,
@@ -22,17 +23,39 @@ from mmkit.errors import (
     MmkitError,
     UnsupportedFormatError,
 )
+from mmkit.media.image_frames import gif_canvases, png_frame_count
 from mmkit.media.sniff import normalize_mime, short_name, sniff
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Pillow's own warning threshold; settable per image with `pixel_limit`.
-DEFAULT_PIXEL_LIMIT: int = PILImage.MAX_IMAGE_PIXELS or 89_478_485
+# Pillow's own warning threshold; settable per image with `pixel_limit` (checked on every frame).
+DEFAULT_PIXEL_LIMIT = 89_478_485
+# Frames decoded to validate an animation or a multi-page file; settable with `max_frames`.
+DEFAULT_MAX_FRAMES = 100
+# Frames × canvas pixels one validation may decode, in units of the pixel limit (about 2 s).
+DECODE_BUDGET_FRAMES = 8
+# Wall time one validation may take, a backstop behind the budgets above.
+DEFAULT_DECODE_SECONDS = 20.0
+# The largest side each output format can hold (PNG's is beyond any pixel limit).
+FORMAT_MAX_SIDE: dict[str, int] = {"image/jpeg": 65_500, "image/webp": 16_383, "image/gif": 65_535}
+# Pillow plugins for each sniffed type (JPEG's also opens MPO); no entry: mmkit cannot decode it.
+_PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
+    "image/png": ("PNG",),
+    "image/jpeg": ("JPEG",),
+    "image/gif": ("GIF",),
+    "image/bmp": ("BMP",),
+    "image/tiff": ("TIFF",),
+    "image/x-icon": ("ICO",),
+    "image/webp": ("WEBP",),
+    "image/avif": ("AVIF",),
+}
 DEFAULT_JPEG_QUALITY = 85
 # Modes every common decoder reads the same way; others are converted before sending.
 _PORTABLE_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
 _ALPHA_MODES = frozenset({"LA", "PA", "RGBA", "RGBa", "La"})
+# Pixels converted at once from 16-bit or float to 8-bit (a strip of rows).
+_STRIP_PIXELS = 1 << 20
 # Quality steps tried, in order, when an encoded image is over a byte limit.
 _QUALITY_STEPS = (85, 75, 60, 45)
 _MAX_SHRINK_STEPS = 8
@@ -46,8 +69,12 @@ class ImageInfo:
     width: int
     height: int
     mode: str
-    frames: int = 1
+    frames: int = 1  # counted from the structure, at most max_frames + 1
     orientation: int = 1
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT  # what it was probed under; validation uses them too
+    max_frames: int = DEFAULT_MAX_FRAMES
+    canvas: tuple[int, int] | None = None  # the largest frame's canvas, as stored
+    notes: tuple[str, ...] = ()  # the decoder's warnings about the file
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,7 @@ class ImageRequest:
     max_pixels: int | None = None
     format: str | None = None
     quality: int | None = None
+    own_format: bool = True  # False for pixels (PIL, numpy): their PNG is only mmkit's holder
 
 
 @dataclass(frozen=True)
@@ -80,36 +108,76 @@ class EncodedImage:
     conversions: tuple[str, ...] = field(default=())
 
 
-def probe(data: bytes, origin: str, pixel_limit: int | None = None) -> ImageInfo:
-    """Read the header only; refuse unknown types and decompression bombs before decoding."""
+def probe(
+    data: bytes, origin: str, pixel_limit: int | None = None, max_frames: int | None = None
+) -> ImageInfo:
+    """Read the header and the frame structure only; refuse unknown types and decompression
+    bombs (any frame or page over the pixel limit) before decoding anything."""
     mime = sniff(data)
     if mime is None or not mime.startswith("image/"):
         found = f"looks like {mime}" if mime else "has no known image signature"
         raise InvalidMediaError(
             f"image {origin} {found}; pass a PNG, JPEG, WEBP, GIF, BMP or TIFF file"
         )
-    with _opened(data, origin) as im:
+    limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
+    cap = DEFAULT_MAX_FRAMES if max_frames is None else max_frames
+    notes: list[str] = []
+    with _opened(data, origin, mime, notes) as im:
         width, height = im.size
-        limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
-        if width * height > limit:
-            raise MediaTooLargeError(
-                f"image {origin} is {width}×{height} = {width * height:,} pixels, over the "
-                f"{limit:,}-pixel limit (a decompression-bomb guard); pass pixel_limit= to "
-                "allow it if you trust the file"
-            )
+        _check_pixels(origin, "", width, height, limit)
         if width < 1 or height < 1:
             raise InvalidMediaError(f"image {origin} has an empty size {width}×{height}")
+        mode = im.mode
         try:
-            frames = int(getattr(im, "n_frames", 1))
             orientation = int(im.getexif().get(0x0112, 1)) if mime != "image/png" else 1
+            frames, canvas = _walk_frames(im, data, mime, origin, limit, cap)
+        except MmkitError:
+            raise
         except Exception as exc:  # corrupt frame tables or EXIF blocks surface here
             raise InvalidMediaError(f"image {origin} has a corrupt header: {exc}") from exc
-        mode = im.mode
     if orientation not in range(1, 9):
         orientation = 1
     if orientation >= 5:
         width, height = height, width
-    return ImageInfo(mime, width, height, mode, frames, orientation)
+    return ImageInfo(
+        mime, width, height, mode, frames, orientation, limit, cap, canvas, tuple(notes)
+    )
+
+
+def _walk_frames(
+    im: PILImage.Image, data: bytes, mime: str, origin: str, limit: int, cap: int
+) -> tuple[int, tuple[int, int]]:
+    """(frames, largest canvas), counted from the file's structure and each checked against the
+    pixel limit; the count stops at cap + 1."""
+    if mime == "image/gif":
+        found = gif_canvases(data, cap)
+        for index, (w, h) in enumerate(found.sizes):
+            _check_pixels(origin, f"frame {index + 1} ", w, h, limit)
+        return found.count, found.largest
+    if mime == "image/png":
+        return png_frame_count(data, cap), im.size
+    if mime == "image/tiff":  # pages have sizes of their own; seeking reads tags, not pixels
+        largest, count = im.size, 1
+        while count <= cap:
+            try:
+                im.seek(count)
+            except EOFError:
+                break
+            _check_pixels(origin, f"page {count + 1} ", *im.size, limit)
+            largest = max(largest, im.size, key=lambda s: s[0] * s[1])
+            count += 1
+        return count, largest
+    # WEBP and AVIF frames share one canvas; their count comes from the demuxer.
+    return min(int(getattr(im, "n_frames", 1)), cap + 1), im.size
+
+
+def _check_pixels(origin: str, which: str, width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise MediaTooLargeError(
+            f"image {origin} {which}is {width}×{height} = {width * height:,} pixels, over the "
+            f"{limit:,}-pixel limit (a guard against decompression bombs); pass pixel_limit= to "
+            "allow it if you trust the file"
+        )
 
 
 def pixels_to_png(pixels: Any, origin: str, notes: list[str] | None = None) -> bytes:
@@ -165,20 +233,67 @@ def fit_size(
     return (new_long, new_short) if width >= height else (new_short, new_long)
 
 
-def validate(data: bytes, info: ImageInfo, origin: str) -> None:
-    """Decode every frame for real (JPEG at 1/8 scale: the whole stream is still parsed)."""
-    with _opened(data, origin) as im:
+def validate(
+    data: bytes, info: ImageInfo, origin: str, max_seconds: float = DEFAULT_DECODE_SECONDS
+) -> None:
+    """Decode every frame for real (JPEG at 1/8 scale: the whole stream is still parsed).
+
+    Bounded by what is decoded, not by what the header says: at most `info.max_frames` frames,
+    each checked against the pixel limit before it is decoded, frames × canvas within the
+    decode budget, and `max_seconds` of decoding."""
+    cap, budget = info.max_frames, decode_budget(info.pixel_limit)
+    if info.frames > cap:
+        raise _too_many_frames(origin, cap)
+    canvas = info.canvas or (info.width, info.height)
+    if info.frames * canvas[0] * canvas[1] > budget:
+        raise _over_budget(origin, info.frames, canvas, budget)
+    deadline = time.monotonic() + max_seconds
+    decoded = 0
+    with _opened(data, origin, info.mime) as im:
         try:
             if info.mime == "image/jpeg":
                 im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
-            for index in range(info.frames):
+            for index in range(info.frames):  # counted by the probe from the structure
                 if index:
                     im.seek(index)
+                _check_pixels(origin, f"frame {index + 1} ", *im.size, info.pixel_limit)
+                decoded += im.width * im.height
+                if decoded > budget:
+                    raise _over_budget(origin, index + 1, im.size, budget)
+                if time.monotonic() > deadline:
+                    raise MediaTooLargeError(
+                        f"image {origin} took over {max_seconds:g} s to decode ({index} frames); "
+                        "send fewer frames or a smaller image"
+                    )
                 im.load()
+        except MmkitError:
+            raise
         except Exception as exc:
             raise InvalidMediaError(
                 f"image {origin} is corrupt or truncated ({exc}); re-export or re-download it"
             ) from exc
+
+
+def decode_budget(pixel_limit: int) -> int:
+    """Frames × canvas pixels one validation may decode: a few seconds of work at most."""
+    return DECODE_BUDGET_FRAMES * pixel_limit
+
+
+def _too_many_frames(origin: str, cap: int) -> MediaTooLargeError:
+    return MediaTooLargeError(
+        f"image {origin} has more than {cap} frames; send a still, or pass max_frames= to allow "
+        "more if you trust the file"
+    )
+
+
+def _over_budget(
+    origin: str, frames: int, canvas: tuple[int, int], budget: int
+) -> MediaTooLargeError:
+    return MediaTooLargeError(
+        f"image {origin}: {frames} frames of {canvas[0]}×{canvas[1]} decode to over "
+        f"{budget:,} pixels, the decode budget (pixel_limit × {DECODE_BUDGET_FRAMES}); send "
+        "fewer or smaller frames"
+    )
 
 
 def encode(
@@ -203,6 +318,7 @@ def encode(
         and info.mime in limits.mimes
         and wanted in (None, info.mime)
         and request.quality is None
+        and request.own_format  # pixels have no format of their own: the content picks one
         and (limits.max_bytes is None or len(data) <= limits.max_bytes)
     )
     if not needs_change and (info.frames == 1 or limits.animation):
@@ -217,12 +333,20 @@ def encode(
 
     notes: list[str] = []
     im = _decode(data, info, origin, size, first_frame_only, notes)
-    mime = wanted or _choose_format(im, info, limits, first_frame_only)
+    own = info.mime if request.own_format else None
+    mime = wanted or _choose_format(im, own, limits, first_frame_only)
+    mime, size = _fit_format(mime, size, wanted is None, limits, notes)
     if size != (info.width, info.height):  # JPEG draft decoding may already have shrunk it
         notes.append(f"resized {info.width}×{info.height} → {size[0]}×{size[1]}")
     if im.size != size:
         im = _resize(im, size)
-    if mime != info.mime:
+    if not request.own_format and wanted is None:
+        if mime == "image/jpeg":  # lossy: said; PNG keeps every pixel
+            notes.append(
+                "encoded the pixels as JPEG (photographic: no alpha, many colours); "
+                "pass format='png' to keep them lossless"
+            )
+    elif mime != info.mime:
         reason = "" if info.mime in limits.mimes else " (the target does not accept it)"
         notes.append(
             f"converted {short_name(info.mime).upper()} → {short_name(mime).upper()}" + reason
@@ -232,9 +356,30 @@ def encode(
     return _save_within(im, mime, request, limits, origin, notes)
 
 
+def _fit_format(
+    mime: str, size: tuple[int, int], may_switch: bool, limits: ImageLimits, notes: list[str]
+) -> tuple[str, tuple[int, int]]:
+    """A format that can hold `size`: another accepted one that fits when mmkit chose the
+    format, else the size cut to the format's largest side (JPEG 65,500 px, WEBP 16,383)."""
+    cap = FORMAT_MAX_SIDE.get(mime)
+    if cap is None or max(size) <= cap:
+        return mime, size
+    if may_switch:
+        for other in ("image/png", "image/jpeg", "image/webp", "image/gif"):
+            other_cap = FORMAT_MAX_SIDE.get(other)
+            if other in limits.mimes and (other_cap is None or max(size) <= other_cap):
+                notes.append(
+                    f"sent as {short_name(other).upper()}: {short_name(mime).upper()} cannot "
+                    f"hold a side over {cap:,} px"
+                )
+                return other, size
+    notes.append(f"{short_name(mime).upper()} holds at most {cap:,} px a side")
+    return mime, fit_size(size[0], size[1], cap, None)
+
+
 def to_pil(data: bytes, info: ImageInfo, origin: str) -> PILImage.Image:
     """The decoded image upright, as encoding sends it (the probe's orientation), for display."""
-    with _opened(data, origin) as im:
+    with _opened(data, origin, info.mime) as im:
         try:
             im.load()
             out = im.copy() if info.orientation == 1 else ImageOps.exif_transpose(im)
@@ -247,32 +392,76 @@ def to_pil(data: bytes, info: ImageInfo, origin: str) -> PILImage.Image:
 
 
 class _opened:
-    """`with _opened(data, origin) as im`: Pillow's open with its errors translated to ours."""
+    """`with _opened(data, origin, mime, notes) as im`: the sniffed format's Pillow plugin, its
+    errors translated to ours, and its warnings about the file (corrupt EXIF...) turned into
+    `notes` for the part instead of leaking as Python warnings.
 
-    def __init__(self, data: bytes, origin: str) -> None:
+    The plugin is called directly rather than through `PIL.Image.open`, whose bomb check reads
+    the process-wide `MAX_IMAGE_PIXELS`: mmkit checks every frame against the image's own
+    `pixel_limit` instead, so raising it for one image changes no global (and is thread-safe)."""
+
+    def __init__(self, data: bytes, origin: str, mime: str, notes: list[str] | None = None):
         self._data = data
         self._origin = origin
+        self._mime = mime
+        self._notes = notes
         self._im: PILImage.Image | None = None
+        self._catcher = warnings.catch_warnings(record=True)
+        self._caught: list[warnings.WarningMessage] = []
 
     def __enter__(self) -> PILImage.Image:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            try:
-                self._im = PILImage.open(io.BytesIO(self._data))
-            except PILImage.DecompressionBombError as exc:
+        names = _PILLOW_FORMATS.get(self._mime, ())
+        if not names:
+            raise UnsupportedFormatError(
+                f"image {self._origin} is {short_name(self._mime).upper()}, which mmkit cannot "
+                "decode; convert it to JPEG or PNG"
+            )
+        self._caught = self._catcher.__enter__()
+        warnings.simplefilter("always")
+        try:
+            self._im = _open_plugin(self._data, names)
+        except BaseException as exc:
+            self._catcher.__exit__(None, None, None)
+            if isinstance(exc, PILImage.DecompressionBombError):
                 raise MediaTooLargeError(
-                    f"image {self._origin} is a decompression bomb ({exc}); raise "
-                    "PIL.Image.MAX_IMAGE_PIXELS and pass pixel_limit= if you trust it"
+                    f"image {self._origin} is a decompression bomb ({exc}); pass pixel_limit= "
+                    "if you trust it"
                 ) from None
-            except Exception as exc:
-                raise InvalidMediaError(
-                    f"image {self._origin} cannot be read as an image ({exc}); check the file"
-                ) from None
+            if not isinstance(exc, Exception):
+                raise
+            raise InvalidMediaError(
+                f"image {self._origin} cannot be read as an image ({exc}); check the file"
+            ) from None
         return self._im
 
     def __exit__(self, *exc: object) -> None:
+        self._catcher.__exit__(None, None, None)
         if self._im is not None:
             self._im.close()
+        if self._notes is None:
+            return
+        for caught in self._caught:
+            if issubclass(caught.category, PILImage.DecompressionBombWarning):
+                continue  # mmkit's own pixel limit decides
+            note = f"decoder warning: {caught.message} (read anyway)"
+            if note not in self._notes:
+                self._notes.append(note)
+
+
+def _open_plugin(data: bytes, names: tuple[str, ...]) -> PILImage.Image:
+    if any(name not in PILImage.OPEN for name in names):
+        PILImage.init()  # registers every plugin once
+    fp = io.BytesIO(data)
+    for name in names:
+        entry = PILImage.OPEN.get(name)
+        if entry is None:
+            continue
+        factory, accept = entry
+        if accept is not None and accept(data[:16]) is not True:
+            continue
+        fp.seek(0)
+        return factory(fp, "")
+    raise UnidentifiedImageError(f"not a {'/'.join(names)} file")
 
 
 def _smallest(a: int | None, b: int | None) -> int | None:
@@ -305,14 +494,15 @@ def _decode(
     first_frame_only: str | None,
     notes: list[str],
 ) -> PILImage.Image:
-    with _opened(data, origin) as im:
+    with _opened(data, origin, info.mime) as im:
         try:
             if info.mime == "image/jpeg" and size != (info.width, info.height):
                 # DCT-domain downscale: decode at 1/2, 1/4 or 1/8 scale, never below the target.
                 stored = (size[1], size[0]) if info.orientation >= 5 else size
                 im.draft(im.mode if im.mode in ("RGB", "L") else None, stored)
             if first_frame_only:
-                notes.append(f"took the first of {info.frames} frames ({first_frame_only})")
+                many = info.frames if info.frames <= info.max_frames else f"over {info.max_frames}"
+                notes.append(f"took the first of {many} frames ({first_frame_only})")
             im.load()
             decoded = im.copy() if info.orientation == 1 else ImageOps.exif_transpose(im)
         except MmkitError:
@@ -350,17 +540,37 @@ def _mode_name(mode: str) -> str:
 
 
 def _to_8bit(im: PILImage.Image) -> PILImage.Image:
+    """16-bit, 32-bit and float grayscale to 8 bits, a strip of rows at a time: memory stays
+    near the 8-bit result (a whole 9400² image in float64 needed 2.2 GiB)."""
     import numpy as np  # only 16-bit and float images need it
 
-    values = np.asarray(im).astype(np.float64)
+    width, height = im.size
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    strips = [(top, min(height, top + rows)) for top in range(0, height, rows)]
+
+    def strip(top: int, bottom: int) -> Any:
+        return np.asarray(im.crop((0, top, width, bottom)))
+
     if im.mode == "F":
-        top = 1.0 if values.size and float(values.max()) <= 1.0 else 255.0
+        peak = max((float(strip(t, b).max()) for t, b in strips), default=0.0)
+        top_value = 1.0 if peak <= 1.0 else 255.0
     elif "16" in im.mode:
-        top = 65535.0
-    else:
-        top = float(max(values.max(), 255)) if values.size else 255.0
-    scaled = np.clip(values * (255.0 / top), 0, 255).round().astype(np.uint8)
-    return PILImage.fromarray(scaled)
+        top_value = 65535
+    else:  # 32-bit integers: the brightest value maps to white, at least 255
+        top_value = max([255, *(int(strip(t, b).max()) for t, b in strips)])
+    out = np.empty((height, width), dtype=np.uint8)
+    for top, bottom in strips:
+        values = strip(top, bottom)
+        if im.mode == "F":
+            scaled = np.clip(values * np.float32(255.0 / top_value), 0, 255)
+            out[top:bottom] = np.rint(scaled).astype(np.uint8)
+        else:  # integer rounding: (v * 255 + top / 2) // top
+            if "16" in im.mode:  # 65,535 × 255 fits in 32 bits
+                wide = values.astype(np.uint32)
+            else:
+                wide = np.clip(values.astype(np.int64), 0, None)
+            out[top:bottom] = ((wide * 255 + top_value // 2) // top_value).astype(np.uint8)
+    return PILImage.fromarray(out, "L")
 
 
 def _array_to_pil(array: np.ndarray[Any, Any] | Any, origin: str) -> PILImage.Image:
@@ -401,11 +611,10 @@ def _has_alpha(im: PILImage.Image) -> bool:
 
 
 def _choose_format(
-    im: PILImage.Image, info: ImageInfo, limits: ImageLimits, first_frame_only: str | None
+    im: PILImage.Image, own: str | None, limits: ImageLimits, first_frame_only: str | None
 ) -> str:
-    """The input's own format when the target takes it and mmkit writes it; else PNG for
-    alpha/few colours, JPEG."""
-    own = info.mime
+    """The input's own format when the target takes it and mmkit writes it; else (and for
+    pixels, which have no format of their own) PNG for alpha or few colours, JPEG for photos."""
     animated_webp = first_frame_only is not None and own == "image/webp"
     if own in limits.mimes and own in _SAVERS and own != "image/gif" and not animated_webp:
         return own
@@ -453,7 +662,15 @@ def _on_white(im: PILImage.Image) -> PILImage.Image:
 
 def _save(im: PILImage.Image, mime: str, quality: int) -> bytes:
     buf = io.BytesIO()
-    _SAVERS[mime](im, buf, quality)
+    try:
+        _SAVERS[mime](im, buf, quality)
+    except Exception as exc:  # encoders refuse in their own words (OSError, ValueError)
+        cap = FORMAT_MAX_SIDE.get(mime)
+        limit = f" ({short_name(mime).upper()} holds at most {cap:,} px a side)" if cap else ""
+        raise MediaTooLargeError(
+            f"image {im.width}×{im.height} cannot be written as {short_name(mime).upper()}"
+            f"{limit}: {exc}; pass max_side= or another format="
+        ) from None
     return buf.getvalue()
 
 
@@ -500,7 +717,8 @@ def _save_within(
     lossy = "image/jpeg" if "image/jpeg" in limits.mimes and request.format is None else mime
     if lossy != mime:
         notes.append(f"re-encoded as JPEG to fit {cap:,} bytes")
-        prepared = _prepare(im, lossy, notes)
+        _, fitting = _fit_format(lossy, im.size, False, limits, notes)
+        prepared = _prepare(im if fitting == im.size else _resize(im, fitting), lossy, notes)
     attempt = prepared
     for _ in range(_MAX_SHRINK_STEPS):
         for step in _QUALITY_STEPS if lossy in ("image/jpeg", "image/webp") else (quality,):

@@ -18,7 +18,7 @@ import pybase64
 
 from mmkit.errors import BlockedURLError, InvalidMediaError, UnsupportedFormatError
 from mmkit.media.fetch import redact_url
-from mmkit.media.sniff import normalize_mime
+from mmkit.media.sniff import normalize_mime, sniff
 
 # Raw base64 as users paste it: the standard or URL-safe alphabet, padding, line breaks.
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
@@ -74,7 +74,22 @@ def parse_data_uri(uri: str, what: str = "media") -> Resolved:
         data = decode_base64(payload, f"{what} {origin}")
     else:
         data = unquote_to_bytes(payload)
+        if sniff(data) is None and _forgot_base64(payload):
+            raise InvalidMediaError(
+                f"{what} {origin} has no ';base64' in its header but its data is base64; "
+                f"write it as 'data:{fields[0] or '<type>'};base64,<data>'"
+            )
     return Resolved(_nonempty(data, origin, what), origin, declared_mime=declared)
+
+
+def _forgot_base64(payload: str) -> bool:
+    """Percent-encoded data that is really base64 of a known media type."""
+    if len(payload) < 16 or not _BASE64_TEXT.fullmatch(payload):
+        return False
+    try:
+        return sniff(decode_base64(payload[:64], "data")) is not None
+    except InvalidMediaError:
+        return False
 
 
 def decode_base64(text: str, label: str) -> bytes:
