@@ -395,8 +395,8 @@ def test_options_are_checked() -> None:
 def test_message_builders_take_video_and_videos(fixtures_dir: Path) -> None:
     one = Message.user("Compare", videos=[fixtures_dir / "clip.mp4", fixtures_dir / "clip.webm"])
     assert [v.codec for v in one.videos] == ["h264", "vp9"]
-    with pytest.raises(InvalidMediaError, match=r"^video: "):
-        Message.user("x", video=b"nope")
+    with pytest.raises(InvalidMediaError, match=r"^video bytes \(4 bytes\) "):
+        Message.user("x", video=b"nope")  # named once: "video: video bytes" doubled it
 
 
 def test_server_echoes_what_it_saw(fixtures_dir: Path) -> None:
