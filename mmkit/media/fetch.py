@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from mmkit.errors import BlockedURLError, ConfigError, FetchError, MmkitError
+from mmkit.net.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
 
 if TYPE_CHECKING:
     import httpx
@@ -422,7 +423,7 @@ class _Run:
             "Host": target.host_header,
             "User-Agent": self.policy.user_agent,
             "Accept": "*/*",
-            # a compressed body would be inflated before the byte cap sees it
+            # media is compressed already; a server that compresses anyway is decoded under the cap
             "Accept-Encoding": "identity",
         }
         pinned = []
@@ -476,11 +477,26 @@ class _Run:
         self.previous, self.url = self.url, following
         self.redirects += 1
 
-    def add(self, body: bytearray, chunk: bytes) -> None:
-        """Append a streamed chunk, stopping as soon as the body passes the cap or deadline."""
-        if len(body) + len(chunk) > self.policy.max_bytes:
-            raise FetchError(self._too_large(""))
-        body += chunk
+    def decoder(self, content_encoding: str | None) -> BoundedDecoder:
+        """The body's decoder: it caps the bytes as they are decoded, whatever the encoding."""
+        try:
+            return BoundedDecoder(content_encoding, self.policy.max_bytes)
+        except UnsupportedEncoding as exc:
+            raise FetchError(f"fetching {self.where()} failed: {exc}; check the URL") from None
+
+    def add(self, body: bytearray, decoder: BoundedDecoder, raw: bytes | None) -> None:
+        """Decode a raw chunk (None: the body ended) into `body`, stopping as soon as it passes
+        the cap or the deadline."""
+        try:
+            for piece in decoder.feed(raw) if raw is not None else decoder.end():
+                body += piece
+        except BodyTooLarge:
+            raise FetchError(self._too_large("")) from None
+        except CorruptBody as exc:
+            raise FetchError(
+                f"fetching {self.where()} failed: the body could not be decoded ({exc}); "
+                "check the URL"
+            ) from None
         self.remaining()
 
     def _too_large(self, detail: str) -> str:
@@ -501,6 +517,8 @@ class _Run:
         """The one boundary where httpx, socket and ssl errors become a FetchError."""
         import httpx
 
+        from mmkit.net.deadline import passed
+
         where = self.where()
         detail = _scrub(str(exc) or type(exc).__name__, self.url)
         if isinstance(exc, socket.gaierror):
@@ -508,6 +526,8 @@ class _Run:
             return FetchError(
                 f"could not resolve host {host} for {where} ({detail}); check the URL"
             )
+        if isinstance(exc, httpx.TimeoutException) and passed(self.deadline):
+            return FetchError(self._total_timeout_message())
         if isinstance(exc, httpx.ConnectTimeout):
             if self.connect_timeout < self.policy.connect_timeout:
                 return FetchError(self._total_timeout_message())
@@ -551,6 +571,31 @@ class _Run:
         )
 
 
+def _resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """socket.getaddrinfo, given up after `timeout` s (it has no timeout of its own).
+
+    The lookup runs in a daemon thread; one that hangs is left behind, never waited for.
+    """
+    import threading
+
+    answer: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller's thread
+            answer.append(exc)
+
+    worker = threading.Thread(target=lookup, name="mmkit-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not answer:
+        raise TimeoutError(f"resolving {host} took longer than the time left")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return list(answer[0])
+
+
 def _client_options(policy: FetchPolicy) -> dict[str, Any]:
     import httpx
 
@@ -571,12 +616,15 @@ def fetch(url: str, policy: FetchPolicy = _DEFAULT_POLICY) -> Fetched:
     """Download `url` under `policy`. Raises BlockedURLError or FetchError, nothing else."""
     import httpx
 
+    from mmkit.net.deadline import deadline, install
+
     run = _Run(url, policy)
     try:
-        with httpx.Client(**_client_options(policy)) as client:
+        with httpx.Client(**_client_options(policy)) as client, deadline(run.deadline):
+            install(client)  # every socket read and write ends by the total deadline
             while True:
                 target = run.start_hop()
-                infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+                infos = _resolve(target.host, target.port, run.remaining())
                 *others, last = run.pin(_addresses(infos))
                 for request in others:
                     try:
@@ -610,9 +658,12 @@ def _hop(client: httpx.Client, run: _Run, request: _Pinned) -> Fetched | None:
     ) as response:
         if not run.accept(response.status_code, response.reason_phrase, response.headers):
             return None
+        decoder = run.decoder(response.headers.get("content-encoding"))
         body = bytearray()
-        for chunk in response.iter_bytes():
-            run.add(body, chunk)
+        # raw bytes: httpx would inflate a whole chunk before the cap could see it
+        for chunk in response.iter_raw():
+            run.add(body, decoder, chunk)
+        run.add(body, decoder, None)
         return run.done(body, response.headers.get("content-type"))
 
 
@@ -620,33 +671,45 @@ async def afetch(url: str, policy: FetchPolicy = _DEFAULT_POLICY) -> Fetched:
     """`fetch` for asyncio, with httpx.AsyncClient and the loop's resolver."""
     import asyncio
 
-    import httpx
+    from mmkit.net.deadline import deadline
 
     run = _Run(url, policy)
     loop = asyncio.get_running_loop()
     try:
-        async with httpx.AsyncClient(**_client_options(policy)) as client:
-            while True:
-                target = run.start_hop()
-                infos = await asyncio.wait_for(
-                    loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM),
-                    run.remaining(),
-                )
-                *others, last = run.pin(_addresses(infos))
-                for request in others:
-                    try:
-                        fetched = await _ahop(client, run, request)
-                        break
-                    except httpx.ConnectError:
-                        continue  # every address was checked; the next one is as safe
-                else:
-                    fetched = await _ahop(client, run, last)
-                if fetched is not None:
-                    return fetched
+        with deadline(run.deadline):
+            return await _afetch(run, loop)
     except MmkitError:
         raise
     except Exception as exc:
         raise run.translate(exc) from exc
+
+
+async def _afetch(run: _Run, loop: Any) -> Fetched:
+    import asyncio
+
+    import httpx
+
+    from mmkit.net.deadline import install
+
+    async with httpx.AsyncClient(**_client_options(run.policy)) as client:
+        install(client)  # every socket read and write ends by the total deadline
+        while True:
+            target = run.start_hop()
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM),
+                run.remaining(),
+            )
+            *others, last = run.pin(_addresses(infos))
+            for request in others:
+                try:
+                    fetched = await _ahop(client, run, request)
+                    break
+                except httpx.ConnectError:
+                    continue  # every address was checked; the next one is as safe
+            else:
+                fetched = await _ahop(client, run, last)
+            if fetched is not None:
+                return fetched
 
 
 async def _ahop(client: httpx.AsyncClient, run: _Run, request: _Pinned) -> Fetched | None:
@@ -664,9 +727,11 @@ async def _ahop(client: httpx.AsyncClient, run: _Run, request: _Pinned) -> Fetch
     ) as response:
         if not run.accept(response.status_code, response.reason_phrase, response.headers):
             return None
+        decoder = run.decoder(response.headers.get("content-encoding"))
         body = bytearray()
-        async for chunk in response.aiter_bytes():
-            run.add(body, chunk)
+        async for chunk in response.aiter_raw():
+            run.add(body, decoder, chunk)
+        run.add(body, decoder, None)
         return run.done(body, response.headers.get("content-type"))
 
 
