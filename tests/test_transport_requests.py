@@ -627,7 +627,7 @@ def test_timeouts_have_sane_defaults_and_accept_several_forms() -> None:
     with bytez_client(Recorder()) as client:
         assert (client.timeout.connect, client.timeout.read) == (10.0, 120.0)
     with bytez_client(Recorder(), timeout=5) as client:
-        assert client.timeout == Timeout(5.0, 5.0, 5.0, 5.0)
+        assert client.timeout == Timeout(5.0, 5.0, 5.0, 5.0, total=5.0)  # the whole call
     with bytez_client(Recorder(), timeout=httpx.Timeout(3.0, connect=1.0)) as client:
         assert (client.timeout.connect, client.timeout.read) == (1.0, 3.0)
     with pytest.raises(InvalidOptionError):

@@ -7,7 +7,9 @@ a retry controller built once. Keys live in a `Secret` and become a header only 
 
 from __future__ import annotations
 
+import codecs
 import json
+import socket
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -35,6 +37,14 @@ from mmkit.errors import (
     TimeoutError,
     TransportError,
 )
+from mmkit.net.body import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    BoundedDecoder,
+    CorruptBody,
+    UnsupportedEncoding,
+)
+from mmkit.net.deadline import deadline, install, passed
 from mmkit.transport.prepared import Prepared, RequestBuilder, build_body
 from mmkit.transport.providers import Provider, resolve
 from mmkit.transport.reply import AsyncStream, Reply, Stream
@@ -46,7 +56,7 @@ from mmkit.transport.retry import (
     is_retryable,
     parse_retry_after,
 )
-from mmkit.transport.secret import Secret
+from mmkit.transport.secret import Secret, guard_logs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,6 +65,10 @@ if TYPE_CHECKING:
 # saves: httpcore's pool bookkeeping grows with the square of its connections (measured: 64 kept
 # connections halve throughput at concurrency 64).
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# A chat reply is text: 32 MiB is far past any real one, and still bounds a hostile server.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# An error's body is read this far at most: only its first _SHOWN characters are ever shown.
+_ERROR_BODY_BYTES = 256 * 1024
 
 _STATUS_ERRORS: dict[int, type[TransportError]] = {
     400: BadRequestError,
@@ -86,6 +100,7 @@ class ClientOptions(TypedDict, total=False):
     backoff: float
     max_backoff: float
     max_retry_after: float
+    max_response_bytes: int
     drop_params: bool
     params: Mapping[str, Any] | None
     headers: Mapping[str, str] | None
@@ -94,13 +109,25 @@ class ClientOptions(TypedDict, total=False):
 class _Call:
     """One chat call: its URL and body (built once), and what the attempts share."""
 
-    __slots__ = ("attempts", "content", "deadline", "replay", "timeout", "total", "url")
+    __slots__ = (
+        "attempts",
+        "cap",
+        "content",
+        "deadline",
+        "replay",
+        "timeout",
+        "total",
+        "url",
+    )
 
-    def __init__(self, url: str, content: bytes, timeout: Any, total: float | None) -> None:
+    def __init__(
+        self, url: str, content: bytes, timeout: Any, total: float | None, cap: int
+    ) -> None:
         self.url = url
         self.content = content
         self.timeout = timeout
         self.total = total
+        self.cap = cap
         self.deadline = None if total is None else time.monotonic() + total
         self.attempts = 0
         self.replay: TransportError | None = None  # the first failure, handed to tenacity
@@ -111,11 +138,13 @@ class _BaseClient:
 
     model: `bytez/<org>/<model>`, `openai/<model>`, `echo`, or any name with `base_url=` (an
     OpenAI-compatible server). api_key: else the provider's environment variable. timeout: a
-    Timeout, httpx.Timeout or seconds (default connect 10 s, read 120 s). max_retries: retries
+    number of seconds is the budget of the whole call, retries included; a Timeout sets each
+    phase and `total` (default: connect 10 s, each read 120 s, no total). max_retries: retries
     after the first attempt; backoff/max_backoff: the exponential jitter's first step and cap;
-    max_retry_after: the cap on a server's Retry-After. drop_params: drop (and log) parameters
-    the provider cannot take instead of raising. params: default model parameters. headers:
-    extra request headers.
+    max_retry_after: the cap on a server's Retry-After. max_response_bytes: the most a reply may
+    take once decoded (default 32 MiB). drop_params: drop (and log) parameters the provider
+    cannot take instead of raising. params: default model parameters. headers: extra request
+    headers.
     """
 
     def __init__(
@@ -129,6 +158,7 @@ class _BaseClient:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         max_retry_after: float = 60.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         drop_params: bool = False,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -139,6 +169,9 @@ class _BaseClient:
         self.model_id = model_id
         self.base_url = provider.resolve_base_url(base_url)
         self._key = provider.api_key(api_key, base_url is not None, model_id)
+        if self._key is not None:  # httpcore logs response headers at DEBUG: they may echo it
+            guard_logs(self._key)
+        self.max_response_bytes = _check_cap(max_response_bytes)
         self._url = provider.url(self.base_url, model_id)
         self._format = formats.get(provider.wire_format)
         self.timeout = as_timeout(timeout)
@@ -151,6 +184,8 @@ class _BaseClient:
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
+            # only what the body reader decodes under the byte cap (httpx would add br, zstd)
+            "Accept-Encoding": ACCEPT_ENCODING,
             **(headers or {}),
         }
         self._retryings: dict[int, Any] = {}
@@ -185,6 +220,7 @@ class _BaseClient:
         stream: bool,
         drop_params: bool | None,
         timeout: TimeoutLike,
+        max_response_bytes: int | None = None,
     ) -> _Call:
         if "stream" in params:
             raise InvalidOptionError("stream= is not a chat() parameter; call stream() instead")
@@ -194,10 +230,13 @@ class _BaseClient:
             merged = {**self.params, **params} if self.params else params
             drop = self.drop_params if drop_params is None else drop_params
             content = build_body(self.provider, self.model_id, messages, merged, stream, drop)
+        cap = self.max_response_bytes
+        if max_response_bytes is not None:
+            cap = _check_cap(max_response_bytes)
         if timeout is None:
-            return _Call(self._url, content, self._httpx_timeout, self.timeout.total)
+            return _Call(self._url, content, self._httpx_timeout, self.timeout.total, cap)
         chosen = as_timeout(timeout)
-        return _Call(self._url, content, chosen.to_httpx(), chosen.total)
+        return _Call(self._url, content, chosen.to_httpx(), chosen.total, cap)
 
     def builder(self) -> RequestBuilder:
         """A picklable recipe for this client's request bodies, to build them in other
@@ -267,13 +306,15 @@ class _BaseClient:
     def _where(self) -> str:
         return f"{self.provider.name} {self.model_id}"
 
-    def _reply(self, call: _Call, response: httpx.Response) -> Reply:
+    def _reply(self, call: _Call, answer: tuple[httpx.Response, bytearray]) -> Reply:
+        response, content = answer
         try:
-            data = json.loads(response.content)
+            data = json.loads(content)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
+            text = content[:4096].decode("utf-8", "replace")
             raise ServerError(
                 f"{self._where()}: HTTP {response.status_code} with a body that is not JSON: "
-                f"{self._scrub(response.text)[:200]!r}",
+                f"{self._scrub(text)[:200]!r}",
                 status=response.status_code,
                 provider=self.provider.name,
                 model=self.model_id,
@@ -286,7 +327,66 @@ class _BaseClient:
             self._scrub_error(exc)
             raise
 
-    def _status_error(self, status: int, headers: httpx.Headers, content: bytes) -> TransportError:
+    # --- reading bodies: raw bytes decoded under the cap, the same for both twins --------------
+
+    def _decoder(self, call: _Call, response: httpx.Response) -> BoundedDecoder:
+        """The decoder for this body: the call's cap, or a small one for an error's text."""
+        cap = call.cap if response.status_code < 300 else min(call.cap, _ERROR_BODY_BYTES)
+        try:
+            # a response read already (httpx.MockTransport's) holds decoded bytes
+            encoding = (
+                None if response.is_stream_consumed else response.headers.get("content-encoding")
+            )
+            return BoundedDecoder(encoding, cap)
+        except UnsupportedEncoding as exc:
+            raise TransportError(
+                f"{self._where()}: {exc}", status=response.status_code, **self._origin()
+            ) from None
+
+    def _take(
+        self, call: _Call, response: httpx.Response, decoder: BoundedDecoder, raw: bytes | None
+    ) -> list[bytes] | None:
+        """Decode one raw chunk (None: the body ended). None when an error's body has been read
+        as far as it will be shown; TransportError when a reply passes the cap."""
+        self._check_deadline(call)
+        try:
+            return list(decoder.feed(raw) if raw is not None else decoder.end())
+        except BodyTooLarge:
+            if response.status_code >= 300:
+                return None
+            raise TransportError(
+                f"{self._where()}: the reply is over the {call.cap}-byte cap "
+                "(max_response_bytes); raise max_response_bytes= if replies this large are "
+                "expected",
+                status=response.status_code,
+                **self._origin(),
+            ) from None
+        except CorruptBody as exc:
+            raise ServerError(
+                f"{self._where()}: the reply could not be decoded ({exc})",
+                status=response.status_code,
+                **self._origin(),
+            ) from None
+
+    def _check_deadline(self, call: _Call) -> None:
+        # also bounds a shared http_client whose pool mmkit could not wrap
+        if call.deadline is not None and time.monotonic() >= call.deadline:
+            raise self._total_timeout(call, "reading the reply")
+
+    def _total_timeout(self, call: _Call, phase: str) -> TotalTimeoutError:
+        return TotalTimeoutError(
+            f"{self._where()}: the total timeout of {call.total:g} s is used up ({phase}, "
+            f"after {call.attempts} attempt{'s' if call.attempts != 1 else ''}); raise "
+            "timeout= or check that the server is up",
+            **self._origin(),
+        )
+
+    def _origin(self) -> dict[str, Any]:
+        return {"provider": self.provider.name, "model": self.model_id}
+
+    def _status_error(
+        self, status: int, headers: httpx.Headers, content: bytes | bytearray
+    ) -> TransportError:
         """The error-tree class for an HTTP failure, with the server's own message."""
         text = self._scrub(content.decode("utf-8", "replace"))  # before any cut to length
         try:
@@ -296,7 +396,7 @@ class _BaseClient:
         message = f"{self._where()}: HTTP {status}: "
         where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
         if status < 400:  # redirects are not followed: the key must not travel elsewhere
-            location = headers.get("location", "?")
+            location = self._scrub(headers.get("location", "?"))[:_SHOWN]
             return TransportError(
                 f"{message}redirected to {location}; use that as base_url", status=status, **where
             )
@@ -309,13 +409,26 @@ class _BaseClient:
         exc = cls(message, status=status, retry_after=retry_after, **where)
         return exc
 
-    def _transport_failure(self, exc: httpx.HTTPError) -> TransportError:
+    def _transport_failure(self, exc: httpx.HTTPError, call: _Call) -> TransportError:
         """httpx's failure as the error tree: timeouts, dropped connections, the rest."""
         where: dict[str, Any] = {"provider": self.provider.name, "model": self.model_id}
         detail = self._scrub(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             phase = _TIMEOUT_PHASES.get(type(exc), "waiting")
+            if passed(call.deadline):
+                return self._total_timeout(call, phase)
             return TimeoutError(f"{self._where()}: timed out {phase} ({detail})", **where)
+        unresolved = _unresolved(exc)
+        if unresolved is not None:
+            host = httpx.URL(call.url).host
+            # EAI_AGAIN is a resolver hiccup worth retrying; "no such name" is not
+            cls = ServerError if unresolved.errno == socket.EAI_AGAIN else TransportError
+            return cls(
+                f"{self._where()}: could not resolve host {host} ({unresolved.strerror}); "
+                "check base_url and your network",
+                status=None,
+                **where,
+            )
         if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
             return ServerError(
                 f"{self._where()}: the connection failed or was dropped "
@@ -326,15 +439,9 @@ class _BaseClient:
         return TransportError(f"{self._where()}: {type(exc).__name__}: {detail}", **where)
 
     def _scrub(self, text: str) -> str:
-        """Servers sometimes quote the key they refused; never pass it on, as it is or as it
-        reads inside a JSON string (quotes and backslashes escaped)."""
-        key = self._key.reveal() if self._key is not None else ""
-        if not key:
-            return text
-        for form in (key, json.dumps(key)[1:-1]):
-            if form in text:
-                text = text.replace(form, "****")
-        return text
+        """Servers sometimes quote the key they refused; never pass it on, in any form it can
+        take (JSON-escaped, URL-encoded, case-changed, base64: see Secret.scrub)."""
+        return self._key.scrub(text) if self._key is not None else text
 
     def _scrub_error(self, exc: TransportError) -> None:
         """Scrub the key from the message of an error a provider's parser raised."""
@@ -347,6 +454,53 @@ _SHOWN = 500
 
 def _cap(value: float | None, remaining: float) -> float:
     return remaining if value is None else min(value, remaining)
+
+
+def _check_cap(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidOptionError(
+            f"max_response_bytes must be a positive number of bytes, not {value!r}"
+        )
+    return value
+
+
+def _unresolved(exc: BaseException) -> socket.gaierror | None:
+    """The DNS failure behind a connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore, which wraps the socket error
+        if seen is None:
+            return None
+        if isinstance(seen, socket.gaierror):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _and_end(response: httpx.Response) -> Iterator[bytes | None]:
+    """The raw chunks, then None: the decoder's cue to give what it still holds."""
+    if response.is_stream_consumed:  # read already (httpx.MockTransport): decoded bytes
+        yield response.content
+    else:
+        yield from response.iter_raw()
+    yield None
+
+
+async def _aand_end(response: httpx.Response) -> AsyncIterator[bytes | None]:
+    if response.is_stream_consumed:
+        yield response.content
+    else:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    yield None
+
+
+def _text_decoder(response: httpx.Response) -> codecs.IncrementalDecoder:
+    """Text as it streams: multi-byte characters may be split across chunks."""
+    try:
+        factory = codecs.getincrementaldecoder(response.charset_encoding or "utf-8")
+    except LookupError:
+        factory = codecs.getincrementaldecoder("utf-8")
+    return factory(errors="replace")
 
 
 # The first attempt runs bare, so a call that succeeds pays nothing for retry machinery. After a
@@ -394,6 +548,8 @@ class Client(_BaseClient):
             limits=limits or DEFAULT_LIMITS,
             timeout=self._httpx_timeout,
         )
+        # every socket operation of a call ends by its total deadline (a no-op outside calls)
+        install(self._http)
         self._retrying: Retrying = self._retrying_for(None)
 
     def _make_retrying(self, policy: RetryPolicy) -> Retrying:
@@ -407,11 +563,13 @@ class Client(_BaseClient):
         timeout: TimeoutLike = None,
         max_retries: int | None = None,
         drop_params: bool | None = None,
+        max_response_bytes: int | None = None,
         **params: Any,
     ) -> Reply:
         """Send the messages, return the Reply. Keywords are model parameters (`max_tokens`,
-        `temperature`, any extra the provider takes) plus per-call timeout/retries/drop_params."""
-        call = self._prepare(messages, params, False, drop_params, timeout)
+        `temperature`, any extra the provider takes) plus per-call timeout/retries/drop_params/
+        max_response_bytes."""
+        call = self._prepare(messages, params, False, drop_params, timeout, max_response_bytes)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, self._attempts(self._send, call, retrying))
 
@@ -423,11 +581,13 @@ class Client(_BaseClient):
         timeout: TimeoutLike = None,
         max_retries: int | None = None,
         drop_params: bool | None = None,
+        max_response_bytes: int | None = None,
         **params: Any,
     ) -> Stream:
         """Iterate for text pieces; `.reply` on the returned Stream once it is exhausted.
-        Retries happen only before the first byte of the answer."""
-        call = self._prepare(messages, params, True, drop_params, timeout)
+        Retries happen only before the first byte of the answer; the total timeout and the
+        byte cap hold across the whole stream."""
+        call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return Stream(lambda out: self._pieces(call, retrying, out))
 
@@ -441,44 +601,73 @@ class Client(_BaseClient):
         result: _T = retrying(_replay_first, attempt, call)
         return result
 
-    def _send(self, call: _Call) -> httpx.Response:
+    def _send(self, call: _Call) -> tuple[httpx.Response, bytearray]:
         call.attempts += 1
         try:
-            response = self._http.post(
-                call.url,
-                content=call.content,
-                headers=self._send_headers(),
-                timeout=self._attempt_timeout(call),
-            )
+            with deadline(call.deadline):
+                response = self._request(call)
+                try:
+                    body = self._read(call, response)
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         if response.status_code >= 300:
-            raise self._status_error(response.status_code, response.headers, response.content)
-        return response
+            raise self._status_error(response.status_code, response.headers, body)
+        return response, body
+
+    def _request(self, call: _Call) -> httpx.Response:
+        request = self._http.build_request(
+            "POST",
+            call.url,
+            content=call.content,
+            headers=self._send_headers(),
+            timeout=self._attempt_timeout(call),
+        )
+        return self._http.send(request, stream=True)
+
+    def _read(self, call: _Call, response: httpx.Response) -> bytearray:
+        """The whole body, decoded under the cap (an error's only as far as it is shown)."""
+        decoder = self._decoder(call, response)
+        body = bytearray()
+        for raw in _and_end(response):
+            pieces = self._take(call, response, decoder, raw)
+            if pieces is None:
+                break
+            for piece in pieces:
+                body += piece
+        return body
+
+    def _text(
+        self, call: _Call, response: httpx.Response, decoder: BoundedDecoder
+    ) -> Generator[str, None, None]:
+        """The body as text pieces; reads happen in whoever calls next() (and its deadline)."""
+        text = _text_decoder(response)
+        for raw in _and_end(response):
+            for piece in self._take(call, response, decoder, raw) or ():
+                if decoded := text.decode(piece):
+                    yield decoded
+        if tail := text.decode(b"", final=True):
+            yield tail
 
     def _open(self, call: _Call) -> tuple[httpx.Response, Iterator[str], str]:
         """Send, check the status and read the first chunk: the part a retry may repeat."""
         call.attempts += 1
         try:
-            request = self._http.build_request(
-                "POST",
-                call.url,
-                content=call.content,
-                headers=self._send_headers(),
-                timeout=self._attempt_timeout(call),
-            )
-            response = self._http.send(request, stream=True)
+            with deadline(call.deadline):
+                response = self._request(call)
         except httpx.HTTPError as exc:
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         try:
-            if response.status_code >= 300:
-                response.read()
-                raise self._status_error(response.status_code, response.headers, response.content)
-            chunks = response.iter_text()
-            return response, chunks, next(chunks, "")
+            with deadline(call.deadline):
+                if response.status_code >= 300:
+                    body = self._read(call, response)
+                    raise self._status_error(response.status_code, response.headers, body)
+                chunks = self._text(call, response, self._decoder(call, response))
+                return response, chunks, next(chunks, "")
         except httpx.HTTPError as exc:
             response.close()
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         except BaseException:
             response.close()
             raise
@@ -492,12 +681,13 @@ class Client(_BaseClient):
                 if parser.finished:
                     break
                 try:
-                    chunk = next(chunks)
+                    with deadline(call.deadline):
+                        chunk = next(chunks)
                 except StopIteration:
                     yield from parser.end()
                     break
                 except httpx.HTTPError as exc:  # after the first byte: not retried
-                    raise self._transport_failure(exc) from exc
+                    raise self._transport_failure(exc, call) from exc
         except TransportError as exc:  # an error event may quote the key
             self._scrub_error(exc)
             raise
@@ -535,6 +725,7 @@ class AsyncClient(_BaseClient):
             limits=limits or DEFAULT_LIMITS,
             timeout=self._httpx_timeout,
         )
+        install(self._http)
         self._retrying: AsyncRetrying = self._retrying_for(None)
 
     def _make_retrying(self, policy: RetryPolicy) -> AsyncRetrying:
@@ -548,10 +739,11 @@ class AsyncClient(_BaseClient):
         timeout: TimeoutLike = None,
         max_retries: int | None = None,
         drop_params: bool | None = None,
+        max_response_bytes: int | None = None,
         **params: Any,
     ) -> Reply:
         """Send the messages, return the Reply (see Client.chat)."""
-        call = self._prepare(messages, params, False, drop_params, timeout)
+        call = self._prepare(messages, params, False, drop_params, timeout, max_response_bytes)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, await self._attempts(self._send, call, retrying))
 
@@ -563,10 +755,11 @@ class AsyncClient(_BaseClient):
         timeout: TimeoutLike = None,
         max_retries: int | None = None,
         drop_params: bool | None = None,
+        max_response_bytes: int | None = None,
         **params: Any,
     ) -> AsyncStream:
         """`async for piece in client.stream(...)`; `.reply` once exhausted."""
-        call = self._prepare(messages, params, True, drop_params, timeout)
+        call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return AsyncStream(lambda out: self._pieces(call, retrying, out))
 
@@ -582,43 +775,70 @@ class AsyncClient(_BaseClient):
         result: _T = await retrying(_areplay_first, attempt, call)
         return result
 
-    async def _send(self, call: _Call) -> httpx.Response:
+    async def _send(self, call: _Call) -> tuple[httpx.Response, bytearray]:
         call.attempts += 1
         try:
-            response = await self._http.post(
-                call.url,
-                content=call.content,
-                headers=self._send_headers(),
-                timeout=self._attempt_timeout(call),
-            )
+            with deadline(call.deadline):
+                response = await self._request(call)
+                try:
+                    body = await self._read(call, response)
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         if response.status_code >= 300:
-            raise self._status_error(response.status_code, response.headers, response.content)
-        return response
+            raise self._status_error(response.status_code, response.headers, body)
+        return response, body
+
+    async def _request(self, call: _Call) -> httpx.Response:
+        request = self._http.build_request(
+            "POST",
+            call.url,
+            content=call.content,
+            headers=self._send_headers(),
+            timeout=self._attempt_timeout(call),
+        )
+        return await self._http.send(request, stream=True)
+
+    async def _read(self, call: _Call, response: httpx.Response) -> bytearray:
+        decoder = self._decoder(call, response)
+        body = bytearray()
+        async for raw in _aand_end(response):
+            pieces = self._take(call, response, decoder, raw)
+            if pieces is None:
+                break
+            for piece in pieces:
+                body += piece
+        return body
+
+    async def _text(
+        self, call: _Call, response: httpx.Response, decoder: BoundedDecoder
+    ) -> AsyncGenerator[str, None]:
+        text = _text_decoder(response)
+        async for raw in _aand_end(response):
+            for piece in self._take(call, response, decoder, raw) or ():
+                if decoded := text.decode(piece):
+                    yield decoded
+        if tail := text.decode(b"", final=True):
+            yield tail
 
     async def _open(self, call: _Call) -> tuple[httpx.Response, AsyncIterator[str], str]:
         call.attempts += 1
         try:
-            request = self._http.build_request(
-                "POST",
-                call.url,
-                content=call.content,
-                headers=self._send_headers(),
-                timeout=self._attempt_timeout(call),
-            )
-            response = await self._http.send(request, stream=True)
+            with deadline(call.deadline):
+                response = await self._request(call)
         except httpx.HTTPError as exc:
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         try:
-            if response.status_code >= 300:
-                await response.aread()
-                raise self._status_error(response.status_code, response.headers, response.content)
-            chunks = response.aiter_text()
-            return response, chunks, await anext(chunks, "")
+            with deadline(call.deadline):
+                if response.status_code >= 300:
+                    body = await self._read(call, response)
+                    raise self._status_error(response.status_code, response.headers, body)
+                chunks = self._text(call, response, self._decoder(call, response))
+                return response, chunks, await anext(chunks, "")
         except httpx.HTTPError as exc:
             await response.aclose()
-            raise self._transport_failure(exc) from exc
+            raise self._transport_failure(exc, call) from exc
         except BaseException:
             await response.aclose()
             raise
@@ -635,13 +855,14 @@ class AsyncClient(_BaseClient):
                 if parser.finished:
                     break
                 try:
-                    chunk = await anext(chunks)
+                    with deadline(call.deadline):
+                        chunk = await anext(chunks)
                 except StopAsyncIteration:
                     for piece in parser.end():
                         yield piece
                     break
                 except httpx.HTTPError as exc:  # after the first byte: not retried
-                    raise self._transport_failure(exc) from exc
+                    raise self._transport_failure(exc, call) from exc
         except TransportError as exc:  # an error event may quote the key
             self._scrub_error(exc)
             raise

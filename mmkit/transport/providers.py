@@ -28,7 +28,7 @@ from mmkit.errors import (
 )
 from mmkit.transport.reply import Reply, Usage
 from mmkit.transport.secret import Secret
-from mmkit.transport.sse import SSEDecoder
+from mmkit.transport.sse import LineTooLongError, SSEDecoder
 
 logger = logging.getLogger("mmkit.transport")
 
@@ -295,10 +295,21 @@ class _SSEChatParser(StreamParser):
         self._usage = Usage()
 
     def feed(self, chunk: str) -> list[str]:
-        return self._events(self._sse.feed(chunk))
+        try:
+            return self._events(self._sse.feed(chunk))
+        except LineTooLongError as exc:
+            raise self._too_long(exc) from None
 
     def end(self) -> list[str]:
         return self._events(self._sse.end())
+
+    def _too_long(self, exc: LineTooLongError) -> TransportError:
+        return TransportError(
+            f"{self._provider.name} {self._model}: the stream is broken: {exc} without ending "
+            "(a chat event is far shorter); check the server",
+            provider=self._provider.name,
+            model=self._model,
+        )
 
     def _events(self, events: list[str]) -> list[str]:
         pieces: list[str] = []

@@ -56,7 +56,8 @@ TimeoutLike = Timeout | httpx.Timeout | float | int | None
 
 
 def as_timeout(value: TimeoutLike) -> Timeout:
-    """None: the defaults; a number: every phase (as in httpx); or a Timeout / httpx.Timeout."""
+    """None: the defaults; a number: the whole call, all tries included (and so each phase too);
+    a Timeout (each phase and `total`) or an httpx.Timeout (each phase, as httpx means it)."""
     if value is None:
         return Timeout()
     if isinstance(value, Timeout):
@@ -65,7 +66,7 @@ def as_timeout(value: TimeoutLike) -> Timeout:
         return Timeout(value.connect, value.read, value.write, value.pool)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         seconds = float(value)
-        return Timeout(seconds, seconds, seconds, seconds)
+        return Timeout(seconds, seconds, seconds, seconds, total=seconds)
     raise InvalidOptionError(
         f"timeout must be a positive number of seconds or a Timeout, not {value!r}"
     )
@@ -166,14 +167,24 @@ def parse_retry_after(value: str | None) -> float | None:
     return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
+def retry_reason(exc: BaseException | None) -> str:
+    """Why a try failed, for the log: the status, or mmkit's own words for a failure without
+    one. Never the server's text: an error body may quote the request."""
+    if exc is None:
+        return "no answer"
+    status = getattr(exc, "status", None)
+    if status is not None:
+        return f"HTTP {status} ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"  # already scrubbed of the key
+
+
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome is not None else None
     wait = state.next_action.sleep if state.next_action is not None else 0.0
-    # Only the error class and status: messages may quote request content.
-    logger.debug(
-        "retrying after %s (status %s), attempt %d, waiting %.3f s",
-        type(exc).__name__,
-        getattr(exc, "status", None),
+    # INFO: a call that hangs on retries should say so to anyone who turned logging on
+    logger.info(
+        "try %d failed: %s; retrying in %.1f s",
         state.attempt_number,
+        retry_reason(exc),
         wait,
     )
