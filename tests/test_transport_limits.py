@@ -1,0 +1,185 @@
+"""The pieces that hold the limits, on their own: the bounded body decoder, the key scrubber and
+its log filter, the SSE line cap, the response cap option. (Against real hostile servers:
+tests/test_hostile_servers.py.)"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+import zlib
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmkit.errors import InvalidOptionError, TransportError
+from mmkit.net.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
+from mmkit.transport import Client, Secret
+from mmkit.transport.secret import ScrubKeys, guard_logs
+from mmkit.transport.sse import LineTooLongError, SSEDecoder
+
+# --- the bounded decoder --------------------------------------------------------------------------
+
+
+def _encode(data: bytes, layer: str) -> bytes:
+    if layer == "gzip":
+        return gzip.compress(data)
+    if layer == "deflate":
+        return zlib.compress(data)
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)  # "deflate" sent without header
+    return raw.compress(data) + raw.flush()
+
+
+def _decode(decoder: BoundedDecoder, body: bytes, step: int) -> bytes:
+    out = b""
+    for start in range(0, len(body), step):
+        out += b"".join(decoder.feed(body[start : start + step]))
+    return out + b"".join(decoder.end())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=3000) | st.builds(lambda n: b"ab" * n, st.integers(0, 200_000)),
+    layers=st.lists(st.sampled_from(["gzip", "deflate", "raw-deflate"]), max_size=3),
+    step=st.integers(1, 5000),
+)
+def test_any_encoding_chain_decodes_to_the_original(
+    data: bytes, layers: list[str], step: int
+) -> None:
+    body = data
+    for layer in layers:  # applied in order; the header lists them in that order
+        body = _encode(body, layer)
+    header = ", ".join("deflate" if layer == "raw-deflate" else layer for layer in layers)
+    assert _decode(BoundedDecoder(header, len(data)), body, step) == data
+    if data:
+        with pytest.raises(BodyTooLarge):
+            _decode(BoundedDecoder(header, len(data) - 1), body, step)
+
+
+def test_a_stacked_gzip_bomb_stops_at_the_cap_having_decoded_little_more() -> None:
+    zeros = zlib.compressobj(1, zlib.DEFLATED, 31)
+    inner = b"".join(zeros.compress(b"\0" * (1 << 24)) for _ in range(8)) + zeros.flush()
+    body = gzip.compress(inner)  # 128 MiB of zeros in a few KB
+    assert len(body) < 10_000
+    decoder = BoundedDecoder("gzip, gzip", 1 << 20)
+    with pytest.raises(BodyTooLarge):
+        _decode(decoder, body, 1000)
+    assert decoder.decoded <= (1 << 20) + 64 * 1024  # the cap plus one step, never the bomb
+
+
+@pytest.mark.parametrize("header", ["br", "zstd", "gzip, compress", "gzip, gzip, gzip, gzip"])
+def test_encodings_it_cannot_bound_are_refused(header: str) -> None:
+    with pytest.raises(UnsupportedEncoding):
+        BoundedDecoder(header, 100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(junk=st.binary(min_size=1, max_size=200))
+def test_corrupt_gzip_is_a_corrupt_body(junk: bytes) -> None:
+    body = b"\x1f\x8b\x08\x00" + junk  # a gzip header, then anything
+    with pytest.raises((CorruptBody, BodyTooLarge)):
+        _decode(BoundedDecoder("gzip", 10), b"\x00" + body, 7)
+
+
+# --- the key scrubber -----------------------------------------------------------------------
+
+KEYS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=48)
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=KEYS, before=st.text(max_size=20), after=st.text(max_size=20))
+def test_every_form_of_the_key_is_masked(key: str, before: str, after: str) -> None:
+    secret = Secret(key)
+    forms = [
+        key,
+        key.upper(),
+        key.lower(),
+        quote(key, safe=""),
+        quote(key, safe="").lower(),
+        base64.b64encode(key.encode()).decode(),
+        base64.urlsafe_b64encode(key.encode()).decode(),
+    ]
+    for form in forms:
+        assert form not in secret.scrub(before + form + after).replace("****", "\0")
+    for prefix in ("user:", "Key ", "Bearer ", "x"):
+        encoded = base64.b64encode((prefix + key).encode()).decode()
+        scrubbed = secret.scrub(encoded)
+        assert "****" in scrubbed
+        # what is left is at most the 3 characters each side that mix the key with its neighbours
+        assert len(scrubbed.replace("****", "")) <= len(encoded) - len(key) * 4 // 3 + 6
+
+
+def test_the_scrubber_leaves_other_text_alone() -> None:
+    assert Secret("sk-1234567890").scrub("nothing secret here") == "nothing secret here"
+
+
+def test_a_log_record_carrying_the_key_is_scrubbed_on_httpcore_loggers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = Secret("sk-log-test-KEY-987")
+    guard_logs(key)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpcore.http11").debug(
+            "headers=%r", [(b"x-echo", b"sk-log-test-KEY-987")]
+        )
+        logging.getLogger("httpx").info("HTTP Request: %s", "SK-LOG-TEST-KEY-987")
+    shown = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sk-log-test-KEY-987".lower() not in shown.lower() and shown.count("****") == 2
+    assert any(isinstance(f, ScrubKeys) for f in logging.getLogger("httpcore.http11").filters)
+
+
+# --- the SSE line cap -----------------------------------------------------------------------------
+
+
+def test_a_line_without_an_end_is_refused_at_the_cap() -> None:
+    decoder = SSEDecoder(max_line=1000)
+    decoder.feed("data: ")
+    for _ in range(9):
+        assert decoder.feed("x" * 100) == []
+    with pytest.raises(LineTooLongError):
+        decoder.feed("x" * 100)
+
+
+def test_many_data_lines_cannot_make_an_unbounded_event() -> None:
+    decoder = SSEDecoder(max_line=1000)
+    with pytest.raises(LineTooLongError):
+        for _ in range(100):
+            decoder.feed("data: " + "x" * 50 + "\n")
+
+
+def test_a_line_split_over_many_chunks_still_decodes() -> None:
+    decoder = SSEDecoder(max_line=1000)
+    pieces = [decoder.feed(c) for c in ["da", "ta: hel", "lo", "\r", "\n", "\n"]]
+    assert [p for p in pieces if p] == [["hello"]]
+
+
+# --- the response cap option ----------------------------------------------------------------
+
+
+def _answer(size: int) -> httpx.MockTransport:
+    text = "y" * size
+    body = {"choices": [{"message": {"content": text}, "finish_reason": "stop"}]}
+    return httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+
+
+def test_a_reply_over_the_cap_is_refused_and_the_cap_is_settable_per_call() -> None:
+    with Client("m", base_url="http://x.test/v1", transport=_answer(5000)) as client:
+        with pytest.raises(TransportError, match="over the 1000-byte cap"):
+            client.chat("hi", max_response_bytes=1000)
+        assert client.chat("hi").text == "y" * 5000  # the default is generous
+    with (
+        Client(
+            "m", base_url="http://x.test/v1", transport=_answer(5000), max_response_bytes=2000
+        ) as client,
+        pytest.raises(TransportError, match="over the 2000-byte cap"),
+    ):
+        client.chat("hi")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "10", True])
+def test_a_bad_response_cap_is_an_option_error(bad: object) -> None:
+    with pytest.raises(InvalidOptionError, match="max_response_bytes"):
+        Client("m", base_url="http://x.test/v1", max_response_bytes=bad)  # type: ignore[arg-type]
