@@ -48,7 +48,7 @@ class _Inflate:
             self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16)
 
     def _start(self, data: bytes) -> bytes:
-        """"deflate" is meant to be zlib-wrapped but is often sent raw (httpx takes both):
+        """A "deflate" body is meant to be zlib-wrapped but is often sent raw (httpx takes both):
         the first two bytes tell, once both have arrived."""
         data = self._head + data
         if len(data) < 2:
