@@ -573,6 +573,34 @@ def test_without_retry_after_the_wait_is_jittered_exponential(
     assert all(0 <= wait <= cap for wait, cap in zip(waits, caps, strict=True))
 
 
+def test_the_jitter_really_varies_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("mmkit.transport.retry.time.sleep", waits.append)
+    for _ in range(4):
+        recorder = Recorder(*[httpx.Response(500)] * 5, BYTEZ_OK)
+        with bytez_client(recorder, max_retries=5, backoff=0.1, max_backoff=0.5) as client:
+            client.chat("hi")
+    # full jitter: uniform in [0, cap]; 20 draws that were all 0, all the cap or all alike
+    # would mean no jitter at all
+    assert len(waits) == 20 and len(set(waits)) == 20
+    assert sum(w > 0 for w in waits) >= 19
+    assert any(w < cap * 0.9 for w, cap in zip(waits, [0.1, 0.2, 0.4, 0.5, 0.5] * 4, strict=True))
+
+
+def test_each_retry_is_logged_at_info_with_its_reason_and_wait(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("mmkit.transport.retry.time.sleep", lambda s: None)
+    recorder = Recorder(
+        httpx.Response(503, headers={"retry-after": "1.5"}), httpx.Response(502), BYTEZ_OK
+    )
+    with caplog.at_level(logging.INFO, "mmkit.transport"), bytez_client(recorder) as client:
+        client.chat("hi")
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines[0] == "try 1 failed: HTTP 503 (ServerError); retrying in 1.5 s"
+    assert lines[1].startswith("try 2 failed: HTTP 502 (ServerError); retrying in ")
+
+
 def test_a_retry_after_beyond_the_total_budget_gives_up_at_once() -> None:
     recorder = Recorder(httpx.Response(429, headers={"retry-after": "30"}), BYTEZ_OK)
     with (

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from mmkit.errors import BlockedURLError, ConfigError, FetchError, MmkitError
+from mmkit.media.special_addresses import special_kind
 from mmkit.net.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
 
 if TYPE_CHECKING:
@@ -286,6 +287,9 @@ def _non_public_kind(ip: _IPAddress) -> str | None:
         return "reserved"
     if ip.is_private:
         return "private"
+    special = special_kind(ip)  # IANA's registries: Python's is_global lags them
+    if special is not None:
+        return special
     if not ip.is_global:
         return "non-public"
     return None
