@@ -183,3 +183,20 @@ def test_a_reply_over_the_cap_is_refused_and_the_cap_is_settable_per_call() -> N
 def test_a_bad_response_cap_is_an_option_error(bad: object) -> None:
     with pytest.raises(InvalidOptionError, match="max_response_bytes"):
         Client("m", base_url="http://x.test/v1", max_response_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_an_equal_key_dying_does_not_stop_the_scrubbing_of_a_live_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    first = Secret("sk-twice-KEY-4242")
+    guard_logs(first)
+    second = Secret("sk-twice-KEY-4242")  # equal to the first, as two clients' keys are
+    guard_logs(second)
+    del first
+    gc.collect()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpcore.http11").debug("echo %s", "sk-twice-KEY-4242")
+    assert caplog.records[-1].getMessage() == "echo ****"
+    assert second.reveal() == "sk-twice-KEY-4242"  # still alive here

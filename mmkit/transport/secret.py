@@ -105,7 +105,8 @@ _LOGGERS = (
     "hpack.hpack",
     "hpack.table",
 )
-_live: weakref.WeakSet[Secret] = weakref.WeakSet()
+# Keyed by identity: equal Secrets are distinct entries, so one dying never drops another.
+_live: weakref.WeakValueDictionary[int, Secret] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 _installed = False
 
@@ -115,7 +116,7 @@ class ScrubKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         with _lock:
-            secrets = list(_live)
+            secrets = list(_live.values())
         if not secrets:
             return True
         try:
@@ -134,7 +135,7 @@ def guard_logs(secret: Secret) -> None:
     """Scrub `secret` from every log line of mmkit, httpx and httpcore while it is alive."""
     global _installed
     with _lock:
-        _live.add(secret)
+        _live[id(secret)] = secret
         if _installed:
             return
         _installed = True
