@@ -390,6 +390,40 @@ def _add_serve(commands: Subcommands) -> None:
         metavar="N",
         help="seed for the fault draws (repeatable runs)",
     )
+    # Defaults live in ServerOptions (mmkit.server needs the server extra, so not imported here).
+    limits = serve.add_argument_group(
+        "connection limits", "idle or slow clients cannot hold the server"
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=_positive,
+        metavar="N",
+        help="open connections at most; past it the longest-idle one is closed (default 1000)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_positive_number,
+        metavar="S",
+        help="seconds a request's headers may take (default 10)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_positive_number,
+        metavar="S",
+        help="seconds a request's body may take, then 408 (default 60)",
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=_positive,
+        metavar="S",
+        help="whole seconds an idle connection is kept between requests (default 5)",
+    )
+    limits.add_argument(
+        "--backlog",
+        type=_positive,
+        metavar="N",
+        help="connections the OS queues before they are accepted (default 2048)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -420,6 +454,7 @@ def _serve(args: argparse.Namespace) -> int:
         rate_5xx=args.rate_5xx,
         rate_drop=args.rate_drop,
         seed=args.seed,
+        **{name: getattr(args, name) for name in _LIMITS if getattr(args, name) is not None},
     )
 
     def announce(base_url: str) -> None:
@@ -433,6 +468,9 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         serve_forever(options, host=args.host, port=args.port, announce=announce)
     return 0
+
+
+_LIMITS = ("max_connections", "header_timeout", "body_timeout", "keep_alive_timeout", "backlog")
 
 
 def _is_loopback(host: str) -> bool:

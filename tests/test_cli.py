@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from importlib.metadata import version
@@ -119,9 +120,10 @@ def test_serve_port_bounds_are_accepted(port: str) -> None:
     assert _parser().parse_args(["serve", "--port", port]).port == int(port)
 
 
-def test_serve_port_0_serves_on_a_free_port() -> None:
+def test_serve_port_0_serves_on_a_free_port_with_its_limits() -> None:
+    command = [MMKIT, "serve", "--port", "0", "--header-timeout", "0.5"]
     with subprocess.Popen(
-        [MMKIT, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         try:
             assert process.stdout is not None
@@ -132,6 +134,8 @@ def test_serve_port_0_serves_on_a_free_port() -> None:
             assert 0 < port <= 65535
             reply = httpx.get(f"{base_url}/v1/models", timeout=10)
             assert reply.json()["data"][0]["id"] == "echo"
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as silent:
+                assert silent.recv(1) == b""  # closed by --header-timeout, not the default 10 s
         finally:
             process.terminate()
             process.wait(10)
@@ -188,3 +192,16 @@ def test_inspect_unknown_target_is_one_clear_error(
     assert captured.out == ""
     assert captured.err.startswith("mmkit inspect: error:")
     assert "nope" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--max-connections", "0"), ("--header-timeout", "-1"), ("--keep-alive-timeout", "0.5")],
+)
+def test_serve_refuses_bad_limits(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", option, value])
+    assert done.value.code == 2
+    assert f"argument {option}:" in capsys.readouterr().err

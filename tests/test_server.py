@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -627,3 +628,191 @@ def test_missing_extra_is_a_config_error() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     ).stdout
     assert out.startswith("ConfigError") and "pip install 'mmkit[server]'" in out
+
+
+# --- the event loop and connection limits ------------------------------------------------------
+
+
+def test_a_huge_body_is_parsed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import mmkit.server.app as app_module
+    from mmkit.server.parse import plan_openai
+
+    parsing, release = threading.Event(), threading.Event()
+
+    def held_while_parsing(body: Any) -> Any:
+        if len(body["messages"][0]["content"]) > 1000:  # the huge request only
+            parsing.set()
+            release.wait(30)
+        return plan_openai(body)
+
+    monkeypatch.setattr(app_module, "plan_openai", held_while_parsing)
+    huge = {"model": "echo", "messages": user(*["word"] * 20_000)}
+    with serve() as running, ThreadPoolExecutor(1) as pool:
+        url = f"{running.base_url}/v1/chat/completions"
+        big = pool.submit(httpx.post, url, json=huge, timeout=60)
+        try:
+            assert parsing.wait(30)  # the huge body is being parsed, and held there
+            # Parsed on the event loop, the held parse would block this answer (a timeout here).
+            small = httpx.post(url, json={"model": "echo", "messages": user("hi")}, timeout=10)
+            assert content_of(small) == 'text "hi"'
+            assert not big.done()
+        finally:
+            release.set()
+        assert big.result().status_code == 200
+
+
+def _connect(running: RunningServer) -> Any:
+    import socket
+
+    host, port = running.base_url.removeprefix("http://").rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _closed_by_server(sock: Any, within: float = 10.0) -> bool:
+    """Whether the server closes `sock` within `within` seconds (a correctness bound)."""
+    sock.settimeout(within)
+    try:
+        while chunk := sock.recv(65536):
+            del chunk  # a response (408/431) may come first; the close is what counts
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_idle_and_slow_connections_do_not_lock_out_a_client() -> None:
+    # Headers may take 60 s here: only closing the longest-idle connections can make room.
+    with serve(max_connections=8, header_timeout=60) as running:
+        crowd = [_connect(running) for _ in range(8)]  # connected, silent
+        for _ in range(8):  # trickling a request whose headers never end
+            slow = _connect(running)
+            slow.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            crowd.append(slow)
+        time.sleep(0.6)  # idle past the server's 0.5 s grace: young connections are never closed
+        try:
+            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+                assert [c.get("/v1/models").status_code for _ in range(3)] == [200] * 3
+            # 17 connections came for 8 places: the 9 longest idle of the crowd were closed.
+            import select
+
+            readable, _, _ = select.select(crowd, [], [], 10)
+            assert len(readable) >= 9
+            assert all(sock.recv(1) == b"" for sock in readable)
+        finally:
+            for sock in crowd:
+                sock.close()
+
+
+def test_busy_connections_past_the_limit_get_503() -> None:
+    with serve(max_connections=2) as running:
+        busy = [_connect(running) for _ in range(2)]
+        for sock in busy:  # headers in, body still coming: a request in progress
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n{"
+            )
+        deadline = time.monotonic() + 10
+        while running.stats.total < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert running.stats.total == 2  # both requests reached the app
+        try:
+            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+                assert chat(c, user("x")).status_code == 503
+        finally:
+            for sock in busy:
+                sock.close()
+        with httpx.Client(base_url=running.base_url, timeout=10) as c:
+            assert chat(c, user("x")).status_code == 200  # room again
+
+
+def test_headers_must_arrive_within_the_header_timeout() -> None:
+    with serve(header_timeout=0.5) as running:
+        silent = _connect(running)
+        assert _closed_by_server(silent)
+        slow = _connect(running)
+        slow.sendall(b"GET /v1/models HTTP/1.1\r\n")
+        closed = False
+        for _ in range(100):  # one header line every 0.1 s, for 10 s unless the server cuts it
+            try:
+                slow.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                closed = True
+                break
+            slow.settimeout(0.1)
+            try:
+                if slow.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+        assert closed
+        silent.close()
+        slow.close()
+
+
+def test_a_kept_alive_connection_may_idle_longer_than_the_header_timeout() -> None:
+    import http.client
+
+    with serve(header_timeout=0.3, keep_alive_timeout=5) as running:
+        host, port = running.base_url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/v1/models")
+        assert conn.getresponse().read() and conn.sock is not None
+        first = conn.sock
+        time.sleep(0.8)  # idle past the header timeout, within the keep-alive
+        conn.request("GET", "/v1/models")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        assert conn.sock is first  # the same connection served both
+        conn.close()
+
+
+def test_oversized_headers_get_431() -> None:
+    with serve(max_header_bytes=8192) as running:
+        sock = _connect(running)
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000)
+        reply = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                reply += chunk
+        sock.close()
+    assert reply.startswith(b"HTTP/1.1 431 ")
+    assert b"over the server's 8,192-byte limit" in reply
+
+
+def test_a_trickling_body_gets_408() -> None:
+    with serve(body_timeout=0.5) as running:
+        sock = _connect(running)
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: 1000\r\n\r\n" + b'{"model": "echo", '
+        )
+        reply = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                reply += chunk
+        sock.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["error"]["message"] == (
+        "The request body did not arrive within 0.5 s; send it at once"
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_connections": 0},
+        {"header_timeout": 0},
+        {"body_timeout": float("inf")},
+        {"keep_alive_timeout": 0.5},
+        {"max_header_bytes": True},
+        {"backlog": -1},
+    ],
+)
+def test_invalid_limits_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidOptionError, match=next(iter(bad))):
+        ServerOptions(**bad)

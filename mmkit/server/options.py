@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from mmkit.errors import InvalidOptionError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# Connection limits: a crowd of idle or trickling clients must not lock out the others.
+DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 60.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_BACKLOG = 2048
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,17 @@ class ServerOptions:
       200 answers normally), then `fail_first` requests answered `fail_status`, then service.
     - max_body_bytes: larger bodies get 413.
     - bytez_content_as_list: Bytez replies carry `content` as `[{"type":"text","text":…}]`.
+
+    Connection limits (slow or idle clients cannot hold the server):
+    - max_connections: open connections kept; past it a new one closes the longest-idle
+      connection with no request in progress (idle 0.5 s or more); when none is idle, requests
+      are answered 503, and past twice the number new connections are closed at once.
+    - header_timeout: seconds a request's headers may take to arrive (from its first byte, or
+      from the connection's start); then the connection is closed.
+    - body_timeout: seconds a request's body may take to arrive; then 408.
+    - keep_alive_timeout: whole seconds an idle keep-alive connection stays open between requests.
+    - max_header_bytes: a request whose headers are larger is answered 431 and closed.
+    - backlog: connections the OS queues before they are accepted.
     """
 
     api_key: str | None = None
@@ -38,6 +56,12 @@ class ServerOptions:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     bytez_content_as_list: bool = False
     seed: int | None = None
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    backlog: int = DEFAULT_BACKLOG
 
     def __post_init__(self) -> None:
         for name in ("rate_429", "rate_5xx", "rate_drop"):
@@ -52,6 +76,14 @@ class ServerOptions:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise InvalidOptionError(f"ServerOptions.{name}={value!r}: use seconds ≥ 0")
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise InvalidOptionError(f"ServerOptions.{name}={value!r}: use seconds > 0")
+        for name in ("keep_alive_timeout", "max_connections", "max_header_bytes", "backlog"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidOptionError(f"ServerOptions.{name}={value!r}: use a whole number ≥ 1")
         if not isinstance(self.fail_first, int) or self.fail_first < 0:
             raise InvalidOptionError(f"ServerOptions.fail_first={self.fail_first!r}: use N ≥ 0")
         if not 400 <= self.fail_status <= 599:

@@ -78,9 +78,9 @@ def serve_in_thread(
     port=0 picks a free port; the address is `RunningServer.base_url`.
     """
     app = create_app(options)
-    sock = _bind(host, port)
+    sock = _bind(host, port, options.backlog)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(app, host))
+    server = uvicorn.Server(_config(app, host, options))
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -123,10 +123,10 @@ def serve_forever(
 
     `announce(base_url)` is called once the port is bound (useful with port=0).
     """
-    sock = _bind(host, port)
+    sock = _bind(host, port, options.backlog)
     if announce is not None:
         announce(_base_url(host, sock.getsockname()[1]))
-    server = uvicorn.Server(_config(create_app(options), host))
+    server = uvicorn.Server(_config(create_app(options), host, options))
     try:
         server.run(sockets=[sock])
     finally:
@@ -136,20 +136,25 @@ def serve_forever(
 # --- internals ---------------------------------------------------------------------------------
 
 
-def _config(app: Starlette, host: str) -> uvicorn.Config:
+def _config(app: Starlette, host: str, options: ServerOptions) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http=_droppable_protocol(),
+        http=_protocol(options),
         loop="auto",  # uvloop when installed
         timeout_graceful_shutdown=2,
+        # One over the connections kept: requests on a connection past the limit get 503.
+        limit_concurrency=options.max_connections + 1,
+        timeout_keep_alive=options.keep_alive_timeout,
+        h11_max_incomplete_event_size=options.max_header_bytes,  # the h11 fallback's own cap
+        backlog=options.backlog,
     )
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """Bind here, not in uvicorn: errors reach the caller, and port 0 is known at once."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -160,7 +165,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(backlog)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -177,31 +182,118 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-_protocol_class: type[asyncio.Protocol] | None = None
+# A connection idle this long may be closed to make room (a younger one is still sending).
+_SHED_GRACE = 0.5
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+)
 
 
-def _droppable_protocol() -> type[asyncio.Protocol]:
-    """uvicorn's own HTTP protocol (httptools if importable, else h11) that also offers the
-    ASGI app a way to abort the connection: `scope["extensions"]["mmkit.abort"]`."""
-    global _protocol_class
-    if _protocol_class is not None:
-        return _protocol_class
-    # uvicorn's "auto" choice, made here so the chosen class can be extended.
+def _base_protocol() -> Any:
+    """uvicorn's "auto" HTTP protocol (httptools if importable, else h11), chosen here so that
+    the chosen class can be extended."""
     if importlib.util.find_spec("httptools") is not None:
         module, name = "uvicorn.protocols.http.httptools_impl", "HttpToolsProtocol"
     else:
         module, name = "uvicorn.protocols.http.h11_impl", "H11Protocol"
-    base: Any = getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), name)
 
-    class DroppableProtocol(base):  # type: ignore[misc]
+
+def _protocol(options: ServerOptions) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol with the limits uvicorn lacks, and a way for the ASGI app to abort
+    the connection (`scope["extensions"]["mmkit.abort"]`).
+
+    uvicorn times nothing until a first response: a client that connects and sends nothing, or
+    trickles its headers, holds a connection forever (20k of them locked everyone out). Here
+    headers must arrive within `header_timeout` and `max_header_bytes`, and past
+    `max_connections` a new connection closes the longest-idle ones with no request in progress
+    (idle for `_SHED_GRACE` at least); when none is idle, requests get 503 from uvicorn, and past
+    twice `max_connections` new connections are closed at once.
+    """
+    header_timeout = options.header_timeout
+    max_header_bytes = options.max_header_bytes
+    max_connections = options.max_connections
+
+    class MmkitProtocol(_base_protocol()):  # type: ignore[misc]
         app: ASGIApp
+        cycle: Any
+        connections: set[Any]
+        loop: asyncio.AbstractEventLoop
+        transport: asyncio.Transport
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             self.app = _with_abort(self.app, transport)
+            self._header_timer: asyncio.TimerHandle | None = None
+            self._header_cycle: Any = None
+            self._header_bytes = 0
+            self._idle_since = self.loop.time()
+            self._arm_header_timer()
+            self._shed_idle()
 
-    _protocol_class = DroppableProtocol
-    return DroppableProtocol
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and self._awaiting_headers():
+                self._arm_header_timer()  # the first bytes of a request on a kept-alive connection
+            super().data_received(data)
+            if self._header_timer is None or self.transport.is_closing():
+                return
+            if self.cycle is not self._header_cycle:  # headers complete: a new request began
+                self._header_timer.cancel()
+                self._header_timer = None
+                return
+            self._header_bytes += len(data)
+            if self._header_bytes > max_header_bytes:
+                text = f"The request headers are over the server's {max_header_bytes:,}-byte limit"
+                body = text.encode()
+                self.transport.write(_TOO_LARGE % (len(body), body))
+                self._close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._idle_since = self.loop.time()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().connection_lost(exc)
+
+        def _awaiting_headers(self) -> bool:
+            return self.cycle is None or bool(self.cycle.response_complete)
+
+        def _arm_header_timer(self) -> None:
+            self._header_cycle = self.cycle
+            self._header_bytes = 0
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self.cycle is self._header_cycle and not self.transport.is_closing():
+                self._close()
+
+        def _shed_idle(self) -> None:
+            if len(self.connections) <= max_connections:
+                return
+            now = self.loop.time()
+            idle = [
+                c
+                for c in self.connections
+                if c is not self and c._awaiting_headers() and now - c._idle_since >= _SHED_GRACE
+            ]
+            idle.sort(key=lambda c: c._idle_since)
+            for connection in idle[: len(self.connections) - max_connections]:
+                connection._close()
+            if len(self.connections) > 2 * max_connections:
+                self._close()  # a flood of new connections: refused, so sockets stay bounded
+            # else uvicorn answers this connection's requests 503 (limit_concurrency)
+
+        def _close(self) -> None:
+            """Close now, and stop counting it at once (uvicorn's count waits for the OS)."""
+            self.transport.close()
+            self.connections.discard(self)
+
+    return MmkitProtocol
 
 
 def _with_abort(app: ASGIApp, transport: asyncio.Transport) -> ASGIApp:
