@@ -461,8 +461,10 @@ def test_a_home_path_in_a_dict_is_never_expanded(
 
 
 def test_client_chat_with_dicts_does_not_read_local_files(fixtures_dir: Path) -> None:
-    client = mmkit.Client("echo")
-    with pytest.raises(mmkit.BlockedURLError, match="local_files=True"):
+    with (
+        mmkit.Client("echo") as client,
+        pytest.raises(mmkit.BlockedURLError, match="local_files=True"),
+    ):
         client.chat([_openai(str(fixtures_dir / "photo.jpg"))])
 
 
