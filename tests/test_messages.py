@@ -582,3 +582,9 @@ def test_an_error_about_the_image_keyword_names_it_once(tmp_path: Path) -> None:
     with pytest.raises(mmkit.InvalidMediaError) as err:
         Message.user("x", image=str(missing))
     assert str(err.value).startswith(f"image {str(missing)!r} is not an existing file")
+
+
+def test_an_echo_error_names_the_model_once() -> None:
+    with mmkit.Client("echo") as client, pytest.raises(mmkit.BadRequestError) as err:
+        client.chat("hi", max_tokens=-1)
+    assert str(err.value).startswith("echo: HTTP 400: ")

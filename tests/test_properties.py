@@ -10,6 +10,7 @@ import os
 from typing import Any
 from urllib.parse import quote_from_bytes
 
+import hostile_images as hostile
 import numpy as np
 import pybase64
 import pytest
@@ -21,7 +22,8 @@ from PIL import ImageOps
 import mmkit
 from mmkit import Image, Message
 from mmkit.formats import get as get_format
-from mmkit.media.image import fit_size
+from mmkit.media.image import ImageLimits, fit_size
+from mmkit.media.image_frames import gif_canvases
 from mmkit.media.sniff import sniff
 from mmkit.media.source import decode_base64, parse_data_uri
 from mmkit.testing import strategies as mst
@@ -399,6 +401,73 @@ def test_any_string_gives_an_image_or_an_mmkit_error(text: str) -> None:
     except mmkit.MmkitError:
         return
     assert image.url is not None or image.mime is not None
+
+
+GIF_FRAMES = st.lists(
+    st.tuples(st.integers(0, 120), st.integers(0, 120), st.integers(1, 120), st.integers(1, 120)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(screen=st.tuples(st.integers(1, 60), st.integers(1, 60)), frames=GIF_FRAMES)
+def test_every_gif_frame_is_held_to_the_pixel_limit_before_decoding(
+    screen: tuple[int, int], frames: list[tuple[int, int, int, int]]
+) -> None:
+    """A frame may grow the canvas to its extent: the limit holds on every canvas, the first
+    frame's included, whatever the logical screen says."""
+    limit = 4000
+    canvases, width, height = [], screen[0], screen[1]
+    for left, top, w, h in frames:  # the GIF rule, written out: the canvas only grows
+        width, height = max(width, left + w), max(height, top + h)
+        canvases.append(width * height)
+    data = hostile.gif(screen, frames)
+
+    if max(canvases) > limit:
+        with pytest.raises(mmkit.MediaTooLargeError, match="4,000-pixel limit"):
+            Image(data, pixel_limit=limit)
+    else:
+        image = Image(data, pixel_limit=limit)
+        assert image.frames == len(frames)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 40), st.just(1), st.just(1)),
+        min_size=1,
+        max_size=8,
+    ),
+    junk=st.binary(max_size=3).filter(lambda b: not set(b) & set(b"!,;")),
+)
+def test_the_gif_walk_finds_the_canvas_pillow_builds(
+    frames: list[tuple[int, int, int, int]], junk: bytes
+) -> None:
+    """Cross-checked against Pillow itself: the same frames and the same final canvas, even with
+    stray bytes between blocks (which Pillow skips)."""
+    data = hostile.gif((2, 2), frames)
+    data = data[:19] + junk + data[19:]  # after the header and palette, before the first block
+    with PILImage.open(io.BytesIO(data)) as im:
+        for index in range(len(frames)):
+            im.seek(index)
+        pillow = im.size
+
+    found = gif_canvases(data, 100)
+
+    assert found.count == len(frames)
+    assert found.sizes[-1] == pillow
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(1, 140), cap=st.integers(1, 120))
+def test_frames_are_counted_from_the_file_up_to_one_past_the_cap(count: int, cap: int) -> None:
+    image = Image(hostile.many_frame_gif(count, 2), max_frames=cap)
+
+    assert image.frames == min(count, cap + 1)
+    if count > cap:
+        with pytest.raises(mmkit.MediaTooLargeError, match=f"more than {cap} frames"):
+            image.encoded(ImageLimits(animation=True))
 
 
 @settings(max_examples=300, deadline=1000)

@@ -304,6 +304,8 @@ class _BaseClient:
     # --- reading answers and failures ----------------------------------------------------------
 
     def _where(self) -> str:
+        if self.model_id == self.provider.name:  # the echo model: "echo", not "echo echo"
+            return self.model_id
         return f"{self.provider.name} {self.model_id}"
 
     def _reply(self, call: _Call, answer: tuple[httpx.Response, bytearray]) -> Reply:
