@@ -30,6 +30,7 @@ test: $(STAMP) fixtures lint
 bench: $(STAMP) fixtures
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_transport.py
+	$(BIN)/python bench/bench_video.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

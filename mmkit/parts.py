@@ -581,13 +581,14 @@ class Video(BaseModel):
                 exact=exact,
                 max_side=side,
                 pixel_limit=self.pixel_limit,
+                jpeg_quality=_FRAME_QUALITY,
             )
         if len(picked) < wanted:
             self._note(
                 f"asked for {wanted} frames; {clock_range(lo - offset, hi - offset)} holds "
                 f"{len(picked)} distinct ones: took all of them"
             )
-        return [self._frame_part(frame.image, frame.timestamp) for frame in picked]
+        return [self._frame_part(frame) for frame in picked]
 
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
         """The poster: the first frame, upright."""
@@ -661,12 +662,15 @@ class Video(BaseModel):
         assert self._info is not None
         return src, self._info
 
-    def _frame_part(self, image: PILImage.Image, timestamp: float) -> Image:
-        buf = io.BytesIO()
-        image.save(buf, format="JPEG", quality=_FRAME_QUALITY)
-        origin = f"{self.origin} frame at {video_codec.clock(timestamp)}"
-        part = Image(Resolved(buf.getvalue(), origin), max_side=self.max_side)
-        part.timestamp = timestamp
+    def _frame_part(self, frame: video_codec.Frame) -> Image:
+        data = frame.jpeg
+        if data is None:
+            buf = io.BytesIO()
+            frame.image.save(buf, format="JPEG", quality=_FRAME_QUALITY)
+            data = buf.getvalue()
+        origin = f"{self.origin} frame at {video_codec.clock(frame.timestamp)}"
+        part = Image(Resolved(data, origin), max_side=self.max_side)
+        part.timestamp = frame.timestamp
         return part
 
     def _list_frames(

@@ -17,8 +17,10 @@ import bisect
 import io
 import itertools
 import math
+import os
 import struct
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -55,6 +57,8 @@ _CRF_STEPS = (23, 28, 33, 38)
 _MAX_SHRINK_STEPS = 4
 # A decoded stream may run a little past its header (rounding, a last long frame): this much.
 _CLAIM_SLACK_FRAMES = 2
+# Parallel sampling runs at most (each holds one decoder's frames in memory).
+_MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class Frame:
 
     timestamp: float
     image: PILImage.Image
+    jpeg: bytes | None = None  # the image as JPEG, when asked for
 
 
 def probe(src: Source, origin: str, pixel_limit: int | None = None) -> VideoInfo:
@@ -191,6 +196,8 @@ def sample(
     max_side: int | None = None,
     max_pixels: int | None = None,
     pixel_limit: int | None = None,
+    jpeg_quality: int | None = None,
+    workers: int | None = None,
 ) -> list[Frame]:
     """The frames shown at `times` (seconds, ascending), upright and scaled to fit.
 
@@ -198,9 +205,48 @@ def sample(
     lies before the next keyframe it keeps decoding instead of seeking. `exact=False` decodes
     keyframes only and takes the last one at or before each time. Frames shown at several times
     are returned once, so the result may be shorter than `times`.
+
+    The times are split into runs decoded in parallel threads, each with its own decoder (GOPs
+    are independent; PyAV releases the GIL while FFmpeg decodes). `jpeg_quality` also encodes
+    each frame as JPEG in its thread (`Frame.jpeg`).
     """
     size = fit_size(info.width, info.height, max_side, max_pixels)
+    count = workers or min(os.cpu_count() or 1, _MAX_WORKERS, max(1, len(times) // 2))
+    runs = [
+        list(times[i * len(times) // count : (i + 1) * len(times) // count]) for i in range(count)
+    ]
+    runs = [run for run in runs if run]
+
+    def one_run(run: list[float]) -> list[tuple[int, Frame]]:
+        return _sample_run(src, info, origin, run, exact, size, pixel_limit, jpeg_quality)
+
+    if len(runs) <= 1:
+        results = [one_run(run) for run in runs]
+    else:
+        with ThreadPoolExecutor(len(runs), thread_name_prefix="mmkit-video") as pool:
+            results = list(pool.map(one_run, runs))
     out: list[Frame] = []
+    last_pts: int | None = None
+    for result in results:
+        for pts, frame in result:
+            if last_pts is not None and pts <= last_pts:
+                continue  # the same frame again (a long frame, or exact=False)
+            last_pts = pts
+            out.append(frame)
+    return out
+
+
+def _sample_run(
+    src: Source,
+    info: VideoInfo,
+    origin: str,
+    times: list[float],
+    exact: bool,
+    size: tuple[int, int],
+    pixel_limit: int | None,
+    jpeg_quality: int | None,
+) -> list[tuple[int, Frame]]:
+    out: list[tuple[int, Frame]] = []
     with _opened(src, origin) as container:
         try:
             stream = container.streams.video[0]
@@ -217,9 +263,11 @@ def sample(
                 if frame is None:
                     break  # past the end of what decodes
                 if last_pts is not None and frame.pts <= last_pts:
-                    continue  # the same frame again (a long frame, or exact=False)
+                    continue
                 last_pts = frame.pts
-                out.append(Frame(sampler.seconds(frame), _upright(frame, info, size)))
+                image = _upright(frame, info, size)
+                jpeg = _jpeg(image, jpeg_quality) if jpeg_quality is not None else None
+                out.append((frame.pts, Frame(sampler.seconds(frame), image, jpeg)))
         except MmkitError:
             raise
         except Exception as exc:
@@ -227,6 +275,12 @@ def sample(
                 f"video {origin} could not be decoded ({_first_line(exc)}); re-encode it"
             ) from None
     return out
+
+
+def _jpeg(image: PILImage.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
 
 
 def all_frames(

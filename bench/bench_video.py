@@ -1,0 +1,199 @@
+"""Frame-sampling benchmark: `Video(p).frames(n)` against the plain way, same clip, same run.
+
+The plain way is transformers' PyAV loader: decode from the start, keep the frames at the
+sampled indices (`arange(0, total, total / n)`), stop after the last one, then `to_ndarray`.
+mmkit samples the same times: it seeks to the keyframe before each and decodes forward to it.
+
+Clips (made here, cached in the temp folder): 60 s of 1280×720 H.264 at 30 fps with a keyframe
+every 60 frames (GOP 60) and every 250 (GOP 250), and a 600-s GOP 60 clip for memory. The picture
+is FFmpeg's `testsrc` (low complexity), x264 ultrafast; to keep generation fast one stretch of
+GOPs is encoded and its packets repeated with shifted timestamps (closed GOPs, no B-frames).
+
+Each measurement runs in a fresh child process (so ru_maxrss is that approach's peak); rounds
+are interleaved and the medians printed with the ratios. Targets: ≥ 6× for 8 frames at GOP 60,
+≥ 3× for 32 frames, mmkit's peak memory on the 600-s clip within 1.2× of the 60-s clip.
+
+Run: .venv/bin/python bench/bench_video.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+CACHE = Path(tempfile.gettempdir()) / "mmkit-bench-video"
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+ROUNDS = 3
+
+
+# --- clips -------------------------------------------------------------------------------------
+
+
+def make_clip(path: Path, seconds: int, gop: int) -> Path:
+    """`seconds` of 720p30 H.264 with a keyframe every `gop` frames (cached by name)."""
+    if path.exists():
+        return path
+    import av
+
+    stretch = CACHE / f"stretch_g{gop}.mp4"
+    if not stretch.exists():
+        _encode_stretch(stretch, frames=gop * max(1, 300 // gop), gop=gop)
+    total = seconds * FPS
+    partial = path.with_suffix(".partial")
+    with av.open(str(stretch)) as source, av.open(str(partial), "w", format="mp4") as out:
+        template = source.streams.video[0]
+        stream = out.add_stream_from_template(template)
+        packets = [p for p in source.demux(template) if p.size]
+        step = packets[1].pts - packets[0].pts
+        written = 0
+        while written < total:
+            for packet in packets:
+                if written >= total:
+                    break
+                packet.pts = packet.dts = written * step
+                packet.stream = stream
+                out.mux(packet)
+                written += 1
+    partial.rename(path)
+    return path
+
+
+def _encode_stretch(path: Path, frames: int, gop: int) -> None:
+    import av
+
+    source = av.open(
+        f"testsrc=size={WIDTH}x{HEIGHT}:rate={FPS}:duration={frames / FPS}", format="lavfi"
+    )
+    with source, av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {
+            "preset": "ultrafast",
+            "crf": "30",
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+        }
+        for index, frame in enumerate(source.decode(video=0)):
+            if index >= frames:
+                break
+            made = frame.reformat(format="yuv420p")
+            made.pts, made.time_base = index, Fraction(1, FPS)
+            made.pict_type = av.video.frame.PictureType.NONE  # lavfi marks every frame I: x264
+            # would then make every frame a keyframe
+            out.mux(stream.encode(made))
+        out.mux(stream.encode(None))
+
+
+# --- the two ways (run in a child process each) ------------------------------------------------
+
+
+def plain_way(path: str, n: int) -> int:
+    """transformers' `read_video_pyav`, as it is written there."""
+    import av
+    import numpy as np
+
+    container = av.open(path)
+    total = container.streams.video[0].frames
+    indices = np.arange(0, total, total / n).astype(int)
+    frames = []
+    container.seek(0)
+    end_index = indices[-1]
+    for i, frame in enumerate(container.decode(video=0)):
+        if i > end_index:
+            break
+        if i >= 0 and i in indices:
+            frames.append(frame)
+    video = np.stack([x.to_ndarray(format="rgb24") for x in frames])
+    container.close()
+    return int(video.shape[0])
+
+
+def mmkit_way(path: str, n: int) -> int:
+    from mmkit import Video
+
+    return len(Video(path).frames(n))
+
+
+def child(way: str, path: str, n: int) -> None:
+    import av  # noqa: F401  # imports are not what is measured
+
+    import mmkit  # noqa: F401
+
+    run = {"plain": plain_way, "mmkit": mmkit_way}[way]
+    start = time.perf_counter()
+    count = run(path, n)
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "frames": count}))
+
+
+def measure(way: str, path: Path, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", way, str(path), str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def compare(label: str, path: Path, n: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {"plain": [], "mmkit": []}
+    peaks: dict[str, list[float]] = {"plain": [], "mmkit": []}
+    for round_ in range(ROUNDS):
+        order = ("plain", "mmkit") if round_ % 2 == 0 else ("mmkit", "plain")
+        for way in order:
+            result = measure(way, path, n)
+            assert result["frames"] == n, result
+            times[way].append(result["seconds"])
+            peaks[way].append(result["peak_mib"])
+    plain, mine = statistics.median(times["plain"]), statistics.median(times["mmkit"])
+    plain_peak, mine_peak = statistics.median(peaks["plain"]), statistics.median(peaks["mmkit"])
+    print(
+        f"{label:<26} plain {plain:6.3f} s {plain_peak:6.0f} MiB | mmkit {mine:6.3f} s "
+        f"{mine_peak:6.0f} MiB | {plain / mine:5.1f}× faster"
+    )
+    return {"ratio": plain / mine, "mmkit_peak": mine_peak}
+
+
+def main() -> int:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    g60 = make_clip(CACHE / "720p_60s_g60.mp4", 60, 60)
+    g250 = make_clip(CACHE / "720p_60s_g250.mp4", 60, 250)
+    long = make_clip(CACHE / "720p_600s_g60.mp4", 600, 60)
+    print(f"clips ready in {time.perf_counter() - started:.1f} s (cached in {CACHE})")
+    print(
+        f"median of {ROUNDS} interleaved rounds, each run in a fresh process; cpus={os.cpu_count()}"
+    )
+    r8 = compare("60 s GOP 60, 8 frames", g60, 8)
+    r32 = compare("60 s GOP 60, 32 frames", g60, 32)
+    compare("60 s GOP 250, 8 frames", g250, 8)
+    compare("60 s GOP 250, 32 frames", g250, 32)
+    r_long = compare("600 s GOP 60, 8 frames", long, 8)
+    memory = r_long["mmkit_peak"] / r8["mmkit_peak"]
+    print(
+        f"targets: 8 frames ≥ 6× (got {r8['ratio']:.1f}×), 32 frames ≥ 3× "
+        f"(got {r32['ratio']:.1f}×), mmkit peak 600 s / 60 s ≤ 1.2 (got {memory:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        raise SystemExit(0)
+    raise SystemExit(main())
