@@ -582,6 +582,7 @@ class Video(BaseModel):
                 max_side=side,
                 pixel_limit=self.pixel_limit,
                 jpeg_quality=_FRAME_QUALITY,
+                window=(lo - offset, hi - offset),
             )
         if len(picked) < wanted:
             self._note(

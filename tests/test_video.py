@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import struct
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
 from PIL import Image as PILImage
 
@@ -44,9 +47,12 @@ def frame_times(name: str) -> list[float]:
     return VFR_TIMES if name == "vfr.mp4" else STEADY_TIMES
 
 
-def shown_at(name: str, t: float) -> float:
-    """The time of the frame on screen at `t`: the last one starting at or before it."""
-    return max(x for x in frame_times(name) if x <= t + 1e-9)
+def shown_at(name: str, t: float, start: float = 0.0) -> float:
+    """The frame sampled for `t` in a range from `start`: the last one starting at or before
+    `t`, or, when none starts between `start` and `t`, the first one after `start`."""
+    inside = [x for x in frame_times(name) if x >= start - 1e-9]
+    before = [x for x in inside if x <= t + 1e-9]
+    return max(before) if before else min(inside)
 
 
 def payload(data_uri: str) -> bytes:
@@ -138,12 +144,22 @@ def test_frames_are_the_ones_shown_at_evenly_spread_times(fixtures_dir: Path, na
 def test_frames_at_a_rate_in_a_range(fixtures_dir: Path, name: str) -> None:
     frames = Video(fixtures_dir / name).frames(fps=4, start=0.2, end=0.9)
     wanted = [0.2, 0.45, 0.7]
-    assert [f.timestamp for f in frames] == pytest.approx([shown_at(name, t) for t in wanted])
+    expected = [shown_at(name, t, start=0.2) for t in wanted]
+    assert [f.timestamp for f in frames] == pytest.approx(expected)
+    if name == "vfr.mp4":  # no frame starts in [0.2, 0.4): the first one in the range
+        assert expected == [0.4, 0.45, 0.7]
 
 
 def test_frames_in_the_parts_own_range(fixtures_dir: Path) -> None:
     video = Video(fixtures_dir / "clip.mp4", start=0.5, end=1.0)
     assert [f.timestamp for f in video.frames(5)] == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+
+
+def test_a_range_starting_between_frames_still_gives_n_distinct_frames(fixtures_dir: Path) -> None:
+    # times 0.25, 0.375, 0.5, ...: the first two fall on the frame starting at 0.3 (the one at
+    # 0.2 starts before the range); the second takes the next frame instead of repeating it
+    frames = Video(fixtures_dir / "clip.mp4").frames(6, start=0.25, end=1.0)
+    assert [f.timestamp for f in frames] == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
 
 
 def test_asking_for_more_frames_than_exist_gives_all_and_says_so(fixtures_dir: Path) -> None:
@@ -357,6 +373,28 @@ def test_parse_video_parts_from_each_format(fixtures_dir: Path) -> None:
 def test_pixel_limit_per_frame(fixtures_dir: Path) -> None:
     with pytest.raises(MediaTooLargeError, match="pixel_limit="):
         Video(fixtures_dir / "clip.mp4", pixel_limit=96 * 64 - 1)
+
+
+def _ts_clip(width: int, height: int, frames: int) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            pixels = np.full((height, width, 3), index * 20, np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_pixel_limit_holds_on_every_decoded_frame() -> None:
+    # MPEG-TS concatenates: the headers say 32×32, the second half decodes at 96×64
+    video = Video(_ts_clip(32, 32, 5) + _ts_clip(96, 64, 5), pixel_limit=32 * 32)
+    assert (video.width, video.height) == (32, 32)
+    with pytest.raises(MediaTooLargeError, match="96×64 frame, over the 1,024-pixel limit"):
+        video.frames(10)
 
 
 def test_duration_guard_at_construction(fixtures_dir: Path) -> None:

@@ -198,13 +198,15 @@ def sample(
     pixel_limit: int | None = None,
     jpeg_quality: int | None = None,
     workers: int | None = None,
+    window: tuple[float, float] | None = None,
 ) -> list[Frame]:
     """The frames shown at `times` (seconds, ascending), upright and scaled to fit.
 
     Seeks to the keyframe before each time and decodes forward only to it; while the next time
     lies before the next keyframe it keeps decoding instead of seeking. `exact=False` decodes
     keyframes only and takes the last one at or before each time. Frames shown at several times
-    are returned once, so the result may be shorter than `times`.
+    are returned once, so the result may be shorter than `times`. With `window=(start, end)`
+    only frames starting in [start, end) are taken.
 
     The times are split into runs decoded in parallel threads, each with its own decoder (GOPs
     are independent; PyAV releases the GIL while FFmpeg decodes). `jpeg_quality` also encodes
@@ -217,22 +219,43 @@ def sample(
     ]
     runs = [run for run in runs if run]
 
-    def one_run(run: list[float]) -> list[tuple[int, Frame]]:
-        return _sample_run(src, info, origin, run, exact, size, pixel_limit, jpeg_quality)
+    low, high = window if window is not None else (0.0, math.inf)
+
+    def one_run(index: int) -> list[tuple[int, Frame]]:
+        run = runs[index]
+        return _sample_run(src, info, origin, run, exact, size, pixel_limit, jpeg_quality, low)
 
     if len(runs) <= 1:
-        results = [one_run(run) for run in runs]
+        results = [one_run(index) for index in range(len(runs))]
     else:
         with ThreadPoolExecutor(len(runs), thread_name_prefix="mmkit-video") as pool:
-            results = list(pool.map(one_run, runs))
+            results = list(pool.map(one_run, range(len(runs))))
     out: list[Frame] = []
     last_pts: int | None = None
+    collided = False
     for result in results:
         for pts, frame in result:
             if last_pts is not None and pts <= last_pts:
-                continue  # the same frame again (a long frame, or exact=False)
+                collided = True  # two runs ended on one frame (a long frame, or exact=False)
+                continue
+            if frame.timestamp >= high - 1e-9:
+                break  # the first frame after a time can lie past the range's end
             last_pts = pts
             out.append(frame)
+    if collided and exact and len(runs) > 1:  # one run steps past a shared frame: no loss
+        return sample(
+            src,
+            info,
+            origin,
+            times,
+            exact=exact,
+            max_side=max_side,
+            max_pixels=max_pixels,
+            pixel_limit=pixel_limit,
+            jpeg_quality=jpeg_quality,
+            workers=1,
+            window=window,
+        )
     return out
 
 
@@ -245,6 +268,7 @@ def _sample_run(
     size: tuple[int, int],
     pixel_limit: int | None,
     jpeg_quality: int | None,
+    low: float,
 ) -> list[tuple[int, Frame]]:
     out: list[tuple[int, Frame]] = []
     with _opened(src, origin) as container:
@@ -259,11 +283,15 @@ def _sample_run(
             sampler = _Sampler(container, stream, info, origin, pixel_limit)
             last_pts: int | None = None
             for t in times:
-                frame = sampler.frame_at(t)
+                frame = sampler.frame_at(t, low)
+                if frame is not None and last_pts is not None and frame.pts <= last_pts:
+                    if not exact:
+                        continue  # keyframes only: the same one again
+                    # Two times on one frame (a range starting between frames): take the next
+                    # one, which starts within a frame of this time.
+                    frame = sampler.next_after(last_pts)
                 if frame is None:
                     break  # past the end of what decodes
-                if last_pts is not None and frame.pts <= last_pts:
-                    continue
                 last_pts = frame.pts
                 image = _upright(frame, info, size)
                 jpeg = _jpeg(image, jpeg_quality) if jpeg_quality is not None else None
@@ -436,28 +464,43 @@ class _Sampler:
         self._decoded: Iterator[Any] | None = None
         self._ahead: Any = None  # a frame read past the last time, kept for the next one
         self._position: int | None = None  # pts of the last frame decoded
+        self._landed: int | None = None
         self._seek_works = True
 
     def seconds(self, frame: Any) -> float:
         return float(frame.pts * self.base) - self.info.start_time
 
-    def frame_at(self, t: float) -> Any:
-        """The frame shown at `t` seconds: the last one starting at or before it."""
+    def frame_at(self, t: float, floor: float = 0.0) -> Any:
+        """The frame shown at `t` seconds: the last one starting at or before it, but none
+        starting before `floor` (the start of the range asked for: then the first after it)."""
         target = self._pts(self.info.start_time + t)
+        low = self._pts_at_or_after(self.info.start_time + floor)
         if self._should_seek(target):
             self._seek(target)
-            chosen = self._walk_to(target)
-            if chosen is not None and (chosen.pts <= target or target <= self._first_pts()):
+            chosen = self._walk_to(target, low)
+            landed = self._landed
+            if landed is not None and (landed <= target or target <= self._first_pts()):
                 return chosen
             # The seek landed after the time or nowhere (inexact seeking, as in MPEG-TS):
             # from now on read forward from the start only.
             self._seek_works = False
             self._rewind()
-        return self._walk_to(target)
+        return self._walk_to(target, low)
+
+    def next_after(self, pts: int) -> Any:
+        """The first frame starting after `pts`, read on from where the last time left off."""
+        assert self._decoded is not None
+        while True:
+            frame = self._ahead if self._ahead is not None else next(self._decoded, None)
+            self._ahead = None
+            if frame is None or frame.pts > pts:
+                if frame is not None:
+                    self._position = frame.pts
+                return frame
 
     def range(self, start: float, end: float) -> Iterator[Any]:
-        """Every frame shown in [start, end) (absolute seconds), in order."""
-        first, last = self._pts(start), self._pts(end)
+        """Every frame starting in [start, end) (absolute seconds), in order."""
+        first, last = self._pts_at_or_after(start), self._pts_at_or_after(end)
         if first <= self._first_pts():
             self._rewind()
         else:
@@ -468,22 +511,17 @@ class _Sampler:
             self._rewind()  # the seek landed after the start or nowhere: read from the top
             assert self._decoded is not None
             head = next(self._decoded, None)
-        previous = None
         for frame in itertools.chain([head] if head is not None else [], self._decoded):
-            if frame.pts < first:
-                previous = frame
-                continue
-            if previous is not None and frame.pts > first:
-                yield previous  # the frame on screen at `start` began before it
-            previous = None
             if frame.pts >= last:
                 return
-            yield frame
-        if previous is not None:
-            yield previous
+            if frame.pts >= first:
+                yield frame
 
     def _pts(self, seconds: float) -> int:
         return math.floor(float(seconds / self.base) + 1e-6)
+
+    def _pts_at_or_after(self, seconds: float) -> int:
+        return math.ceil(float(seconds / self.base) - 1e-6)
 
     def _first_pts(self) -> int:
         return self._pts(self.info.start_time)
@@ -504,20 +542,22 @@ class _Sampler:
 
     def _seek(self, target: int) -> None:
         self.container.seek(max(target, 0), backward=True, any_frame=False, stream=self.stream)
-        self._decoded = self._stream()
-        self._ahead = None
-        self._position = None
+        self._restart()
 
     def _rewind(self) -> None:
         self.container.seek(0)  # the start of the file, in AV_TIME_BASE: works everywhere
+        self._restart()
+
+    def _restart(self) -> None:
         self._decoded = self._stream()
         self._ahead = None
         self._position = None
+        self._landed = None  # pts of the first frame decoded after the seek
 
     def _stream(self) -> Iterator[Any]:
         return _frames(self.container, self.stream, self.info, self.origin, self.pixel_limit)
 
-    def _walk_to(self, target: int) -> Any:
+    def _walk_to(self, target: int, low: int) -> Any:
         if self._decoded is None:
             self._seek(target)
         assert self._decoded is not None
@@ -527,12 +567,14 @@ class _Sampler:
             self._ahead = None
             if frame is None:
                 return chosen
+            if self._landed is None:
+                self._landed = frame.pts
             self._position = frame.pts
+            if frame.pts < low:
+                continue  # before the range asked for
             if frame.pts > target:
-                if chosen is None:
-                    return frame  # the first frame comes after the time: the nearest one
-                self._ahead = frame
-                return chosen
+                self._ahead = frame  # it may be the one shown at the next time
+                return frame if chosen is None else chosen  # none before: the nearest after
             chosen = frame
             duration = frame.duration or 0
             if duration and frame.pts + duration > target:

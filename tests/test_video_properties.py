@@ -1,0 +1,144 @@
+"""Property tests for video parts over real clips drawn by `mmkit.testing.video_bytes`."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import av
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mmkit
+from mmkit import Message, Video
+from mmkit.errors import MmkitError
+from mmkit.formats import get as get_format
+from mmkit.media import video as video_codec
+from mmkit.testing import strategies as mst
+
+
+def decoded_times(data: bytes) -> list[float]:
+    """Every frame's start time, by plain PyAV decoding (independent of mmkit's sampler)."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        return [float(f.pts * stream.time_base) for f in container.decode(stream)]
+
+
+CLIPS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@CLIPS
+@given(mst.video_bytes(), st.integers(1, 16))
+def test_n_frames_gives_n_or_all_and_says_so(data: bytes, n: int) -> None:
+    video = Video(data)
+    frames = video.frames(n)
+    count = video.frame_count or 0
+    assert len(frames) == min(n, count)
+    if n > count:
+        assert any("took all of them" in note for note in video.conversions)
+    else:
+        assert video.conversions == []
+    stamps = [f.timestamp or 0.0 for f in frames]
+    assert all(f.timestamp is not None for f in frames)
+    assert stamps == sorted(set(stamps))  # strictly increasing
+    assert all(0 <= t < (video.duration or 0) for t in stamps)
+
+
+@CLIPS
+@given(mst.video_bytes(min_frames=4), st.data())
+def test_frames_in_a_range_stay_inside_it(data: bytes, draw: st.DataObject) -> None:
+    video = Video(data)
+    span = video.duration or 0
+    start = draw.draw(st.floats(0, span * 0.8), label="start")
+    end = draw.draw(st.floats(start + span * 0.1, span), label="end")
+    n = draw.draw(st.integers(1, 8), label="n")
+    frames = video.frames(n, start=start, end=end)
+    stamps = [f.timestamp or 0.0 for f in frames]
+    assert stamps == sorted(set(stamps))
+    assert all(start - 1e-6 <= t < end for t in stamps)
+    step = 1 / (video.fps or 1)
+    wanted = video_codec.uniform_times(n, start, end)
+    for t in stamps:  # each frame within one frame (+ 1 ms of container rounding) of a time
+        assert min(abs(t - w) for w in wanted) < step + 1e-3
+    inside = [t for t in decoded_times(data) if start - 1e-9 <= t < end]
+    assert len(frames) == min(n, len(inside))  # n, or all the range holds
+
+
+@CLIPS
+@given(mst.video_bytes(), st.sampled_from([1.0, 2.5, 7.0]))
+def test_frames_at_a_rate(data: bytes, fps: float) -> None:
+    video = Video(data)
+    frames = video.frames(fps=fps)
+    stamps = [f.timestamp or 0.0 for f in frames]
+    assert stamps == sorted(set(stamps))
+    wanted = video_codec.rate_times(fps, 0, video.duration or 0)
+    assert len(frames) <= len(wanted)
+    step = 1 / (video.fps or 1)
+    if len(frames) == len(wanted):
+        assert all(abs(a - b) < step + 1e-3 for a, b in zip(stamps, wanted, strict=True))
+
+
+@CLIPS
+@given(mst.video_bytes(), st.integers(8, 64))
+def test_max_side_holds_on_frames_and_on_re_encoded_video(data: bytes, side: int) -> None:
+    video = Video(data, max_side=side)
+    for frame in video.frames(3):
+        assert max(frame.width or 0, frame.height or 0) <= side
+    (message,) = mmkit.to_bytez([Message.user(video=video)])
+    uri = message["content"][0]["base64"]
+    out = Video(base64.b64decode(uri.partition(",")[2]))
+    assert max(out.width or 0, out.height or 0) <= side
+    taken = {"video/mp4", "video/webm", "video/quicktime"}  # what Bytez takes as it is
+    if max(video.width or 0, video.height or 0) > side or video.mime not in taken:
+        assert out.codec == "h264"  # scaled or converted: re-encoded
+    else:
+        assert out.data == data  # fits: the original bytes
+
+
+@CLIPS
+@given(mst.video_bytes(), st.data())
+def test_truncated_clips_give_mmkit_errors_only(data: bytes, draw: st.DataObject) -> None:
+    cut = draw.draw(st.integers(0, len(data) - 1), label="cut")
+    try:
+        video = Video(data[:cut])
+        video.frames(3)
+        mmkit.to_bytez([Message.user(video=video)])
+    except MmkitError:
+        pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(mst.corrupt_bytes(), st.binary(max_size=2048)))
+def test_random_bytes_give_mmkit_errors_only(data: bytes) -> None:
+    try:
+        video = Video(data)
+        video.frames(2)
+    except MmkitError:
+        pass
+
+
+@CLIPS
+@given(mst.video_bytes(), st.data())
+def test_flipped_bytes_give_mmkit_errors_only(data: bytes, draw: st.DataObject) -> None:
+    spots = draw.draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8))
+    broken = bytearray(data)
+    for spot in spots:
+        broken[spot] ^= 0xFF
+    try:
+        video = Video(bytes(broken))
+        video.frames(4)
+        video.encoded(video_codec.VideoLimits(mimes=frozenset()), None)
+    except MmkitError:
+        pass
+
+
+@CLIPS
+@given(mst.videos(max_frames=6), st.integers(1, 4))
+def test_openai_gets_labelled_frames_capped_by_the_target(video: Video, cap: int) -> None:
+    limits = video_codec.VideoLimits(native=False, max_frames=cap)
+    (message,) = get_format("openai").encode([Message.user(video=video)], videos=limits)
+    content = message["content"]
+    labels, images = content[0::2], content[1::2]
+    assert len(images) == min(cap, video.frame_count or 0)
+    assert all(p["type"] == "text" and p["text"].startswith("frame at ") for p in labels)
+    assert all(p["type"] == "image_url" for p in images)
