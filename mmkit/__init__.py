@@ -21,7 +21,7 @@ from mmkit.errors import (
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
-from mmkit.parts import Image, Text, Video
+from mmkit.parts import Audio, Image, Text, Video
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AsyncClient",
+    "Audio",
     "AuthError",
     "BadRequestError",
     "BlockedURLError",

@@ -8,16 +8,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmkit.errors import InvalidOptionError, MmkitError, with_where
-from mmkit.parts import Image, Text, Video
+from mmkit.parts import Audio, Image, Text, Video
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-Part = Annotated[Text | Image | Video, Field(discriminator="type")]
-MediaPart = Image | Video
+Part = Annotated[Text | Image | Audio | Video, Field(discriminator="type")]
+MediaPart = Image | Audio | Video
 
-# Builder keywords and the part each one makes; audio= joins with its part.
+# Builder keywords and the part each one makes.
 _MEDIA_KEYWORDS: dict[str, type[MediaPart]] = {
     "image": Image,
     "images": Image,
+    "audio": Audio,
+    "audios": Audio,
     "video": Video,
     "videos": Video,
 }
@@ -55,14 +57,24 @@ class Message(BaseModel):
         *,
         image: Any = None,
         images: Iterable[Any] | None = None,
+        audio: Any = None,
+        audios: Iterable[Any] | None = None,
         video: Any = None,
         videos: Iterable[Any] | None = None,
         name: str | None = None,
     ) -> Message:
         """Text (or an interleaved list of text and parts), then the media given by keyword.
-        A video is a file, URL, bytes, ... or a list of frames."""
+        Audio is a file, URL, bytes, ... or (samples, rate); a video may be a list of frames."""
         return cls._build(
-            "user", content, name, image=image, images=images, video=video, videos=videos
+            "user",
+            content,
+            name,
+            image=image,
+            images=images,
+            audio=audio,
+            audios=audios,
+            video=video,
+            videos=videos,
         )
 
     @classmethod
@@ -88,7 +100,12 @@ class Message(BaseModel):
                 continue
             make = _MEDIA_KEYWORDS[keyword]
             many = keyword.endswith("s")
-            if many and (isinstance(value, (str, bytes)) or not isinstance(value, Iterable)):
+            # a list of parts, but never a string, bytes or one (samples, rate) pair
+            if many and (
+                isinstance(value, (str, bytes))
+                or not isinstance(value, Iterable)
+                or _is_samples(value)
+            ):
                 raise InvalidOptionError(
                     f"{keyword}= takes a list; for one item use {keyword[:-1]}="
                 )
@@ -117,6 +134,10 @@ class Message(BaseModel):
         return [p for p in self.content if isinstance(p, Image)]
 
     @property
+    def audios(self) -> list[Audio]:
+        return [p for p in self.content if isinstance(p, Audio)]
+
+    @property
     def videos(self) -> list[Video]:
         return [p for p in self.content if isinstance(p, Video)]
 
@@ -132,12 +153,12 @@ class Message(BaseModel):
         return message_html(self)
 
 
-def to_parts(content: Any) -> list[Text | Image | Video]:
+def to_parts(content: Any) -> list[Text | Image | Audio | Video]:
     """A string, a part, or a list of strings, parts and in-memory images as a list of parts."""
     items: Sequence[Any] = content if isinstance(content, (list, tuple)) else [content]
-    parts: list[Text | Image | Video] = []
+    parts: list[Text | Image | Audio | Video] = []
     for index, item in enumerate(items):
-        if isinstance(item, (Text, Image, Video)):
+        if isinstance(item, (Text, Image, Audio, Video)):
             parts.append(item)
         elif isinstance(item, str):
             parts.append(Text(item))
@@ -148,8 +169,8 @@ def to_parts(content: Any) -> list[Text | Image | Video]:
         else:
             raise InvalidOptionError(
                 f"message content item {index + 1} is a {type(item).__name__}; use a string or "
-                "a part: Image(...) for an image, Video(...) for a video (a path string is read as "
-                "text here)"
+                "a part: Image(...) for an image, Audio(...) for audio, Video(...) for a video (a "
+                "path string is read as text here)"
             )
     return parts
 
@@ -159,16 +180,22 @@ def _is_pixels(item: Any) -> bool:
     return module.startswith("PIL.") or (module == "numpy" and hasattr(item, "shape"))
 
 
-def _part_from_dict(item: dict[str, Any], index: int) -> Text | Image | Video:
+def _is_samples(value: Any) -> bool:
+    """(numpy samples, rate): one audio, not a list of two."""
+    return isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "shape")
+
+
+def _part_from_dict(item: dict[str, Any], index: int) -> Text | Image | Audio | Video:
     kind = item.get("type")
     if kind == "text":
         return Text.model_validate(item)
     if kind == "image":
         return Image.model_validate(item)
+    if kind == "audio":
+        return Audio.model_validate(item)
     if kind == "video":
         return Video.model_validate(item)
     raise InvalidOptionError(
-        f"message content item {index + 1} has type {kind!r}; mmkit parts are 'text', 'image' "
-        "or 'video' "
-        "(for OpenAI or Bytez dicts use mmkit.from_openai / mmkit.from_bytez)"
+        f"message content item {index + 1} has type {kind!r}; mmkit parts are 'text', 'image', "
+        "'audio' or 'video' (for OpenAI or Bytez dicts use mmkit.from_openai / mmkit.from_bytez)"
     )

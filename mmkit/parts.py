@@ -1,9 +1,12 @@
-"""The parts of a message, as a user holds them: Text and Image (Audio and Video join them).
+"""The parts of a message, as a user holds them: Text, Image, Audio and Video.
 
 Parts are small typed values (pydantic models with a literal `type`): building one reads and
 probes local input but never talks to the network; a URL stays a URL until a target needs bytes.
 Equality is about content: two parts are equal when they carry the same text, the same bytes or
 the same URL (and the same `detail`), whatever options they were built with.
+
+Image and Audio share `_Media`: bytes or a URL, the header probe's facts, the guarded fetch of a
+URL on first need, and one encoding per target cached with every change it made recorded.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import difflib
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,13 +37,17 @@ from mmkit.errors import (
     MmkitError,
     with_where,
 )
+from mmkit.media import audio as audio_codec
 from mmkit.media import image as image_codec
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, check_wire_url, resolve
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from PIL import Image as PILImage
+    from typing_extensions import Self
 
     from mmkit.media.fetch import FetchPolicy
 
@@ -77,42 +84,123 @@ class Text(BaseModel):
     __str__ = __repr__
 
 
-class Image(BaseModel):
+class _Media(BaseModel):
+    """What every media part holds: bytes or a URL, where it came from, the probe's facts, and
+    its encodings, one per target, each recording what it changed."""
+
+    model_config = ConfigDict(
+        extra="forbid", ser_json_bytes="base64", val_json_bytes="base64", validate_default=False
+    )
+
+    data: bytes | None = Field(default=None, repr=False)
+    url: str | None = None
+    mime: str | None = None
+    origin: str = ""
+    inline: bool | None = None
+    # What was changed at construction (a declared type corrected by the bytes, ...).
+    notes: list[str] = Field(default_factory=list)
+
+    _info: Any = PrivateAttr(default=None)  # the media module's header facts
+    _encoded: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
+    _fetched: bytes | None = PrivateAttr(default=None)
+
+    kind: ClassVar[str] = "media"  # "image", "audio": the word errors and messages use
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str | None) -> str | None:
+        # mmkit's own JSON is data too: no file://, javascript: or other schemes reach a receiver
+        return None if url is None else check_wire_url(url, cls.kind)
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        if not self.origin and self.url is not None:  # rebuilt from JSON that had no origin
+            from mmkit.media.fetch import redact_url
+
+            self.origin = redact_url(self.url)
+        return self
+
+    def _init_fields(self, fields: dict[str, Any]) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise _options_error(type(self).__name__, exc) from None
+        if self.data is None and self.url is None:
+            raise InvalidOptionError(
+                f"{type(self).__name__} needs a source: a path, bytes, URL or {self.kind}"
+            )
+
+    @property
+    def nbytes(self) -> int | None:
+        """Size of the source bytes (None for a URL not fetched yet)."""
+        return None if self.data is None else len(self.data)
+
+    @property
+    def conversions(self) -> list[str]:
+        """Everything changed on the way out: construction notes, then each encoding's changes."""
+        return [*self.notes, *self._conversions]
+
+    def _probe(self, data: bytes) -> Any:
+        """The media module's header probe of `data`."""
+        raise NotImplementedError
+
+    def _learn(self, info: Any) -> None:
+        """Copy the probe's facts onto the fields a user reads."""
+        raise NotImplementedError
+
+    def _bytes_and_info(self, policy: FetchPolicy | None) -> tuple[bytes, Any]:
+        data = self.data if self.data is not None else self._fetched
+        if data is None:
+            assert self.url is not None
+            from mmkit.media.fetch import FetchPolicy, fetch  # HTTP only when a URL is inlined
+
+            data = fetch(self.url, policy or FetchPolicy()).data
+            self._info = None
+            self._fetched = data
+        if self._info is None:
+            self._info = self._probe(data)
+            self._learn(self._info)
+        return data, self._info
+
+    def _encoded_once(
+        self, key: Any, fetch: FetchPolicy | None, make: Callable[[bytes, Any], Any]
+    ) -> Any:
+        """`make(data, info)` once per key (a target's limits and the part's options)."""
+        found = self._encoded.get(key)
+        if found is None:
+            data, info = self._bytes_and_info(fetch)
+            found = make(data, info)
+            self._encoded[key] = found
+        self._conversions.update(dict.fromkeys(found.conversions))
+        return found
+
+    __hash__ = None  # type: ignore[assignment]  # mutable caches: not hashable
+
+
+class Image(_Media):
     """An image from a path, bytes, file, URL, data URI, base64 text, PIL image or numpy array.
 
     `mime`, `width`, `height` and `nbytes` come from a header probe at construction (for a URL,
     once fetched). Encoding for a target happens when a message is converted, once per target.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", ser_json_bytes="base64", val_json_bytes="base64", validate_default=False
-    )
-
     type: Literal["image"] = "image"
-    data: bytes | None = Field(default=None, repr=False)
-    url: str | None = None
-    mime: str | None = None
     width: int | None = None
     height: int | None = None
     frames: int = 1
-    origin: str = ""
     max_side: int | None = Field(default=None, gt=0)
     max_pixels: int | None = Field(default=None, gt=0)
     format: str | None = None
     quality: int | None = Field(default=None, ge=1, le=100)
     detail: Detail | None = None
-    inline: bool | None = None
     pixel_limit: int | None = Field(default=None, gt=0)
     timestamp: float | None = None  # seconds into the video, for a frame sampled from one
     max_frames: int | None = Field(default=None, gt=0)
-    # What was changed at construction (a declared type corrected by the bytes, ...).
-    notes: list[str] = Field(default_factory=list)
 
-    _info: image_codec.ImageInfo | None = PrivateAttr(default=None)
-    _encoded: dict[Any, image_codec.EncodedImage] = PrivateAttr(default_factory=dict)
-    _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
-    _fetched: bytes | None = PrivateAttr(default=None)
     _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
+
+    kind: ClassVar[str] = "image"
 
     def __init__(
         self,
@@ -168,39 +256,7 @@ class Image(BaseModel):
         self._info = info
         self._pixels = pixels
 
-    @field_validator("url")
-    @classmethod
-    def _url_is_http(cls, url: str | None) -> str | None:
-        # mmkit's own JSON is data too: no file://, javascript: or other schemes reach a receiver
-        return None if url is None else check_wire_url(url, "image")
-
-    @model_validator(mode="after")
-    def _named(self) -> Image:
-        if not self.origin and self.url is not None:  # rebuilt from JSON that had no origin
-            from mmkit.media.fetch import redact_url
-
-            self.origin = redact_url(self.url)
-        return self
-
-    def _init_fields(self, fields: dict[str, Any]) -> None:
-        try:
-            super().__init__(**fields)
-        except ValidationError as exc:
-            raise _options_error("Image", exc) from None
-        if self.data is None and self.url is None:
-            raise InvalidOptionError("Image needs a source: a path, bytes, URL or image")
-
     # --- what a user reads ---------------------------------------------------------------------
-
-    @property
-    def nbytes(self) -> int | None:
-        """Size of the source bytes (None for a URL not fetched yet)."""
-        return None if self.data is None else len(self.data)
-
-    @property
-    def conversions(self) -> list[str]:
-        """Everything changed on the way out: construction notes, then each encoding's changes."""
-        return [*self.notes, *self._conversions]
 
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
         """The decoded image, EXIF orientation applied (fetches a URL image first)."""
@@ -219,13 +275,11 @@ class Image(BaseModel):
         request = image_codec.ImageRequest(
             self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
         )
-        key = (limits, request)
-        found = self._encoded.get(key)
-        if found is None:
-            data, info = self._bytes_and_info(fetch)
-            found = image_codec.encode(data, info, self.origin, request, limits)
-            self._encoded[key] = found
-        self._conversions.update(dict.fromkeys(found.conversions))
+        found: image_codec.EncodedImage = self._encoded_once(
+            (limits, request),
+            fetch,
+            lambda data, info: image_codec.encode(data, info, self.origin, request, limits),
+        )
         return found
 
     def fetch(self, policy: FetchPolicy | None = None) -> Image:
@@ -233,26 +287,17 @@ class Image(BaseModel):
         self._bytes_and_info(policy)
         return self
 
-    def _bytes_and_info(self, policy: FetchPolicy | None) -> tuple[bytes, image_codec.ImageInfo]:
-        data = self.data if self.data is not None else self._fetched
-        if data is None:
-            assert self.url is not None
-            from mmkit.media.fetch import FetchPolicy, fetch  # HTTP only when a URL is inlined
+    def _probe(self, data: bytes) -> image_codec.ImageInfo:
+        return image_codec.probe(data, self.origin, self.pixel_limit, self.max_frames)
 
-            data = fetch(self.url, policy or FetchPolicy()).data
-            self._info = None
-            self._fetched = data
-        if self._info is None:
-            info = image_codec.probe(data, self.origin, self.pixel_limit, self.max_frames)
-            self._info = info
-            self.notes.extend(n for n in info.notes if n not in self.notes)
-            self.mime, self.width, self.height, self.frames = (
-                info.mime,
-                info.width,
-                info.height,
-                info.frames,
-            )
-        return data, self._info
+    def _learn(self, info: image_codec.ImageInfo) -> None:
+        self.notes.extend(n for n in info.notes if n not in self.notes)
+        self.mime, self.width, self.height, self.frames = (
+            info.mime,
+            info.width,
+            info.height,
+            info.frames,
+        )
 
     # --- values --------------------------------------------------------------------------------
 
@@ -260,8 +305,6 @@ class Image(BaseModel):
         if not isinstance(other, Image):
             return NotImplemented
         return (self.data, self.url, self.detail) == (other.data, other.url, other.detail)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable caches: not hashable
 
     def __repr__(self) -> str:
         return f"Image({self.describe()})"
@@ -325,6 +368,212 @@ def _resolve_image(source: Any, notes: list[str]) -> Resolved:
         origin = f"numpy array {'×'.join(str(n) for n in source.shape)} {source.dtype}"
         return Resolved(image_codec.pixels_to_png(source, origin, notes), origin)
     return resolve(source, "image")
+
+
+AudioFormat = Literal["wav", "mp3", "flac"]
+
+
+class Audio(_Media):
+    """Audio from a path, bytes, file, URL, data URI, base64 text, or `(samples, sample_rate)`
+    with a numpy array (1-D, or frames × channels; int16, int32, float32 or float64).
+
+    `duration`, `sample_rate`, `channels` and `codec` come from a header probe at construction
+    and describe the audio as this part sends it (after `start`/`end`, `sample_rate=`, `mono=`);
+    `duration` is the header's claim until the audio is decoded, then the counted length.
+    Options: `sample_rate` (resample), `mono` (downmix; False keeps channels even where the
+    target prefers mono), `format` ("wav", "mp3" or "flac"), `start`/`end` (seconds to keep),
+    `max_duration` (decoded seconds read before refusing, default 600), `inline`.
+    """
+
+    type: Literal["audio"] = "audio"
+    codec: str | None = None
+    sample_rate: int | None = Field(default=None, ge=audio_codec.MIN_RATE, le=audio_codec.MAX_RATE)
+    channels: int | None = None
+    duration: float | None = None
+    mono: bool | None = None
+    format: AudioFormat | None = None
+    start: float | None = Field(default=None, ge=0)
+    end: float | None = Field(default=None, gt=0)
+    max_duration: float | None = Field(default=None, gt=0)
+
+    kind: ClassVar[str] = "audio"
+
+    def __init__(
+        self,
+        source: Any = None,
+        /,
+        *,
+        sample_rate: int | None = None,
+        mono: bool | None = None,
+        format: str | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        max_duration: float | None = None,
+        inline: bool | None = None,
+        **fields: Any,
+    ) -> None:
+        options = dict(
+            sample_rate=sample_rate,
+            mono=mono,
+            format=format,
+            start=start,
+            end=end,
+            max_duration=max_duration,
+            inline=inline,
+        )
+        if source is None:  # rebuilt from its own fields (JSON, model_validate)
+            self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
+            return
+        if fields:
+            raise InvalidOptionError(
+                f"Audio got unknown options: {', '.join(sorted(fields))}; it takes sample_rate, "
+                "mono, format, start, end, max_duration and inline"
+            )
+        if isinstance(source, Audio):
+            source = Resolved(source.data, source.origin, source.url, source.mime)
+        notes: list[str] = []
+        resolved = _resolve_audio(source, notes)
+        self._init_fields(
+            {**options, "origin": resolved.origin, "url": resolved.url, "data": resolved.data}
+        )
+        self.notes = notes
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InvalidOptionError(
+                f"Audio options are invalid: end={self.end:g} is not after start={self.start:g}"
+            )
+        if resolved.data is not None:
+            info = self._probe(resolved.data)
+            self._info = info
+            self._learn(info)
+            declared = resolved.declared_mime
+            if declared and declared != info.mime and declared.split("/")[0] == "audio":
+                notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
+            if info.video:
+                notes.append(f"took the sound track of a video ({info.mime})")
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower().lstrip(".") if isinstance(value, str) else value
+
+    # --- what a user reads ---------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """One line: origin, codec, duration, rate, layout and bytes, e.g.
+        'talk.mp3 MP3 2.0 s 16 kHz mono, 16,044 bytes'."""
+        if self.mime is None:
+            return f"{self.origin} (not fetched)"
+        codec = (self.codec or "?").upper()
+        size = f", {self.nbytes:,} bytes" if self.nbytes is not None else ""
+        shown = audio_codec.describe(self.duration, self.sample_rate, self.channels)
+        return f"{self.origin} {codec} {shown}{size}"
+
+    def to_numpy(self, fetch: FetchPolicy | None = None) -> tuple[npt.NDArray[np.float32], int]:
+        """(samples, rate): float32 frames × channels after start/end, mono= and sample_rate=."""
+        data, info = self._bytes_and_info(fetch)
+        return audio_codec.decode(data, info, self.origin, self._request())
+
+    def chunks(self, seconds: float, overlap: float = 0) -> Iterator[Audio]:
+        """Consecutive parts of `seconds` each (the last may be shorter), each starting
+        `seconds - overlap` after the one before; decoded once, one chunk in memory at a time.
+        Chunks are 16-bit PCM WAV at the source's rate and channels, keep this part's options,
+        and are named by their time span ('talk.mp3 [30.0–60.0 s]')."""
+        if not seconds > 0:
+            raise InvalidOptionError(f"chunks: seconds must be > 0, not {seconds!r}")
+        if not 0 <= overlap < seconds:
+            raise InvalidOptionError(
+                f"chunks: overlap must be ≥ 0 and less than seconds ({seconds:g}), not {overlap!r}"
+            )
+        data, info = self._bytes_and_info(None)
+        request = self._request()
+        for begin, finish, wav in audio_codec.windows(
+            data, info, self.origin, seconds, overlap, request
+        ):
+            part = Audio(
+                Resolved(wav, f"{self.origin} [{begin:.1f}–{finish:.1f} s]"),
+                sample_rate=request.sample_rate,
+                mono=self.mono,
+                format=self.format,
+                inline=self.inline,
+            )
+            if info.kind != "wav/pcm16":
+                part.notes.append("decoded to 16-bit PCM WAV to cut it")
+            yield part
+
+    # --- what a wire format calls --------------------------------------------------------------
+
+    def encoded(
+        self,
+        limits: audio_codec.AudioLimits | None = None,
+        fetch: FetchPolicy | None = None,
+    ) -> audio_codec.EncodedAudio:
+        """The audio as a receiver with `limits` accepts it; computed once per limits."""
+        limits = limits or audio_codec.AudioLimits()
+        found: audio_codec.EncodedAudio = self._encoded_once(
+            (limits, self._request()),
+            fetch,
+            lambda data, info: audio_codec.encode(data, info, self.origin, self._request(), limits),
+        )
+        self.duration = found.duration  # counted while decoding: better than the header's claim
+        return found
+
+    def fetch(self, policy: FetchPolicy | None = None) -> Audio:
+        """Download a URL audio now through the guarded fetch (bytes cached on the part)."""
+        self._bytes_and_info(policy)
+        return self
+
+    def _request(self) -> audio_codec.AudioRequest:
+        info: audio_codec.AudioInfo | None = self._info
+        # A rate equal to the source's asks for nothing (the probe fills it in): target rules apply
+        rate = self.sample_rate
+        if info is not None and rate == info.sample_rate:
+            rate = None
+        return audio_codec.AudioRequest(
+            rate, self.mono, self.format, self.start, self.end, self.max_duration
+        )
+
+    def _probe(self, data: bytes) -> audio_codec.AudioInfo:
+        return audio_codec.probe(data, self.origin)
+
+    def _learn(self, info: audio_codec.AudioInfo) -> None:
+        self.mime, self.codec = info.mime, info.codec
+        self.sample_rate = self.sample_rate or info.sample_rate
+        self.channels = 1 if self.mono else info.channels
+        if info.duration is not None:
+            end = info.duration if self.end is None else min(self.end, info.duration)
+            self.duration = max(0.0, end - (self.start or 0.0))
+
+    # --- values --------------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Audio):
+            return NotImplemented
+        return (self.data, self.url) == (other.data, other.url)
+
+    def __repr__(self) -> str:
+        return f"Audio({self.describe()})"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from mmkit.display import audio_html
+
+        return audio_html(self)
+
+
+def _resolve_audio(source: Any, notes: list[str]) -> Resolved:
+    """(numpy samples, rate) become WAV bytes that keep every sample (noted in `notes` when the
+    type changes); everything else is resolved as bytes or URL."""
+    if isinstance(source, tuple) and len(source) == 2 and hasattr(source[0], "shape"):
+        samples, rate = source
+        shape = "×".join(str(n) for n in samples.shape)
+        origin = f"numpy samples {shape} {samples.dtype} at {rate} Hz"
+        return Resolved(audio_codec.samples_to_wav(samples, rate, origin, notes), origin)
+    if type(source).__module__ == "numpy" and hasattr(source, "shape"):
+        raise InvalidOptionError(
+            "Audio takes numpy samples with their rate: Audio((samples, 16_000))"
+        )
+    return resolve(source, "audio")
 
 
 # Frames sampled from a video are kept as JPEG: the video was lossy already, and PNG costs 5×.
@@ -837,4 +1086,4 @@ def _frame_list_fields(items: Sequence[Any], fps: float | None) -> dict[str, Any
     }
 
 
-Part = Text | Image | Video
+Part = Text | Image | Audio | Video

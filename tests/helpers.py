@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image as PILImage
 
 import mmkit
-from mmkit import Image, Message
+from mmkit import Image, Message, formats
 from mmkit.media.sniff import sniff
 
 
@@ -90,3 +90,28 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def decode_audio(data: bytes) -> tuple[Any, int]:
+    """Every sample of WAV, MP3, FLAC or OGG bytes (float64 frames × channels) and the rate,
+    decoded by libsndfile, not by mmkit."""
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(data), always_2d=True)
+    return samples, int(rate)
+
+
+def sent_audio(target: str, part: Any, **options: Any) -> tuple[bytes, str]:
+    """The bytes `target` receives for the audio `part` (alone in a user message) and the type it is
+    declared as: OpenAI's input_audio format ("wav"/"mp3"), else the data URI's MIME type."""
+    (message,) = formats.get(target).encode([Message.user([part])], **options)
+    part = message["content"][0]
+    if target == "openai":
+        assert part["type"] == "input_audio" and set(part) == {"type", "input_audio"}
+        payload = part["input_audio"]["data"]
+        assert not payload.startswith("data:")
+        return base64.b64decode(payload, validate=True), part["input_audio"]["format"]
+    assert part["type"] == "audio" and set(part) == {"type", "base64"}
+    header, _, payload = part["base64"].partition(",")
+    assert header.startswith("data:") and header.endswith(";base64")
+    return base64.b64decode(payload, validate=True), header[5:-7]

@@ -318,14 +318,14 @@ def test_unknown_openai_part_type_is_refused_naming_where() -> None:
         {
             "role": "user",
             "content": [
-                {"type": "text", "text": "Listen"},
-                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                {"type": "text", "text": "Look"},
+                {"type": "hologram", "hologram": {"data": "AAAA"}},
             ],
         },
     ]
 
     with pytest.raises(
-        mmkit.UnsupportedFormatError, match=r"message 2: part 2 has type 'input_audio'.*'image_url'"
+        mmkit.UnsupportedFormatError, match=r"message 2: part 2 has type 'hologram'.*'image_url'"
     ):
         mmkit.from_openai(wire)
 

@@ -27,11 +27,12 @@ from mmkit.errors import (
     UnsupportedFormatError,
     with_where,
 )
+from mmkit.media.audio import AudioLimits, EncodedAudio
 from mmkit.media.image import ImageLimits
 from mmkit.media.source import resolve_wire
 from mmkit.media.video import VideoLimits, clock
 from mmkit.message import Message
-from mmkit.parts import Image, Part, Text, Video
+from mmkit.parts import Audio, Image, Part, Text, Video
 
 if TYPE_CHECKING:
     from mmkit.media.fetch import FetchPolicy
@@ -47,6 +48,8 @@ class Target:
     videos: VideoLimits = field(default_factory=VideoLimits)
     fetches_urls: bool = True  # False: every URL is downloaded (safely) and sent inline
     max_request_image_bytes: int | None = None
+    audio: AudioLimits = field(default_factory=AudioLimits)
+    fetches_audio_urls: bool = True  # False: audio URLs are downloaded and sent inline
     # The receiver's own resize for an image part's `detail` ("low" -> longest side 512):
     # what it would throw away is not sent.
     detail_max_side: Mapping[str, int] = field(default_factory=dict)
@@ -103,6 +106,13 @@ class EncodeContext:
             frames.append((f"frame at {clock(image.timestamp or 0.0)}", how, value))
         return "frames", frames
 
+    def audio_source(self, part: Audio) -> str | EncodedAudio:
+        """The URL when it goes through as is, else the audio encoded for the target."""
+        inline = part.inline if part.inline is not None else self.inline
+        if part.url is not None and self.target.fetches_audio_urls and not inline:
+            return part.url
+        return part.encoded(self.target.audio, self.fetch)
+
 
 @dataclass(frozen=True)
 class ParseContext:
@@ -138,6 +148,7 @@ class WireFormat(ABC):
         images: ImageLimits | None = None,
         videos: VideoLimits | None = None,
         video: Literal["native", "frames"] | None = None,
+        audio: AudioLimits | None = None,
         inline: bool | None = None,
         fetch: FetchPolicy | None = None,
         target: Target | None = None,
@@ -157,6 +168,8 @@ class WireFormat(ABC):
             if video not in ("native", "frames"):
                 raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
             chosen = replace(chosen, videos=replace(chosen.videos, native=video == "native"))
+        if audio is not None:
+            chosen = replace(chosen, audio=audio)
         context = EncodeContext(chosen, inline, fetch)
         parsing = ParseContext(local_files=local_files)
         return [
@@ -273,6 +286,7 @@ class TypedPartsFormat(WireFormat):
 
     label: ClassVar[str]  # for messages: "Bytez parts", "HF chat templates"
     image_keys: ClassVar[tuple[str, ...]] = ("url", "base64")  # read back in this order
+    audio_keys: ClassVar[tuple[str, ...]] = ("url", "base64")
     video_keys: ClassVar[tuple[str, ...]] = ("url", "base64")
 
     def encode_part(self, part: Part, context: EncodeContext) -> Json | list[Json]:
@@ -281,6 +295,11 @@ class TypedPartsFormat(WireFormat):
         if isinstance(part, Image):
             how, value = context.image_source(part)
             return {"type": "image", "url" if how == "url" else "base64": value}
+        if isinstance(part, Audio):
+            sent = context.audio_source(part)
+            if isinstance(sent, str):
+                return {"type": "audio", "url": sent}
+            return {"type": "audio", "base64": data_uri(sent.mime, sent.data)}
         if isinstance(part, Video):
             how, value = context.video_source(part)
             if how == "frames":
@@ -292,14 +311,16 @@ class TypedPartsFormat(WireFormat):
         kind = part.get("type")
         if kind == "text":
             return parse_text(part.get("text"), where)
-        if kind == "image":
-            for key in self.image_keys:
+        if kind in ("image", "audio"):
+            make = Image if kind == "image" else Audio
+            keys = self.image_keys if kind == "image" else self.audio_keys
+            for key in keys:
                 value = part.get(key)
                 if value is not None and value != "":
-                    source = context.source(value, "image", where, base64_field=key == "base64")
-                    return Image(source)
+                    source = context.source(value, kind, where, base64_field=key == "base64")
+                    return make(source)
             raise InvalidOptionError(
-                f"{where}: an image part needs one of {', '.join(map(repr, self.image_keys))}"
+                f"{where}: an {kind} part needs one of {', '.join(map(repr, keys))}"
             )
         if kind == "video":
             for key in self.video_keys:
@@ -311,7 +332,7 @@ class TypedPartsFormat(WireFormat):
             )
         raise UnsupportedFormatError(
             f"{where} has type {kind!r}, which mmkit cannot carry yet; known types are "
-            "'text', 'image' and 'video'"
+            "'text', 'image', 'audio' and 'video'"
         )
 
     def video_frames(self, frames: list[tuple[str, str, str]]) -> list[Json]:

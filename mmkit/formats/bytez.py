@@ -1,9 +1,10 @@
-"""Bytez native parts: `{"type":"image"|"video","url":…}` or `{…,"base64":"data:…"}`."""
+"""Bytez native parts: `{"type":"image"|"audio"|"video","url":…}` or `{…,"base64":"data:…"}`."""
 
 from __future__ import annotations
 
 from mmkit.formats import register
 from mmkit.formats.base import Target, TypedPartsFormat
+from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits
 
@@ -20,6 +21,16 @@ TARGET = Target(
     # video-text-to-text models take {"type":"video","url"|"base64"}; limits not published
     videos=VideoLimits(native=True, max_bytes=50 * 1024 * 1024),
     fetches_urls=True,
+    # Bytez's audio models run Hugging Face pipelines, which read audio with FFmpeg: every audio
+    # container mmkit reads passes with its true MIME type; a video's sound track becomes WAV.
+    # Limits are not published: 25 MB as vLLM and instructor use, a setting.
+    audio=AudioLimits(
+        accepts=frozenset(
+            {"wav/*", "mp3/*", "flac/*", "ogg/*", "m4a/*", "aac/*", "webm/*", "aiff/*"}
+        ),
+        writes=("wav", "mp3"),
+        max_bytes=25 * 1024 * 1024,
+    ),
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mmkit.formats import register
 from mmkit.formats.base import Json, Target, TypedPartsFormat
+from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits
 from mmkit.message import Message
@@ -29,6 +30,16 @@ TARGET = Target(
     # transformers loads a video from a URL or a path, or takes its frames: no data URIs
     videos=VideoLimits(native=True, max_bytes=None, data_uri=False),
     fetches_urls=True,
+    # transformers' load_audio reads these with soundfile/librosa and resamples to the
+    # processor's rate (16 kHz mono for Whisper-family models): they pass as they are; anything
+    # else is converted to WAV at 16 kHz mono, what the processor would make of it anyway.
+    audio=AudioLimits(
+        accepts=frozenset({"wav/*", "flac/*", "mp3/*", "ogg/*"}),
+        writes=("wav",),
+        sample_rate=16_000,
+        mono=True,
+        max_bytes=None,
+    ),
 )
 
 
@@ -37,6 +48,7 @@ class HFFormat(TypedPartsFormat):
     label = "HF chat templates"
     target = TARGET
     image_keys = ("url", "base64", "path", "image")  # transformers reads all four
+    audio_keys = ("url", "base64", "path", "audio")
     video_keys = ("url", "path", "video")
 
     def video_frames(self, frames: list[tuple[str, str, str]]) -> list[Json]:

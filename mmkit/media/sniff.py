@@ -14,7 +14,6 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x00\x00\x01\x00", "image/x-icon"),
     (0, b"fLaC", "audio/flac"),
     (0, b"OggS", "audio/ogg"),
-    (0, b"ID3", "audio/mpeg"),
 )
 
 # ISO base media (MP4 family): the brand at bytes 8..12 tells what the box holds.
@@ -26,9 +25,20 @@ _FTYP_BRANDS: dict[bytes, str] = {
     b"mif1": "image/heif",
     b"M4A ": "audio/mp4",
     b"M4B ": "audio/mp4",
+    b"M4P ": "audio/mp4",
+    b"F4A ": "audio/mp4",
     b"qt  ": "video/quicktime",
     b"3gp4": "video/3gpp",
     b"3gp5": "video/3gpp",
+}
+
+# Other brands ("isom", "mp42", ...) say nothing of the content: video/mp4 here, and the audio
+# probe calls a file with only sound tracks audio/mp4.
+
+# IFF containers: the form type at bytes 8..12.
+_IFF_FORMS: dict[bytes, str] = {
+    b"AIFF": "audio/aiff",
+    b"AIFC": "audio/aiff",
 }
 
 # RIFF containers: the form type at bytes 8..12.
@@ -55,6 +65,9 @@ EXTENSIONS: dict[str, str] = {
     "audio/flac": "flac",
     "audio/ogg": "ogg",
     "audio/mp4": "m4a",
+    "audio/aac": "aac",
+    "audio/aiff": "aiff",
+    "audio/webm": "webm",  # before video/webm: "webm" alone still means video/webm
     "video/mp4": "mp4",
     "video/webm": "webm",
     "video/quicktime": "mov",
@@ -83,6 +96,10 @@ _ALIASES: dict[str, str] = {
     "video/msvideo": "video/x-msvideo",
     "video/matroska": "video/x-matroska",
     "video/mpeg2-ts": "video/mp2t",
+    "audio/x-aiff": "audio/aiff",
+    "audio/aacp": "audio/aac",
+    "audio/x-aac": "audio/aac",
+    "audio/x-hx-aac-adts": "audio/aac",
 }
 
 _SHORT_NAMES: dict[str, str] = {
@@ -100,16 +117,46 @@ def sniff(data: bytes | memoryview) -> str | None:
             return mime
     if head[:4] == b"RIFF" and len(head) >= 12:
         return _RIFF_FORMS.get(head[8:12])
+    if head[:4] == b"FORM" and len(head) >= 12:
+        return _IFF_FORMS.get(head[8:12])
     if head[4:8] == b"ftyp" and len(head) >= 12:
         return _FTYP_BRANDS.get(head[8:12], "video/mp4")
     if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: the DocType says WebM or Matroska
         return "video/x-matroska" if b"matroska" in bytes(data[:64]) else "video/webm"
     if _is_mpeg_ts(data):
         return "video/mp2t"
-    # MPEG audio frame sync without an ID3 tag: 11 set bits, layer bits not 00.
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06):
-        return "audio/mpeg"
-    return None
+    if head[:3] == b"ID3":
+        return _after_id3(data)
+    return _frame_sync(head)
+
+
+def _after_id3(data: bytes | memoryview) -> str:
+    """An ID3v2 tag may precede MP3, ADTS AAC or even FLAC: look past it (its size is in the
+    header, four 7-bit bytes)."""
+    head = bytes(data[:10])
+    if len(head) == 10 and all(b < 0x80 for b in head[6:10]):
+        size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+        size += 10 + (10 if head[5] & 0x10 else 0)  # a footer repeats the header
+        after = bytes(data[size : size + 16])
+        if after[:4] == b"fLaC":
+            return "audio/flac"
+        if _frame_sync(after) == "audio/aac":
+            return "audio/aac"
+    return "audio/mpeg"
+
+
+def _frame_sync(head: bytes) -> str | None:
+    """A bare MPEG audio frame (MP3 without a tag) or an ADTS AAC frame, by its header bits."""
+    if len(head) < 4 or head[0] != 0xFF or (head[1] & 0xE0) != 0xE0:
+        return None
+    if (head[1] & 0xF6) == 0xF0:  # 12 sync bits, layer 00: ADTS; a valid sampling index
+        return "audio/aac" if ((head[2] >> 2) & 0x0F) < 13 else None
+    version, layer = (head[1] >> 3) & 0x03, (head[1] >> 1) & 0x03
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0x03
+    # Reserved version, layer, bitrate and sample-rate codes never occur in a real frame.
+    if version == 1 or layer == 0 or bitrate == 0x0F or rate == 0x03:
+        return None
+    return "audio/mpeg"
 
 
 def _is_mpeg_ts(data: bytes | memoryview) -> bool:
