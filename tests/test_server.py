@@ -816,3 +816,9 @@ def test_a_trickling_body_gets_408() -> None:
 def test_invalid_limits_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(InvalidOptionError, match=next(iter(bad))):
         ServerOptions(**bad)
+
+
+def test_image_detail_of_the_wrong_type_is_a_400_not_a_crash(client: httpx.Client) -> None:
+    part = {"type": "image_url", "image_url": {"url": data_uri("rgb.png", "image/png")}}
+    part["image_url"]["detail"] = []  # type: ignore[index]  # unhashable: once a 500
+    assert "detail" in assert_openai_error(chat(client, user(part)), 400)
