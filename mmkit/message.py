@@ -109,7 +109,7 @@ class Message(BaseModel):
                 raise InvalidOptionError(
                     f"{keyword}= takes a list; for one item use {keyword[:-1]}="
                 )
-            if not many and isinstance(value, (list, tuple)):
+            if not many and isinstance(value, (list, tuple)) and not _is_samples(value):
                 raise InvalidOptionError(
                     f"{keyword}= takes one {keyword}; for several use {keyword}s=[...]"
                 )
