@@ -326,7 +326,9 @@ def test_message_builders_take_audio(fixtures_dir: Path) -> None:
     assert len(many.audios) == 2
     with pytest.raises(InvalidOptionError, match="audios= takes a list"):
         Message.user("x", audios=fixtures_dir / "tone.wav")  # type: ignore[arg-type]
-    with pytest.raises(InvalidMediaError, match=r"^audio bytes \(27 bytes\) has no known audio signature"):
+    with pytest.raises(
+        InvalidMediaError, match=r"^audio bytes \(27 bytes\) has no known audio signature"
+    ):
         Message.user("x", audio=b"not audio at all, just text")
 
 
