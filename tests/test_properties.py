@@ -500,19 +500,20 @@ def _no_file_system(*args: object, **kwargs: object) -> None:
     "strategy",
     [mst.messages(), mst.openai_messages(), mst.images(), mst.corrupt_bytes(), mst.pil_images()],
 )
-def test_strategies_draw_quickly(strategy: st.SearchStrategy[Any]) -> None:
-    """The shipped strategies stay cheap enough for hundreds of examples a test."""
-    import time
-
+def test_strategies_draw_cheaply(strategy: st.SearchStrategy[Any]) -> None:
+    """The shipped strategies pass Hypothesis's cost checks (no filtering away most draws, no
+    oversized data); wall-clock speed is not asserted here (it varies with the machine's load)."""
     seen = []
 
     @settings(
-        max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(strategy)
     def draw(value: Any) -> None:
         seen.append(value)
 
-    started = time.perf_counter()
     draw()
-    assert seen and time.perf_counter() - started < 10
+    assert len(seen) == 40
