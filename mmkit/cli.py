@@ -416,7 +416,7 @@ def _add_serve(commands: Subcommands) -> None:
         "--keep-alive-timeout",
         type=_positive,
         metavar="S",
-        help="whole seconds an idle connection is kept between requests (default 5)",
+        help="whole seconds an idle connection is kept between requests (default 15)",
     )
     limits.add_argument(
         "--backlog",

@@ -12,7 +12,9 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 60.0
-DEFAULT_KEEP_ALIVE_TIMEOUT = 5
+# Longer than clients keep pooled connections (httpx: 5 s), so that a client never sends on a
+# connection the server is closing at that very moment.
+DEFAULT_KEEP_ALIVE_TIMEOUT = 15
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_BACKLOG = 2048
 
