@@ -31,6 +31,7 @@ bench: $(STAMP) fixtures
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_transport.py
 	$(BIN)/python bench/bench_video.py
+	$(BIN)/python bench/bench_audio.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
