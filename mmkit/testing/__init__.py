@@ -12,9 +12,13 @@ Needs Hypothesis (``pip install hypothesis``); mmkit itself never imports this s
 
 from mmkit.testing.strategies import (
     ALL_MODES,
+    AUDIO_FORMATS,
     IMAGE_FORMATS,
     PORTABLE_MODES,
+    SAMPLE_DTYPES,
     VIDEO_CODECS,
+    audio_bytes,
+    audios,
     conversations,
     corrupt_bytes,
     data_uris,
@@ -25,6 +29,7 @@ from mmkit.testing.strategies import (
     messages,
     openai_messages,
     pil_images,
+    samples,
     texts,
     video_bytes,
     videos,
@@ -32,9 +37,13 @@ from mmkit.testing.strategies import (
 
 __all__ = [
     "ALL_MODES",
+    "AUDIO_FORMATS",
     "IMAGE_FORMATS",
     "PORTABLE_MODES",
+    "SAMPLE_DTYPES",
     "VIDEO_CODECS",
+    "audio_bytes",
+    "audios",
     "conversations",
     "corrupt_bytes",
     "data_uris",
@@ -45,6 +54,7 @@ __all__ = [
     "messages",
     "openai_messages",
     "pil_images",
+    "samples",
     "texts",
     "video_bytes",
     "videos",

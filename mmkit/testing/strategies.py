@@ -29,7 +29,7 @@ from PIL import Image as PILImage
 
 from mmkit.media.sniff import sniff
 from mmkit.message import Message, Role
-from mmkit.parts import Image, Text, Video
+from mmkit.parts import Audio, Image, Text, Video
 
 # Every Pillow mode pil_images() can draw ("P" is drawn with and without a transparent index).
 ALL_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK", "F")
@@ -329,18 +329,22 @@ def messages(
     texts: SearchStrategy[str] | None = None,
     media_roles: Sequence[str] = ("user",),
     names: bool = True,
+    audios: SearchStrategy[Audio] | None = None,
 ) -> SearchStrategy[Message]:
     """`mmkit.Message`s: a role from `roles` and 1 to `max_parts` parts.
 
     Messages of a role in `media_roles` mix Text and Image parts in any order (images drawn from
-    `images`, default `images()`); other roles hold text only, as chat APIs require. Text comes
+    `images`, default `images()`), and Audio parts when `audios` is given (e.g. `audios()`);
+    other roles hold text only, as chat APIs require. Text comes
     from `texts` (default `texts()`). With `names`, a message sometimes has a `name` (OpenAI's
     pattern `[A-Za-z0-9_-]{1,16}`).
     """
     chosen = tuple(_check_choice(roles, ("system", "developer", "user", "assistant"), "role"))
     if max_parts < 1:
         raise InvalidArgument(f"max_parts={max_parts} must be at least 1")
-    image_parts = images if images is not None else _default_images()
+    image_parts: SearchStrategy[Image | Audio] = images if images is not None else _default_images()
+    if audios is not None:
+        image_parts = st.one_of(image_parts, audios)
     text_parts = (texts if texts is not None else _default_texts()).map(Text)
     return _message(chosen, max_parts, image_parts, text_parts, frozenset(media_roles), names)
 
@@ -358,13 +362,13 @@ def _message(
     draw: DrawFn,
     roles: tuple[str, ...],
     max_parts: int,
-    image_parts: SearchStrategy[Image],
+    image_parts: SearchStrategy[Image | Audio],
     text_parts: SearchStrategy[Text],
     media_roles: frozenset[str],
     names: bool,
 ) -> Message:
     role = draw(st.sampled_from(roles))
-    kinds: SearchStrategy[Text | Image] = (
+    kinds: SearchStrategy[Text | Image | Audio] = (
         st.one_of(text_parts, image_parts) if role in media_roles else text_parts
     )
     parts = draw(st.lists(kinds, min_size=1, max_size=max_parts))
@@ -630,3 +634,163 @@ def _encode_clip(codec: str, width: int, height: int, rate: int, count: int, see
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buf.getvalue()
+
+
+# --- audio ---------------------------------------------------------------------------------------
+
+# What audio_bytes() can write: (container, codec) names, every one a format mmkit reads.
+AUDIO_FORMATS: tuple[str, ...] = (
+    "wav",
+    "wav-float",
+    "wav-extensible",
+    "flac",
+    "ogg-vorbis",
+    "ogg-opus",
+    "mp3",
+    "m4a",
+    "aac",
+    "webm",
+    "aiff",
+)
+SAMPLE_DTYPES: tuple[str, ...] = ("int16", "int32", "float32", "float64")
+_SOUNDFILE_WRITERS: dict[str, tuple[str, str]] = {
+    "wav": ("WAV", "PCM_16"),
+    "wav-float": ("WAV", "FLOAT"),
+    "wav-extensible": ("WAVEX", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg-vorbis": ("OGG", "VORBIS"),
+    "aiff": ("AIFF", "PCM_16"),
+}
+# (muxer, encoder, the rates it encodes): PyAV writes these.
+_PYAV_WRITERS: dict[str, tuple[str, str, tuple[int, ...]]] = {
+    "ogg-opus": ("ogg", "libopus", (48_000,)),
+    "mp3": ("mp3", "libmp3lame", (8_000, 16_000, 22_050, 32_000, 44_100, 48_000)),
+    "m4a": ("mp4", "aac", (16_000, 22_050, 44_100, 48_000)),
+    "aac": ("adts", "aac", (16_000, 22_050, 44_100, 48_000)),
+    "webm": ("webm", "libopus", (48_000,)),
+}
+
+
+@st.composite
+def samples(
+    draw: DrawFn,
+    *,
+    min_rate: int = 8_000,
+    max_rate: int = 48_000,
+    channels: Sequence[int] = (1, 2),
+    dtypes: Sequence[str] = SAMPLE_DTYPES,
+    min_seconds: float = 0.05,
+    max_seconds: float = 5.0,
+) -> tuple[np.ndarray[Any, Any], int]:
+    """`(samples, rate)` as `Audio` takes them: a numpy array (1-D for some mono draws, else
+    frames × channels) of a drawn dtype, holding a tone, noise, silence or a full-scale square
+    wave, at any integer rate in [min_rate, max_rate]."""
+    if not 1_000 <= min_rate <= max_rate:
+        raise InvalidArgument(f"need 1000 <= min_rate <= max_rate, got {min_rate}, {max_rate}")
+    if not 0 < min_seconds <= max_seconds:
+        raise InvalidArgument(f"need 0 < min_seconds <= max_seconds, got {min_seconds}")
+    kinds = _check_choice(dtypes, SAMPLE_DTYPES, "dtype")
+    rate = draw(st.integers(min_rate, max_rate))
+    layout = draw(st.sampled_from(list(channels)))
+    frames = max(1, round(draw(st.floats(min_seconds, max_seconds)) * rate))
+    dtype = draw(st.sampled_from(kinds))
+    pattern = draw(st.sampled_from(("tone", "noise", "silence", "square")))
+    seed = draw(st.integers(0, 2**32 - 1))
+    signal = _signal(pattern, frames, layout, rate, seed)
+    out = _as_dtype(signal, dtype)
+    if layout == 1 and draw(st.booleans()):
+        out = out[:, 0]
+    return out, rate
+
+
+def audio_bytes(
+    *,
+    formats: Sequence[str] = AUDIO_FORMATS,
+    channels: Sequence[int] = (1, 2),
+    min_seconds: float = 0.05,
+    max_seconds: float = 0.5,
+) -> SearchStrategy[bytes]:
+    """Real encoded audio in one of `formats` (see AUDIO_FORMATS): a short tone or noise, at a
+    rate the format's encoder takes, written by soundfile or PyAV. Short by default: a few
+    milliseconds to encode."""
+    chosen = _check_choice(formats, AUDIO_FORMATS, "format")
+    return _audio_bytes(tuple(chosen), tuple(channels), min_seconds, max_seconds)
+
+
+@st.composite
+def _audio_bytes(
+    draw: DrawFn,
+    formats: tuple[str, ...],
+    channels: tuple[int, ...],
+    min_seconds: float,
+    max_seconds: float,
+) -> bytes:
+    fmt = draw(st.sampled_from(formats))
+    if fmt in _PYAV_WRITERS:
+        rates: Sequence[int] = _PYAV_WRITERS[fmt][2]
+    else:
+        rates = (8_000, 11_025, 16_000, 22_050, 44_100, 48_000)
+    rate = draw(st.sampled_from(list(rates)))
+    layout = draw(st.sampled_from(list(channels)))
+    frames = max(1, round(draw(st.floats(min_seconds, max_seconds)) * rate))
+    pattern = draw(st.sampled_from(("tone", "noise")))
+    signal = _signal(pattern, frames, layout, rate, draw(st.integers(0, 2**32 - 1)))
+    return encode_audio(signal, rate, fmt)
+
+
+def audios(**options: Any) -> SearchStrategy[Audio]:
+    """Audio parts made from `audio_bytes(**options)`."""
+    return audio_bytes(**options).map(Audio)
+
+
+def encode_audio(signal: np.ndarray[Any, Any], rate: int, fmt: str) -> bytes:
+    """float samples (frames × channels, within -1..1) as `fmt` bytes (see AUDIO_FORMATS)."""
+    if fmt in _SOUNDFILE_WRITERS:
+        import soundfile
+
+        container, subtype = _SOUNDFILE_WRITERS[fmt]
+        buf = io.BytesIO()
+        soundfile.write(buf, signal, rate, format=container, subtype=subtype)
+        return buf.getvalue()
+    import av
+
+    muxer, encoder, _ = _PYAV_WRITERS[fmt]
+    layout = "mono" if signal.shape[1] == 1 else "stereo"
+    planar = np.ascontiguousarray(signal.T.astype(np.float32))
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=muxer) as container:
+        stream = container.add_stream(encoder, rate=rate, layout=layout)
+        stream.codec_context.thread_count = 1
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+        frame.sample_rate, frame.pts = rate, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def _signal(pattern: str, frames: int, channels: int, rate: int, seed: int) -> Any:
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / rate
+    columns = []
+    for channel in range(channels):
+        if pattern == "tone":
+            pitch = rng.uniform(100, min(4_000, rate / 3))
+            columns.append(0.5 * np.sin(2 * np.pi * pitch * t + channel))
+        elif pattern == "noise":
+            columns.append(rng.uniform(-0.8, 0.8, frames))
+        elif pattern == "square":
+            columns.append(np.where(np.sin(2 * np.pi * 220 * t) >= 0, 1.0, -1.0))
+        else:
+            columns.append(np.zeros(frames))
+    return np.stack(columns, axis=1)
+
+
+def _as_dtype(signal: Any, dtype: str) -> np.ndarray[Any, Any]:
+    out: np.ndarray[Any, Any]
+    if dtype == "int16":
+        out = np.clip(np.rint(signal * 32767), -32768, 32767).astype(np.int16)
+    elif dtype == "int32":
+        out = np.clip(np.rint(signal * 2147483647), -(2**31), 2**31 - 1).astype(np.int32)
+    else:
+        out = np.asarray(signal, dtype=dtype)
+    return out
