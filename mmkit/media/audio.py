@@ -713,8 +713,9 @@ class _Sink:
 
 
 class _SoundfileSink(_Sink):
-    """16-bit PCM through libsndfile (WAV or FLAC). Rounding to int16 is done here, exactly:
-    libsndfile's own float conversion scales by 32767 and wraps instead of clipping."""
+    """16-bit PCM through libsndfile (WAV or FLAC). Rounding to int16 is done here, the same on
+    every libsndfile version (older ones scale floats by 32767, which is not bit-exact for 16-bit
+    sources), and the samples clipped are counted for the conversion notes."""
 
     container = "WAV"
 
