@@ -222,6 +222,13 @@ def test_start_end_mono_and_rate_are_applied_and_recorded(fixtures_dir: Path) ->
     ]
 
 
+def test_mono_is_the_mean_of_the_channels(fixtures_dir: Path) -> None:
+    source = soundfile.read(fixtures_dir / "tone_extensible.wav", dtype="int16")[0].astype(int)
+    data, _ = sent_audio("openai", Audio(fixtures_dir / "tone_extensible.wav", mono=True))
+    sent = soundfile.read(io.BytesIO(data), dtype="int16")[0]
+    np.testing.assert_array_equal(sent, np.rint((source[:, 0] + source[:, 1]) / 2))
+
+
 def test_trimming_keeps_the_right_samples(fixtures_dir: Path) -> None:
     source, _ = decode_audio((fixtures_dir / "tone.wav").read_bytes())
     data, _ = sent_audio("openai", Audio(fixtures_dir / "tone.wav", start=0.1, end=0.4))
