@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 import soundfile
@@ -29,6 +30,8 @@ from mmkit.errors import (
 from mmkit.formats.openai import TARGET as OPENAI
 from mmkit.media.audio import AudioLimits
 from mmkit.media.sniff import sniff
+from mmkit.server import RunningServer
+from mmkit.transport import Client
 
 # Each fixture as made by fixtures/make_fixtures.py: type, codec, rate, channels, seconds.
 FIXTURES: dict[str, tuple[str, str, int, int, float]] = {
@@ -544,3 +547,56 @@ def test_bytez_and_hf_parts_parse_back_to_the_same_audio(name: str, fixtures_dir
 def test_openai_round_trip_of_what_passes_as_is(fixtures_dir: Path) -> None:
     messages = [Message.user("Transcribe", audios=[fixtures_dir / n for n in OPENAI_AS_IS])]
     assert mmkit.from_openai(mmkit.to_openai(messages)) == messages
+
+
+# --- sent through the transport to the local server --------------------------------------------
+
+# What the server says it heard for each fixture, in FIXTURES order of names (sorted).
+HEARD = {
+    "tone.aiff": "audio 0.5 s 22.05 kHz mono",
+    "tone.flac": "audio 1.0 s 44.1 kHz mono",
+    "tone.wav": "audio 1.0 s 16 kHz mono",
+    "tone_aac.m4a": "audio 1.0 s 44.1 kHz stereo",
+    "tone_adts.aac": "audio 1.0 s 48 kHz mono",
+    "tone_bare.mp3": "audio 1.0 s 48 kHz mono",
+    "tone_extensible.wav": "audio 0.5 s 16 kHz stereo",
+    "tone_float32.wav": "audio 1.0 s 8 kHz stereo",
+    "tone_id3.mp3": "audio 1.0 s 44.1 kHz stereo",
+    "tone_opus.ogg": "audio 1.0 s 48 kHz mono",
+    "tone_opus.webm": "audio 1.0 s 48 kHz stereo",
+    "tone_vorbis.ogg": "audio 1.0 s 22.05 kHz stereo",
+}
+
+
+@pytest.mark.parametrize("route", ["openai", "bytez", "compatible"])
+def test_every_fixture_is_sent_and_heard_by_the_local_server(
+    route: str, server: RunningServer, fixtures_dir: Path
+) -> None:
+    names = sorted(FIXTURES)
+    messages = [Message.user("Transcribe", audios=[fixtures_dir / name for name in names])]
+    model, base_url = {
+        "openai": ("openai/gpt-4o-audio", f"{server.base_url}/v1"),
+        "bytez": ("bytez/openai/whisper-large-v3", server.base_url),
+        "compatible": ("my-audio-model", f"{server.base_url}/v1"),
+    }[route]
+
+    with Client(model, base_url=base_url, api_key="k") as client:
+        reply = client.chat(messages, max_tokens=200)
+
+    assert reply.text == "; ".join(['text "Transcribe"', *(HEARD[name] for name in names)])
+
+
+def test_the_server_refuses_audio_that_holds_more_than_its_cap(server: RunningServer) -> None:
+    flac = lying_flac(claimed_seconds=1, real_seconds=660)
+    part = {"type": "audio", "base64": "data:audio/flac;base64," + b64_bytes(flac)}
+    response = httpx.post(
+        f"{server.base_url}/models/v2/openai/whisper",
+        json={"messages": [{"role": "user", "content": [part]}]},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert "holds more than 600 s" in response.json()["error"]
+
+
+def b64_bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
