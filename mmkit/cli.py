@@ -270,6 +270,13 @@ def _kind_of(name: str) -> str:
         return "image"
     with path.open("rb") as file:
         mime = sniff(file.read(4096))
+    if mime and mime.startswith("video/"):  # an MP4 or WebM with sound tracks only is audio
+        from mmkit.media import audio
+
+        try:
+            return "video" if audio.probe(path.read_bytes(), name).video else "audio"
+        except MmkitError:
+            return "video"
     return mime.split("/")[0] if mime else "image"
 
 
@@ -319,7 +326,54 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-_INSPECTORS: dict[str, Inspector] = {"image": _inspect_image}
+def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from mmkit import formats
+    from mmkit.media.audio import describe
+    from mmkit.parts import Audio
+
+    audio = Audio(name)
+    record: dict[str, Any] = {
+        "input": name,
+        "kind": "audio",
+        "source": {
+            "mime": audio.mime,
+            "codec": audio.codec,
+            "sample_rate": audio.sample_rate,
+            "channels": audio.channels,
+            "duration": audio.duration,
+            "bytes": audio.nbytes,
+            "url": audio.url,
+        },
+        "sent": None,
+        "conversions": [],
+        "lines": [audio.describe()],
+    }
+    if audio.data is None:
+        record["lines"].append("  a URL: not fetched by inspect")
+        return record
+    sent = audio.encoded(formats.get(args.target).target.audio)
+    base64_chars = (len(sent.data) + 2) // 3 * 4
+    record["sent"] = {
+        "target": args.target,
+        "mime": sent.mime,
+        "format": sent.format,
+        "sample_rate": sent.sample_rate,
+        "channels": sent.channels,
+        "duration": sent.duration,
+        "bytes": len(sent.data),
+        "base64_chars": base64_chars,
+    }
+    record["conversions"] = audio.conversions
+    record["lines"].append(
+        f"  sent to {args.target}: {sent.format.upper()} "
+        f"{describe(sent.duration, sent.sample_rate, sent.channels)}, {len(sent.data):,} bytes "
+        f"({base64_chars:,} base64 chars)"
+    )
+    record["lines"].extend(f"  - {change}" for change in audio.conversions)
+    return record
+
+
+_INSPECTORS: dict[str, Inspector] = {"image": _inspect_image, "audio": _inspect_audio}
 
 
 # --- mmkit serve -------------------------------------------------------------------------------

@@ -205,3 +205,27 @@ def test_serve_refuses_bad_limits(
         main(["serve", option, value])
     assert done.value.code == 2
     assert f"argument {option}:" in capsys.readouterr().err
+
+
+def test_inspect_shows_audio_and_what_would_be_sent(
+    fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m4a = fixtures_dir / "tone_aac.m4a"
+    assert main(["inspect", str(m4a)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{m4a} AAC 1.0 s 44.1 kHz stereo, 9,106 bytes",
+        "  sent to openai: WAV 1.0 s 44.1 kHz stereo, 180,268 bytes (240,360 base64 chars)",
+        "  - converted AAC in M4A → 16-bit PCM WAV (the target does not accept it)",
+    ]
+
+
+def test_inspect_json_for_audio_says_what_hf_gets(
+    fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inspect", "--json", "--target", "hf", str(fixtures_dir / "tone_opus.webm")]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["kind"] == "audio"
+    assert record["source"]["codec"] == "opus" and record["source"]["channels"] == 2
+    assert record["sent"]["format"] == "wav" and record["sent"]["sample_rate"] == 16_000
+    assert record["sent"]["channels"] == 1
+    assert "downmixed 2 channels to mono" in record["conversions"]

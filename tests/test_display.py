@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
+import soundfile
 from PIL import Image as PILImage
 
 import mmkit
@@ -49,3 +51,32 @@ def test_a_corrupt_image_says_why_it_cannot_be_shown(fixtures_dir: Path) -> None
     html = Image(fixtures_dir / "truncated.jpg")._repr_html_()
     assert "cannot be shown" in html
     assert "truncated" in html
+
+
+def players(html: str) -> list[bytes]:
+    found = re.findall(r'<audio controls preload="none" src="data:audio/mpeg;base64,([^"]+)"', html)
+    return [base64.b64decode(b) for b in found]
+
+
+def test_audio_shows_a_player_its_facts_and_conversions(fixtures_dir: Path) -> None:
+    audio = mmkit.Audio(fixtures_dir / "tone_aac.m4a")
+    mmkit.to_openai([Message.user([audio])])
+
+    html = Message.user("Transcribe", audio=audio)._repr_html_()
+
+    (preview,) = players(html)
+    samples, rate = soundfile.read(io.BytesIO(preview), always_2d=True)
+    assert (rate, samples.shape[1]) == (16_000, 1)  # small: mono, 16 kHz, MP3
+    assert "AAC 1.0 s 44.1 kHz stereo" in html
+    assert "converted AAC in M4A → 16-bit PCM WAV" in html
+
+
+def test_audio_player_plays_a_capped_preview_of_long_audio() -> None:
+    long = (np.zeros((90 * 8_000, 1), np.int16), 8_000)  # 90 s
+
+    html = mmkit.Audio(long)._repr_html_()
+
+    (preview,) = players(html)
+    assert len(preview) < 200_000
+    assert abs(soundfile.info(io.BytesIO(preview)).duration - 30.0) < 0.1
+    assert "preview: the first 30 s" in html
