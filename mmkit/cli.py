@@ -227,6 +227,13 @@ def _add_inspect(commands: Subcommands) -> None:
         help="OpenAI image detail (changes the token estimate)",
     )
     inspect.add_argument(
+        "--video",
+        choices=("native", "frames"),
+        default=None,
+        help="send videos as videos or as sampled frames (default: what the target reads; "
+        "openai: frames, since OpenAI's own API reads no video)",
+    )
+    inspect.add_argument(
         "--json",
         action="store_true",
         help="one JSON object per input, one per line (errors too, with an 'error' field)",
@@ -373,7 +380,80 @@ def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-_INSPECTORS: dict[str, Inspector] = {"image": _inspect_image, "audio": _inspect_audio}
+def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from mmkit import formats
+    from mmkit.parts import Video
+
+    video = Video(name, max_side=args.max_side)
+    record: dict[str, Any] = {
+        "input": name,
+        "kind": "video",
+        "source": {
+            "mime": video.mime,
+            "width": video.width,
+            "height": video.height,
+            "duration": video.duration,
+            "fps": video.fps,
+            "frames": video.frame_count,
+            "codec": video.codec,
+            "has_audio": video.has_audio,
+            "bytes": video.nbytes,
+            "url": video.url,
+        },
+        "sent": None,
+        "conversions": [],
+        "lines": [video.describe()],
+    }
+    if video.url is not None:
+        record["lines"].append("  a URL: passed through for a target that reads video")
+        return record
+    target = formats.get(args.target).target
+    limits = target.videos
+    if args.video is not None:
+        limits = replace(limits, native=args.video == "native")
+    if limits.native and limits.data_uri:
+        sent = video.encoded(limits)
+        record["sent"] = {
+            "target": args.target,
+            "as": "video",
+            "mime": sent.mime,
+            "width": sent.width,
+            "height": sent.height,
+            "duration": sent.duration,
+            "bytes": len(sent.data),
+            "base64_chars": (len(sent.data) + 2) // 3 * 4,
+        }
+        summary = (
+            f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height} "
+            f"{sent.duration:.1f} s, {len(sent.data):,} bytes"
+        )
+    else:
+        frames = video.sampled(limits)
+        images = [frame.encoded(target.images) for frame in frames]
+        total = sum(len(image.data) for image in images)
+        record["sent"] = {
+            "target": args.target,
+            "as": "frames",
+            "frames": len(images),
+            "timestamps": [frame.timestamp for frame in frames],
+            "bytes": total,
+            "base64_chars": sum((len(image.data) + 2) // 3 * 4 for image in images),
+        }
+        size = f"{images[0].width}×{images[0].height} " if images else ""
+        summary = f"  sent to {args.target}: {len(images)} {size}frames, {total:,} bytes"
+    record["conversions"] = video.conversions
+    record["lines"].append(summary)
+    record["lines"].extend(f"  - {change}" for change in video.conversions)
+    return record
+
+
+_INSPECTORS: dict[str, Inspector] = {
+    "image": _inspect_image,
+    "audio": _inspect_audio,
+    "video": _inspect_video,
+}
 
 
 # --- mmkit serve -------------------------------------------------------------------------------

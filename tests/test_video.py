@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,7 @@ def test_every_fixture_as_an_hf_video_part(fixtures_dir: Path, name: str) -> Non
     part = message["content"][1]
     assert part["type"] == "video"
     assert len(part["video"]) == (7 if name == "vfr.mp4" else 8)  # vfr.mp4 holds only 7
-    first = PILImage.open(__import__("io").BytesIO(payload(part["video"][0])))
+    first = PILImage.open(io.BytesIO(payload(part["video"][0])))
     assert first.size == (CLIPS[name][2], CLIPS[name][3])
 
 
@@ -457,3 +458,40 @@ def test_dicts_never_read_local_video_files(fixtures_dir: Path) -> None:
         Message.model_validate({"role": "user", "content": [{"type": "video", "path": path}]})
     (trusted,) = mmkit.from_openai([openai], local_files=True)
     assert trusted.videos[0].codec == "h264"
+
+
+# --- everywhere: inspect, notebook view ------------------------------------------------------
+
+
+def test_inspect_says_what_each_target_gets(
+    fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmkit.cli import main
+
+    assert main(["inspect", str(fixtures_dir / "clip.avi"), "--target", "bytez"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  sent to bytez: video/mp4 96×64 1.0 s, "
+        + f"{len(Video(fixtures_dir / 'clip.avi').encoded().data):,} bytes",
+        "  - converted AVI → MP4 (the target does not take it)",
+        "  - re-encoded as H.264 MP4",
+    ]
+    assert main(["inspect", str(fixtures_dir / "clip.mp4"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["kind"] == "video"
+    assert record["source"]["codec"] == "h264" and record["source"]["duration"] == 1.0
+    assert record["sent"]["as"] == "frames" and record["sent"]["frames"] == 8
+    assert record["sent"]["timestamps"] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8])
+    assert record["conversions"] == ["video → 8 frames (the target reads no video)"]
+    assert main(["inspect", str(fixtures_dir / "clip.webm"), "--video", "native", "--json"]) == 0
+    sent = json.loads(capsys.readouterr().out)["sent"]
+    size = (fixtures_dir / "clip.webm").stat().st_size  # sent as it is
+    assert (sent["as"], sent["mime"], sent["bytes"]) == ("video", "video/webm", size)
+
+
+def test_notebook_view_shows_a_strip_and_what_encoding_does(fixtures_dir: Path) -> None:
+    html = Video(fixtures_dir / "clip_audio.mp4")._repr_html_()
+    assert html.count("<img ") == 4
+    assert "MP4 1.0 s 96×64 h264 10 fps, audio" in html
+    assert "to OpenAI: video → 8 frames" in html
+    message_html = Message.user("What?", video=fixtures_dir / "clip.mp4")._repr_html_()
+    assert message_html.count("<img ") == 4
