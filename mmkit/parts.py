@@ -35,6 +35,7 @@ from mmkit.errors import (
     InvalidOptionError,
     MediaTooLargeError,
     MmkitError,
+    UnsupportedFormatError,
     with_where,
 )
 from mmkit.media import audio as audio_codec
@@ -840,6 +841,23 @@ class Video(BaseModel):
             )
         return [self._frame_part(frame) for frame in picked]
 
+    def audio(self, fetch: FetchPolicy | None = None, **options: Any) -> Audio:
+        """The sound track as an Audio part, for models that read both; the video's `start`/`end`
+        apply unless given. `options` are Audio's (sample_rate=, mono=, format=, ...)."""
+        if self.frame_list is not None or self.has_audio is False:
+            raise UnsupportedFormatError(
+                f"video {self.origin} has no sound track; send it without audio"
+            )
+        options.setdefault("start", self.start)
+        options.setdefault("end", self.end)
+        source: Any
+        if self.url is not None and self._fetched is None and fetch is None:
+            source = self.url  # a URL stays a URL until a target needs bytes
+        else:
+            src, _ = self._source_and_info(fetch)
+            source = src if isinstance(src, Path) else Resolved(src, self.origin)
+        return Audio(source, **options)
+
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
         """The poster: the first frame, upright."""
         return self.frames(1, fetch=fetch)[0].to_pil()
@@ -1062,9 +1080,19 @@ def _file_size(path: str) -> int | None:
         return None
 
 
+def check_frame_count(count: int) -> None:
+    """A list of frames is refused before any of them is read when it is longer than the guard."""
+    if count > video_codec.MAX_LIST_FRAMES:
+        raise MediaTooLargeError(
+            f"video is a list of {count:,} frames, over the {video_codec.MAX_LIST_FRAMES:,}-frame "
+            "limit for a list; pass fewer frames (sample them first)"
+        )
+
+
 def _frame_list_fields(items: Sequence[Any], fps: float | None) -> dict[str, Any]:
     if not items:
         raise InvalidMediaError("video is an empty list of frames; pass at least one frame")
+    check_frame_count(len(items))
     frames: list[Image] = []
     for index, item in enumerate(items):
         try:

@@ -22,6 +22,7 @@ from mmkit.errors import (
     InvalidOptionError,
     MediaTooLargeError,
     MmkitError,
+    UnsupportedFormatError,
 )
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import sniff
@@ -495,3 +496,25 @@ def test_notebook_view_shows_a_strip_and_what_encoding_does(fixtures_dir: Path) 
     assert "to OpenAI: video → 8 frames" in html
     message_html = Message.user("What?", video=fixtures_dir / "clip.mp4")._repr_html_()
     assert message_html.count("<img ") == 4
+
+
+def test_the_sound_track_as_an_audio_part(fixtures_dir: Path) -> None:
+    sound = Video(fixtures_dir / "clip_audio.mp4", start=0.5).audio(sample_rate=8000)
+    assert (sound.codec, sound.sample_rate, sound.channels) == ("aac", 8000, 1)
+    assert sound.duration == pytest.approx(0.5, abs=0.05)
+    (message,) = mmkit.to_openai([Message.user("Transcribe", audio=sound)])
+    assert message["content"][1]["type"] == "input_audio"
+    with pytest.raises(UnsupportedFormatError, match="no sound track"):
+        Video(fixtures_dir / "clip.mp4").audio()
+
+
+def test_a_frame_list_longer_than_the_guard_is_refused_before_decoding() -> None:
+    too_many = video_codec.MAX_LIST_FRAMES + 1
+    with pytest.raises(MediaTooLargeError, match="4,097 frames"):
+        Video([b"not even an image"] * too_many)
+    hf = {
+        "role": "user",
+        "content": [{"type": "video", "video": ["https://x.test/a.png"] * too_many}],
+    }
+    with pytest.raises(MediaTooLargeError, match="limit for a list"):
+        mmkit.from_hf([hf])

@@ -32,7 +32,7 @@ from mmkit.media.image import ImageLimits
 from mmkit.media.source import resolve_wire
 from mmkit.media.video import VideoLimits, clock
 from mmkit.message import Message
-from mmkit.parts import Audio, Image, Part, Text, Video
+from mmkit.parts import Audio, Image, Part, Text, Video, check_frame_count
 
 if TYPE_CHECKING:
     from mmkit.media.fetch import FetchPolicy
@@ -346,6 +346,7 @@ class TypedPartsFormat(WireFormat):
     def parse_video(self, value: Any, key: str, where: str, context: ParseContext) -> Video:
         """A video value (or a list of frames) through the trust gate: dicts never read files."""
         if isinstance(value, list):  # a video given as its frames
+            check_frame_count(len(value))  # before any frame is decoded
             frames = [
                 context.source(item, "image", f"{where}, frame {index + 1}")
                 for index, item in enumerate(value)

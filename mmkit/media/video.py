@@ -49,6 +49,8 @@ VIDEO_MIMES = frozenset(
 )
 # Per-frame pixel guard (8K UHD is 33 M pixels); settable per video with `pixel_limit`.
 DEFAULT_PIXEL_LIMIT = 8192 * 8192
+# A list of frames given as a video holds at most this many (each is decoded to be checked).
+MAX_LIST_FRAMES = 4096
 DEFAULT_FRAMES = 8  # frames sent to a target without video when the user did not say
 # Without a keyframe index, walk forward (demux + decode) rather than seek for gaps up to this.
 _WALK_SECONDS = 2.0
