@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from memory import peak_kib
 
 RATE = 44_100
 SECONDS = 600
@@ -92,8 +92,8 @@ def child(approach: str, path: str) -> None:
     out = {"plain": plain, "mmkit": with_mmkit}[approach](data) if approach != "baseline" else b""
     elapsed = time.perf_counter() - start
     seconds = soundfile.info(io.BytesIO(out)).duration if out else 0.0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"time": elapsed, "peak_mb": peak_kib / 1024, "seconds": seconds}))
+    peak = peak_kib()
+    print(json.dumps({"time": elapsed, "peak_mb": peak / 1024, "seconds": seconds}))
 
 
 def measure(approach: str, path: Path) -> dict[str, float]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+
+from memory import peak_kib
 
 CACHE = Path(tempfile.gettempdir()) / "mmkit-bench-video"
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -132,8 +133,8 @@ def child(way: str, path: str, n: int) -> None:
     start = time.perf_counter()
     count = run(path, n)
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "frames": count}))
+    peak = peak_kib()
+    print(json.dumps({"seconds": seconds, "peak_mib": peak / 1024, "frames": count}))
 
 
 def measure(way: str, path: Path, n: int) -> dict[str, float]:
