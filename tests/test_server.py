@@ -707,6 +707,26 @@ def test_idle_and_slow_connections_do_not_lock_out_a_client() -> None:
                 sock.close()
 
 
+def test_a_flood_of_new_connections_is_refused_past_twice_the_limit() -> None:
+    import select
+
+    with serve(max_connections=2, header_timeout=60) as running:
+        young = [_connect(running) for _ in range(4)]  # none idle long enough to be closed
+        flood = _connect(running)
+        try:
+            assert _closed_by_server(flood)  # the fifth, past 2 × 2, is closed at once
+            readable, _, _ = select.select(young, [], [], 0.2)
+            assert readable == []  # the first four are still open
+            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+                for sock in young:  # room again once they leave
+                    sock.close()
+                assert c.get("/v1/models").status_code == 200
+        finally:
+            flood.close()
+            for sock in young:
+                sock.close()
+
+
 def test_busy_connections_past_the_limit_get_503() -> None:
     with serve(max_connections=2) as running:
         busy = [_connect(running) for _ in range(2)]
