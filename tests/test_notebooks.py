@@ -126,3 +126,15 @@ def test_the_kernel_starts_in_the_notebooks_folder(tmp_path: Path, kernel_home: 
     nbformat.write(notebook, path)
     (shown,) = run_notebook(path, kernel_home).cells[0].outputs
     assert shown.data["text/plain"] == repr(("found", sys.executable))
+
+
+def test_quickstart_plays_audio_and_says_what_the_server_heard(kernel_home: Path) -> None:
+    notebook = _executed(ROOT / "notebooks" / "quickstart.ipynb", kernel_home)
+    cells = {
+        cell.source.split("\n")[0]: cell for cell in notebook.cells if cell.cell_type == "code"
+    }
+    (player,) = cells["from mmkit import Audio"].outputs
+    assert '<audio controls preload="none" src="data:audio/mpeg;base64,' in player.data["text/html"]
+    assert "AAC 1.0 s 44.1 kHz stereo" in player.data["text/html"]
+    (heard,) = cells['with mmkit.Client("echo") as client:'].outputs
+    assert heard.data["text/plain"] == "'text \"Transcribe\"; audio 1.0 s 44.1 kHz stereo'"
