@@ -66,7 +66,9 @@ def _add_caption(commands: Subcommands) -> None:
     caption.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs, URLs")
     caption.add_argument("--model", required=True, help="model name, or an alias with --config")
     caption.add_argument(
-        "--prompt", default=None, help="text sent with each item (a manifest row's prompt wins)"
+        "--prompt",
+        default=None,
+        help="text sent with each item (a manifest row's prompt wins; default: one per media kind)",
     )
     caption.add_argument(
         "--out",
@@ -136,7 +138,7 @@ def _add_caption(commands: Subcommands) -> None:
 def _caption(args: argparse.Namespace) -> int:
     import asyncio
 
-    from mmkit.caption import DEFAULT_PROMPT, CaptionOptions, Summary
+    from mmkit.caption import CaptionOptions, Summary
     from mmkit.caption.runner import pipeline
 
     api_key = None
@@ -150,7 +152,7 @@ def _caption(args: argparse.Namespace) -> int:
             return 2
     options = CaptionOptions(
         model=args.model,
-        prompt=args.prompt or DEFAULT_PROMPT,
+        prompt=args.prompt,
         out=args.out,
         system=args.system,
         max_side=args.max_side,

@@ -385,6 +385,21 @@ def test_ctrl_c_stops_cleanly_with_a_valid_file(tmp_path: Path) -> None:
     assert 0 < len(records) < 60
 
 
+def test_videos_are_captioned_from_sampled_frames(
+    fixtures_dir: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    summary = run([str(fixtures_dir / "clip.mp4")], out, server, frames=3, max_side=48)
+    (record,) = read_records(out)
+    assert summary.done == 1
+    assert record["prompt"] == "Describe what happens in this video in one sentence."
+    assert record["caption"] == (
+        'text "Describe what happens in this video in o"; '  # the server cuts texts at 40
+        'text "frame at 0:00.0"; image 48×32 JPEG; text "frame at 0:00.3"; image 48×32 JPEG; '
+        'text "frame at 0:00.6"; image 48×32 JPEG'
+    )
+
+
 # --- forms: dry run, iterator, Parquet, the command line ------------------------------------------
 
 
@@ -464,10 +479,21 @@ def test_the_command_line_captions_the_fixtures_with_echo(
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "captioned: 14 of 15 items" in done.stdout
-    assert "InvalidMediaError: 1" in done.stdout
+    assert "InvalidMediaError: 1" in done.stdout  # truncated.jpg
     records = by_id(read_records(out))
     assert records[f"{fixtures_dir.as_posix()}/photo.jpg"]["caption"] == (
         f'text "{PROMPT}"; image 64×48 JPEG'
     )
+    assert records[f"{fixtures_dir.as_posix()}/truncated.jpg"]["error"]["type"] == (  # type: ignore[index]
+        "InvalidMediaError"
+    )
+    d = fixtures_dir.as_posix()
+    images = ["rgb.png", "rgba.png", "palette.png", "gray.png", "gray16.png", "photo.jpg"]
+    images += ["exif_rotated.jpg", "cmyk.jpg", "photo.webp", "still.gif", "animated.gif"]
+    images += ["image.bmp", "image.tiff", "wrong_extension.png", "clip.mp4"]
+    assert {f"{d}/{name}" for name in images} <= set(records)
+    assert not {
+        f"{d}/{name}" for name in ("README.md", "make_fixtures.py", "not_an_image.png")
+    } & set(records)
+    assert f"captioned: {len(records) - 1} of {len(records)} items" in done.stdout
     assert "caption: " in done.stderr  # the plain progress line (stderr is not a terminal)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mmkit.caption.items import KINDS, Item, Kind
-from mmkit.caption.options import DEFAULT_PROMPT, CaptionOptions
+from mmkit.caption.options import CaptionOptions
 from mmkit.caption.records import Record
 from mmkit.caption.runner import pipeline
 from mmkit.caption.summary import Summary
@@ -101,7 +101,6 @@ def _threaded(
 
 
 __all__ = [
-    "DEFAULT_PROMPT",
     "KINDS",
     "CaptionOptions",
     "Item",

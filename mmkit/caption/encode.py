@@ -16,6 +16,7 @@ from typing import Any
 
 from mmkit.caption.items import KINDS, Item, PartOptions, kind_of, media_type
 from mmkit.errors import InvalidMediaError, MediaTooLargeError, MmkitError, UnsupportedFormatError
+from mmkit.media.source import Resolved
 from mmkit.transport.prepared import Prepared, RequestBuilder
 
 # Largest source file a job reads (checked while reading, not on the size the OS reports).
@@ -27,7 +28,7 @@ class EncodeSettings:
     """What every job of a run shares; sent to each worker once."""
 
     builder: RequestBuilder
-    prompt: str
+    prompt: str | None
     system: str | None
     parts: PartOptions
     params: dict[str, Any]
@@ -84,7 +85,14 @@ def encode_job(job: Job, settings: EncodeSettings) -> Outcome:
     item = job.item
     digest: str | None = None
     try:
-        data = job.data if job.data is not None else read_source(Path(item.source))
+        kind = item.kind
+        local = job.data is None
+        if local and kind is not None and KINDS[kind].from_path:
+            digest = hash_file(Path(item.source))  # the decoder reads the file itself
+            if digest == job.done_hash:
+                return Unchanged(digest)
+            return _encode(item, kind, Path(item.source), digest, settings)
+        data = read_source(Path(item.source)) if job.data is None else job.data
         digest = content_hash(data)
         if digest == job.done_hash:
             return Unchanged(digest)
@@ -98,7 +106,7 @@ def encode_job(job: Job, settings: EncodeSettings) -> Outcome:
             raise UnsupportedFormatError(
                 f"{item.source}: {mime} cannot be captioned by this mmkit yet"
             )
-        return _encode(item, kind, data, digest, settings)
+        return _encode(item, kind, Resolved(data, item.source), digest, settings)
     except MmkitError as exc:
         return Failed(digest, type(exc).__name__, str(exc))
     except (OSError, MemoryError, RecursionError) as exc:
@@ -107,22 +115,24 @@ def encode_job(job: Job, settings: EncodeSettings) -> Outcome:
         return Failed(digest, type(exc).__name__, f"{item.source}: {exc}")
 
 
-def _encode(item: Item, kind: str, data: bytes, digest: str, settings: EncodeSettings) -> Encoded:
+def _encode(
+    item: Item, kind: str, source: Resolved | Path, digest: str, settings: EncodeSettings
+) -> Encoded:
     from mmkit import formats
-    from mmkit.media.source import Resolved
     from mmkit.message import Message
     from mmkit.transport.providers import resolve
 
     media = KINDS[kind]
-    parts = media.parts(Resolved(data, item.source), settings.parts)
-    prompt = item.prompt or settings.prompt
+    parts = media.parts(source, settings.parts)
+    prompt = item.prompt or settings.prompt or media.prompt
     messages = [Message.user([prompt, *parts])]
     if settings.system:
         messages.insert(0, Message.system(settings.system))
     prepared = settings.builder.build(messages, **settings.params)
     provider, _ = resolve(settings.builder.model, settings.builder.base_url)
     target = formats.get(provider.wire_format).target
-    return Encoded(digest, kind, prompt, prepared, len(data), media.tokens(parts, target))
+    size = len(source.data or b"") if isinstance(source, Resolved) else source.stat().st_size
+    return Encoded(digest, kind, prompt, prepared, size, media.tokens(parts, target))
 
 
 def read_source(path: Path) -> bytes:
@@ -136,6 +146,15 @@ def read_source(path: Path) -> bytes:
     if not data:
         raise InvalidMediaError(f"{path} is empty")
     return data
+
+
+def hash_file(path: Path) -> str:
+    """`content_hash` of a file, read in chunks (videos can be larger than memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
 
 
 def content_hash(data: bytes) -> str:

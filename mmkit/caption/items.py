@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmkit.media.sniff import sniff
@@ -43,14 +44,17 @@ class PartOptions:
 
 @dataclass(frozen=True)
 class Kind:
-    """One media kind: how its bytes become parts, and an estimate of the tokens they cost."""
+    """One media kind: how its bytes (or, with `from_path`, a local file left on disk) become
+    parts, and an estimate of the tokens they cost."""
 
     name: str
-    parts: Callable[[Resolved, PartOptions], list[Any]]
+    parts: Callable[[Resolved | Path, PartOptions], list[Any]]
     tokens: Callable[[list[Any], Target], int]
+    prompt: str  # when the run and the item give none
+    from_path: bool = False  # long media are read by their decoder, never whole into memory
 
 
-def _image_parts(source: Resolved, options: PartOptions) -> list[Any]:
+def _image_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
     from mmkit.parts import Image
 
     return [Image(source, max_side=options.max_side)]
@@ -66,9 +70,35 @@ def _image_tokens(parts: list[Any], target: Target) -> int:
     return total
 
 
+def _video_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
+    from mmkit.parts import Video
+
+    return [Video(source, frames=options.frames, max_side=options.max_side)]
+
+
+def _video_tokens(parts: list[Any], target: Target) -> int:
+    from mmkit.formats.openai import image_tokens
+
+    if target.videos.native:  # no published estimate for a whole video
+        return 0
+    total = 0
+    for part in parts:
+        for frame in part.sampled(target.videos):  # cached: the body was built from these
+            sent = frame.encoded(target.images)
+            total += image_tokens(sent.width, sent.height, frame.detail)
+    return total
+
+
 # The media kinds a run captions, by the first half of the sniffed MIME type.
 KINDS: dict[str, Kind] = {
-    "image": Kind("image", _image_parts, _image_tokens),
+    "image": Kind("image", _image_parts, _image_tokens, "Describe this image in one sentence."),
+    "video": Kind(
+        "video",
+        _video_parts,
+        _video_tokens,
+        "Describe what happens in this video in one sentence.",
+        from_path=True,
+    ),
 }
 
 

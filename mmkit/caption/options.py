@@ -10,14 +10,13 @@ from typing import Any
 
 from mmkit.errors import InvalidOptionError
 
-DEFAULT_PROMPT = "Describe this image in one sentence."
-
 
 @dataclass(frozen=True)
 class CaptionOptions:
     """model: a model name (`echo`, `bytez/…`, `openai/…`, or any name with base_url), or an
     alias in `config` (a LiteLLM-style model_list file). prompt/system: the text sent with each
-    item (a manifest row's own prompt wins). max_side: downscale images so no side is longer.
+    item (a manifest row's own prompt wins; None: each media kind's default). max_side:
+    downscale images so no side is longer.
     frames: frames sampled from a video for targets that take stills. max_tokens, temperature and
     params: generation parameters (params are provider-specific, passed as given).
     concurrency: requests in flight at most (the adaptive window never grows past it). rate:
@@ -31,7 +30,7 @@ class CaptionOptions:
     """
 
     model: str = "echo"
-    prompt: str = DEFAULT_PROMPT
+    prompt: str | None = None
     out: str | os.PathLike[str] | None = None
     system: str | None = None
     max_side: int | None = None
@@ -72,8 +71,10 @@ class CaptionOptions:
                 isinstance(value, (int, float)) and math.isfinite(value) and value > 0
             ):
                 raise InvalidOptionError(f"{name} must be a positive number, not {value!r}")
-        if not isinstance(self.prompt, str) or not self.prompt.strip():
-            raise InvalidOptionError("prompt must be a non-empty text")
+        if self.prompt is not None and (
+            not isinstance(self.prompt, str) or not self.prompt.strip()
+        ):
+            raise InvalidOptionError("prompt must be a non-empty text (or None: each kind's own)")
 
     def generation_params(self) -> dict[str, Any]:
         named = {"max_tokens": self.max_tokens, "temperature": self.temperature}

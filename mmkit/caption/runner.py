@@ -346,7 +346,7 @@ class _Run:
             source=item.source,
             hash=digest,
             model=self.options.model,
-            prompt=item.prompt or self.options.prompt,
+            prompt=item.prompt or self.options.prompt or _kind_prompt(item),
             error={"type": kind, "message": message},
             attempts=attempts,
         )
@@ -393,6 +393,12 @@ class _Run:
             task.cancel()
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _kind_prompt(item: Item) -> str | None:
+    from mmkit.caption.items import KINDS
+
+    return KINDS[item.kind].prompt if item.kind in KINDS else None
 
 
 def _retryable(exc: TransportError) -> bool:
