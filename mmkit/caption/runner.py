@@ -65,7 +65,7 @@ async def pipeline(
         raise
     finally:
         summary.elapsed = time.monotonic() - started
-        run.shutdown()
+        run.shutdown(wait=not summary.interrupted)
         await client.aclose()
         if store is not None:
             store.close()
@@ -387,12 +387,14 @@ class _Run:
                 other.cancel()
             print(f"mmkit caption: internal error: {task.exception()!r}", file=sys.stderr)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop every stage; `wait` for the workers to exit (not after Ctrl-C: they may be in
+        the middle of a long decode, and the output is already safe)."""
         self.stop_listing.set()
         for task in list(self.tasks):
             task.cancel()
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def _kind_prompt(item: Item) -> str | None:
