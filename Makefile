@@ -32,6 +32,7 @@ bench: $(STAMP) fixtures
 	$(BIN)/python bench/bench_transport.py
 	$(BIN)/python bench/bench_video.py
 	$(BIN)/python bench/bench_audio.py
+	$(BIN)/python bench/bench_caption.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
