@@ -293,13 +293,14 @@ def test_the_request_rate_drops_while_the_server_answers_429_and_recovers(tmp_pa
     t0, _, _ = first(lambda s: s[1] > 0)
     t1, n1, _ = first(lambda s: s[2] > 0)  # the first 429 answered
     t2, n2, _ = first(lambda s: s[2] == 16)  # the last 429 answered
-    t3, n3, _ = first(lambda s: s[1] >= n2 + 60)  # 60 more after the server recovered
+    t3, n3, _ = first(lambda s: s[1] >= n2 + 40)  # the window has grown back by now...
+    t4, n4, _ = first(lambda s: s[1] >= n2 + 100)
     before = n1 / (t1 - t0)
     during = (n2 - n1) / (t2 - t1)
-    after = (n3 - n2) / (t3 - t2)
+    after = (n4 - n3) / (t4 - t3)  # ...so the rate is back near where it was
     print(f"rates: before {before:.0f}/s, during 429s {during:.0f}/s, after {after:.0f}/s")
     assert during < before / 3, (before, during, after)
-    assert after > during * 3, (before, during, after)
+    assert after > before * 0.5, (before, during, after)
 
 
 def test_a_rate_ceiling_spaces_the_requests(tmp_path: Path, server: RunningServer) -> None:
