@@ -89,9 +89,20 @@ def _video_tokens(parts: list[Any], target: Target) -> int:
     return total
 
 
+def _audio_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
+    from mmkit.parts import Audio
+
+    return [Audio(source)]
+
+
+def _no_estimate(parts: list[Any], target: Target) -> int:
+    return 0  # OpenAI publishes no token rate for audio input
+
+
 # The media kinds a run captions, by the first half of the sniffed MIME type.
 KINDS: dict[str, Kind] = {
     "image": Kind("image", _image_parts, _image_tokens, "Describe this image in one sentence."),
+    "audio": Kind("audio", _audio_parts, _no_estimate, "Describe this recording in one sentence."),
     "video": Kind(
         "video",
         _video_parts,
