@@ -25,7 +25,7 @@ from PIL import Image as PILImage
 import mmkit
 from mmkit import Image, Message
 from mmkit.formats.openai import TARGET as OPENAI
-from mmkit.media.image import ImageLimits
+from mmkit.media.image import ImageLimits, probe, validate
 from mmkit.media.sniff import sniff
 from mmkit.server import RunningServer
 from mmkit.server.inspect import describe_image
@@ -459,6 +459,16 @@ def test_a_still_target_takes_the_first_frame_of_an_over_cap_animation() -> None
     ]
 
 
+def test_an_icon_entry_hiding_a_huge_png_is_refused_before_pillow_opens_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bomb = hostile.ico_hiding_a_big_png(12_000)  # the directory says 16×16
+    monkeypatch.setattr(PILImage.Image, "load", _no_decoding)  # Pillow's ICO open decodes
+
+    with pytest.raises(mmkit.MediaTooLargeError, match=r"icon entry 1 is 12000×12000"):
+        Image(bomb)
+
+
 def test_an_apng_frame_count_is_counted_not_taken_from_its_header() -> None:
     image = Image(hostile.lying_apng(2**31 - 1))  # acTL claims 2,147,483,647 frames
 
@@ -710,3 +720,12 @@ def test_every_exif_orientation_is_applied_at_the_pixel_level(orientation: int) 
     assert sent.size == size
     assert _blocks(sent) == displayed
     assert _blocks(image.to_pil()) == displayed
+
+
+def test_validation_stops_at_its_time_budget() -> None:
+    data = hostile.many_frame_gif(3, 4)
+    info = probe(data, "anim.gif")
+
+    with pytest.raises(mmkit.MediaTooLargeError, match=r"anim\.gif took over 0 s to decode"):
+        validate(data, info, "anim.gif", max_seconds=0.0)
+    validate(data, info, "anim.gif")  # the default budget passes it

@@ -23,7 +23,7 @@ from mmkit.errors import (
     MmkitError,
     UnsupportedFormatError,
 )
-from mmkit.media.image_frames import gif_canvases, png_frame_count
+from mmkit.media.image_frames import gif_canvases, ico_sizes, png_frame_count
 from mmkit.media.sniff import normalize_mime, short_name, sniff
 
 if TYPE_CHECKING:
@@ -122,6 +122,9 @@ def probe(
     limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     cap = DEFAULT_MAX_FRAMES if max_frames is None else max_frames
     notes: list[str] = []
+    if mime == "image/x-icon":  # Pillow decodes an icon as it opens it: check every entry first
+        for index, (w, h) in enumerate(ico_sizes(data)):
+            _check_pixels(origin, f"icon entry {index + 1} ", w, h, limit)
     with _opened(data, origin, mime, notes) as im:
         width, height = im.size
         _check_pixels(origin, "", width, height, limit)

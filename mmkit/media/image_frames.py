@@ -86,3 +86,21 @@ def _skip_sub_blocks(data: bytes, pos: int) -> int:
         if size == 0:
             break
     return pos
+
+
+def ico_sizes(data: bytes) -> tuple[tuple[int, int], ...]:
+    """The real size of every ICO entry: its embedded PNG's or BMP's own header, which Pillow
+    decodes whatever the directory says (a "16×16" entry may hold a 13000² PNG)."""
+    if len(data) < 6:
+        return ()
+    (count,) = struct.unpack_from("<H", data, 4)
+    sizes = []
+    for index in range(min(count, (len(data) - 6) // 16)):
+        _, _, _, _, _, _, _, offset = struct.unpack_from("<BBBBHHII", data, 6 + 16 * index)
+        head = data[offset : offset + 24]
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+            sizes.append(struct.unpack_from(">II", head, 16))
+        elif len(head) >= 12:  # BITMAPINFOHEADER: width, then twice the height (with its mask)
+            width, height = struct.unpack_from("<ii", head, 4)
+            sizes.append((abs(width), abs(height) // 2))
+    return tuple(sizes)

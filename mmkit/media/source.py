@@ -253,14 +253,16 @@ def resolve_wire(
         raise BlockedURLError(
             f"{what} {_wire_shown(value)} is not an http(s) URL or a data: URI"
             + (" or base64 text" if base64_field else "")
-            + f"; a message given as a dict never reads local files. Pass {opt_in} if you "
-            "trust these dicts to name files, or build the part in code "
-            f"(e.g. {what.capitalize()}(path))"
+            + "; a message given as a dict never reads local files. If you trust these dicts "
+            f"to name files, pass {opt_in} (mmkit.from_openai/from_bytez/from_hf or "
+            f"to_openai/to_bytez/to_hf), or build the part in code (e.g. "
+            f"{what.capitalize()}(path))"
         )
     if isinstance(value, os.PathLike) or hasattr(value, "read"):
         raise BlockedURLError(
             f"{what} {type(value).__name__} in a dict names a local file; a message given as a "
-            f"dict never reads local files. Pass {opt_in} if you trust these dicts, or build the "
+            f"dict never reads local files. If you trust these dicts, pass {opt_in} "
+            f"(mmkit.from_openai/from_bytez/from_hf or to_openai/to_bytez/to_hf), or build the "
             f"part in code (e.g. {what.capitalize()}(path))"
         )
     return value
