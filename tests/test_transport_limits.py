@@ -8,6 +8,8 @@ import base64
 import gzip
 import logging
 import zlib
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from mmkit.errors import InvalidOptionError, TransportError
 from mmkit.net.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
-from mmkit.transport import Client, Secret
+from mmkit.transport import AsyncClient, Client, Secret
 from mmkit.transport.secret import ScrubKeys, guard_logs
 from mmkit.transport.sse import LineTooLongError, SSEDecoder
 
@@ -200,3 +202,104 @@ def test_an_equal_key_dying_does_not_stop_the_scrubbing_of_a_live_one(
         logging.getLogger("httpcore.http11").debug("echo %s", "sk-twice-KEY-4242")
     assert caplog.records[-1].getMessage() == "echo ****"
     assert second.reveal() == "sk-twice-KEY-4242"  # still alive here
+
+
+# --- performance paths: encoding off the event loop, dicts remembered -------------------------
+
+
+def test_the_async_client_encodes_media_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
+) -> None:
+    import asyncio
+    import threading
+
+    import mmkit.transport.client as client_module
+    from mmkit import Message
+
+    threads: list[str] = []
+    from mmkit.transport.prepared import build_body as real
+
+    def recording(*args: Any, **kwargs: Any) -> bytes:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "build_body", recording)
+    answer = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+
+    async def main() -> list[str]:
+        async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
+            photo = [Message.user("hi", image=fixtures_dir / "photo.jpg")]
+            await c.chat(photo)
+            pieces = [p async for p in c.stream(photo)]
+            await c.chat("a bare prompt: nothing to encode")
+            return pieces
+
+    asyncio.run(main())
+    assert all(name.startswith("mmkit-encode") for name in threads[:2]), threads
+    # a bare prompt is not worth a thread hop: it is built on the loop's own thread
+    assert threads[2] == threading.main_thread().name
+
+
+def _photo_dicts(fixtures_dir: Path) -> list[dict[str, Any]]:
+    data = base64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+    url = f"data:image/jpeg;base64,{data}"
+    content = [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": url}}]
+    return [{"role": "user", "content": content}]
+
+
+def test_dicts_with_a_data_uri_are_validated_once_and_reused(fixtures_dir: Path) -> None:
+    import mmkit
+    from mmkit.formats import memo
+
+    memo.forget()
+    dicts = _photo_dicts(fixtures_dir)
+    first = mmkit.to_openai(dicts)
+    assert len(memo._entries) == 1
+    again = mmkit.to_openai(_photo_dicts(fixtures_dir))  # equal dicts, new objects
+    assert again == first and len(memo._entries) == 1
+    # from_openai hands out parts of the caller's own: never shared
+    a, b = mmkit.from_openai(dicts), mmkit.from_openai(dicts)
+    assert a[0].content[1] is not b[0].content[1]
+
+
+def test_a_bad_data_uri_is_refused_every_time(fixtures_dir: Path) -> None:
+    import mmkit
+    from mmkit.errors import MmkitError
+    from mmkit.formats import memo
+
+    memo.forget()
+    part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,bm9wZQ=="}}
+    bad = [{"role": "user", "content": [part]}]
+    for _ in range(2):
+        with pytest.raises(MmkitError):
+            mmkit.to_openai(bad)
+    assert len(memo._entries) == 0
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmkit.formats import memo
+
+    memo.forget()
+    monkeypatch.setattr(memo, "MAX_ENTRIES", 3)
+    for n in range(10):
+        memo.remembered(f"data:x;base64,{n}", (), lambda: object())
+    assert len(memo._entries) == 3
+    monkeypatch.setattr(memo, "MAX_BYTES", 40)
+    memo.remembered("data:" + "y" * 30, (), lambda: object())
+    assert sum(size for _, size in memo._entries.values()) <= 40
+    made = []
+    memo.remembered("https://example.com/a.png", (), lambda: made.append(1))  # URLs: never kept
+    memo.remembered("https://example.com/a.png", (), lambda: made.append(1))
+    assert made == [1, 1]
+    memo.forget()
+
+
+def test_a_detail_that_is_not_a_string_is_still_an_mmkit_error(fixtures_dir: Path) -> None:
+    import mmkit
+    from mmkit.errors import MmkitError
+
+    dicts = _photo_dicts(fixtures_dir)
+    dicts[0]["content"][1]["image_url"]["detail"] = []
+    with pytest.raises(MmkitError):
+        mmkit.to_openai(dicts)

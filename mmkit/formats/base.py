@@ -120,6 +120,8 @@ class ParseContext:
     are http(s) URLs, data URIs or base64 only; `local_files=True` lets them name local files."""
 
     local_files: bool = False
+    # on the way out (to_*, Client.chat): data-URI parts may be reused from earlier calls
+    remember: bool = False
 
     def source(self, value: Any, what: str, where: str, *, base64_field: bool = False) -> Any:
         """A media value from a dict, cleared for a part constructor (see `resolve_wire`)."""
@@ -171,7 +173,7 @@ class WireFormat(ABC):
         if audio is not None:
             chosen = replace(chosen, audio=audio)
         context = EncodeContext(chosen, inline, fetch)
-        parsing = ParseContext(local_files=local_files)
+        parsing = ParseContext(local_files=local_files, remember=True)
         return [
             self._encode_one(message, index, context)
             for index, message in enumerate(self._coerce(messages, parsing))

@@ -26,6 +26,7 @@ from mmkit.formats.base import (
     WireFormat,
     parse_text,
 )
+from mmkit.formats.memo import remembered
 from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.sniff import normalize_mime
@@ -120,8 +121,15 @@ class OpenAIFormat(WireFormat):
                 image_url = {"url": image_url}
             if not isinstance(image_url, Mapping) or not isinstance(image_url.get("url"), str):
                 raise InvalidOptionError(f"{where}: image_url needs a 'url' string")
-            source = context.source(image_url["url"], "image", where)
-            return Image(source, detail=image_url.get("detail"))
+            url, detail = image_url["url"], image_url.get("detail")
+
+            def make() -> Image:
+                return Image(context.source(url, "image", where), detail=detail)
+
+            # validated once, reused by later calls (see memo); a bad detail fails in make()
+            if context.remember and (detail is None or isinstance(detail, str)):
+                return remembered(url, ("image", detail, context.local_files), make)
+            return make()
         if kind == "video_url":
             video_url = part.get("video_url")
             if isinstance(video_url, str):

@@ -7,9 +7,12 @@ a retry controller built once. Keys live in a `Secret` and become a header only 
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import functools
 import json
 import socket
+import threading
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -67,6 +70,9 @@ if TYPE_CHECKING:
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # A chat reply is text: 32 MiB is far past any real one, and still bounds a hostile server.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# Threads that encode media for AsyncClients: Pillow releases the GIL while it decodes and
+# resizes, so a few more threads than cores keep the cores busy.
+_ENCODE_THREADS = 8
 # An error's body is read this far at most: only its first _SHOWN characters are ever shown.
 _ERROR_BODY_BYTES = 256 * 1024
 
@@ -458,6 +464,26 @@ def _cap(value: float | None, remaining: float) -> float:
     return remaining if value is None else min(value, remaining)
 
 
+_ENCODERS: Any = None
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _encoders() -> Any:
+    """The pool AsyncClients encode media in, shared by all of them and made on first use."""
+    global _ENCODERS
+    with _ENCODERS_LOCK:
+        if _ENCODERS is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _ENCODERS = ThreadPoolExecutor(_ENCODE_THREADS, thread_name_prefix="mmkit-encode")
+        return _ENCODERS
+
+
+def _light(messages: Any) -> bool:
+    """Nothing to encode: a bare prompt, or a body built ahead (Prepared)."""
+    return isinstance(messages, (str, Prepared))
+
+
 def _check_cap(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidOptionError(
@@ -745,7 +771,9 @@ class AsyncClient(_BaseClient):
         **params: Any,
     ) -> Reply:
         """Send the messages, return the Reply (see Client.chat)."""
-        call = self._prepare(messages, params, False, drop_params, timeout, max_response_bytes)
+        call = await self._aprepare(
+            messages, params, False, drop_params, timeout, max_response_bytes
+        )
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, await self._attempts(self._send, call, retrying))
 
@@ -760,10 +788,44 @@ class AsyncClient(_BaseClient):
         max_response_bytes: int | None = None,
         **params: Any,
     ) -> AsyncStream:
-        """`async for piece in client.stream(...)`; `.reply` once exhausted."""
-        call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
+        """`async for piece in client.stream(...)`; `.reply` once exhausted. Media is encoded
+        when iteration starts (off the event loop), so a bad part raises there."""
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
-        return AsyncStream(lambda out: self._pieces(call, retrying, out))
+        if _light(messages):
+            call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
+            return AsyncStream(lambda out: self._pieces(call, retrying, out))
+
+        async def run(out: AsyncStream) -> AsyncGenerator[str, None]:
+            call = await self._aprepare(
+                messages, params, True, drop_params, timeout, max_response_bytes
+            )
+            pieces = self._pieces(call, retrying, out)
+            try:
+                async for piece in pieces:
+                    yield piece
+            finally:
+                await pieces.aclose()
+
+        return AsyncStream(run)
+
+    async def _aprepare(
+        self,
+        messages: Any,
+        params: dict[str, Any],
+        stream: bool,
+        drop_params: bool | None,
+        timeout: TimeoutLike,
+        max_response_bytes: int | None,
+    ) -> _Call:
+        """`_prepare`, in a worker thread when there is media to encode: decoding and resizing
+        images on the event loop would stall every other call (Pillow releases the GIL, so the
+        threads also use the other cores). Parts' encode caches are dicts set whole, so a
+        part shared by concurrent calls is at worst encoded twice, never half-written."""
+        args = (messages, params, stream, drop_params, timeout, max_response_bytes)
+        if _light(messages):
+            return self._prepare(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_encoders(), functools.partial(self._prepare, *args))
 
     async def _attempts(
         self, attempt: Callable[[_Call], Awaitable[_T]], call: _Call, retrying: AsyncRetrying
