@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from memory import peak_kib
+from harness import peak_kib
 
 RATE = 44_100
 SECONDS = 600

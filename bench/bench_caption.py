@@ -27,16 +27,14 @@ import os
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from harness import server_process
 from PIL import Image as PILImage
 from PIL import ImageFilter
 
@@ -44,31 +42,6 @@ CONCURRENCY = 16
 MAX_SIDE = 1024
 PROMPT = "Describe this image in one sentence."
 ROUTE = "/v1/chat/completions"
-
-
-@contextmanager
-def server_process() -> Iterator[str]:
-    """`mmkit serve` in a child process on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    code = f"from mmkit.cli import main; main(['serve', '--port', '{port}'])"
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/v1/models", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or child.poll() is not None:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        child.terminate()
-        child.wait(10)
 
 
 # --- the images -----------------------------------------------------------------------------------
@@ -150,14 +123,16 @@ def plain_asyncio(base: str, paths: list[Path]) -> float:
 
 # --- mmkit caption --------------------------------------------------------------------------------
 
-_CHILD = """
-import resource, sys, time, json
+_CHILD = f"""
+import sys, time, json
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from harness import peak_kib
 from mmkit.cli import main
 started = time.perf_counter()
 status = main(sys.argv[1:])
 elapsed = time.perf_counter() - started
-print(json.dumps({"status": status, "elapsed": elapsed,
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({{"status": status, "elapsed": elapsed,
+    "rss_mb": peak_kib() / 1024}}))
 """
 
 

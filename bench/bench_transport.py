@@ -20,17 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import server_process
 
 import mmkit
 from mmkit import Message
@@ -39,31 +36,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CONCURRENCY = 64
 ROUNDS = 5  # each side runs this many times, interleaved; the medians are compared
 ROUTE = "/v1/chat/completions"
-
-
-@contextmanager
-def server_process() -> Iterator[str]:
-    """`mmkit serve` in a child process on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    code = f"from mmkit.cli import main; main(['serve', '--port', '{port}'])"
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/v1/models", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or child.poll() is not None:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        child.terminate()
-        child.wait(10)
 
 
 def raw_server_capacity(base: str, body: bytes, total: int, connections: int) -> float:

@@ -28,7 +28,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from memory import peak_kib
+from harness import peak_kib
 
 CACHE = Path(tempfile.gettempdir()) / "mmkit-bench-video"
 WIDTH, HEIGHT, FPS = 1280, 720, 30

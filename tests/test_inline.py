@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pybase64
 import pytest
+from helpers import serve_folder
 
 import mmkit
 from mmkit import Image, Message
@@ -19,29 +18,8 @@ from mmkit.media.sniff import sniff
 @pytest.fixture(scope="module")
 def image_server(fixtures_dir: Path) -> Iterator[str]:
     """Serves fixtures/ on 127.0.0.1 with a lying Content-Type (the bytes must decide)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = fixtures_dir / self.path.split("?")[0].lstrip("/")
-            if not path.is_file():
-                self.send_error(404)
-                return
-            body = path.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_folder(fixtures_dir) as base:
+        yield base
 
 
 LOCAL = FetchPolicy(allow_private=("127.0.0.1",))
