@@ -30,7 +30,8 @@ def frames_of(samples: np.ndarray[Any, Any]) -> tuple[int, int]:
 
 def counted(data: bytes) -> tuple[float, int, int]:
     """(seconds, rate, channels), every frame decoded by FFmpeg, not by mmkit."""
-    with av.open(io.BytesIO(data)) as container:
+    adts = data[:2] in (b"\xff\xf1", b"\xff\xf9")  # a bare AAC stream FFmpeg cannot guess short
+    with av.open(io.BytesIO(data), format="aac" if adts else None) as container:
         stream = container.streams.audio[0]
         total, rate, channels = 0, 0, 0
         for frame in container.decode(stream):

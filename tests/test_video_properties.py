@@ -60,8 +60,11 @@ def test_frames_in_a_range_stay_inside_it(data: bytes, draw: st.DataObject) -> N
     wanted = video_codec.uniform_times(n, start, end)
     for t in stamps:  # each frame within one frame (+ 1 ms of container rounding) of a time
         assert min(abs(t - w) for w in wanted) < step + 1e-3
-    inside = [t for t in decoded_times(data) if start - 1e-9 <= t < end]
-    assert len(frames) == min(n, len(inside))  # n, or all the range holds
+    times = decoded_times(data)
+    # an end a float's rounding past a frame (0.12000000000000002 vs 0.12) may take it or not
+    if not any(0 < end - t < 1e-6 for t in times):
+        inside = [t for t in times if start - 1e-9 <= t < end]
+        assert len(frames) == min(n, len(inside))  # n, or all the range holds
 
 
 @CLIPS

@@ -355,10 +355,19 @@ def _probe_soundfile(data: bytes, mime: str) -> AudioInfo | None:
     return AudioInfo(mime, codec, rate, channels, claimed, kind, decoder="soundfile")
 
 
-def _probe_pyav(data: bytes, mime: str, origin: str) -> AudioInfo:
+# Bare streams have no container header: FFmpeg guesses them from a few frames and misses short
+# ones (a valid 2-frame ADTS clip), so the demuxer the bytes were sniffed as is named.
+_DEMUXERS = {"audio/aac": "aac", "audio/mpeg": "mp3"}
+
+
+def _open_pyav(data: bytes, mime: str) -> Any:
     import av
 
-    with av.open(io.BytesIO(data), mode="r") as container:
+    return av.open(io.BytesIO(data), mode="r", format=_DEMUXERS.get(mime))
+
+
+def _probe_pyav(data: bytes, mime: str, origin: str) -> AudioInfo:
+    with _open_pyav(data, mime) as container:
         if not container.streams.audio:
             what = "video without sound" if container.streams.video else "no audio stream"
             raise InvalidMediaError(f"audio {origin} has {what}; pass a file with sound")
@@ -476,14 +485,13 @@ def _soundfile_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator
 
 
 def _pyav_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator[Block]:
-    import av
     import numpy as np
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
     pending: list[Block] = []
     held = 0
     position = 0  # source frames decoded so far
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with _open_pyav(data, info.mime) as container:
         stream = container.streams.audio[0]
         for frame in container.decode(stream):
             if frame.sample_rate != info.sample_rate or frame.layout.nb_channels != info.channels:
