@@ -16,7 +16,7 @@ from typing import Any
 
 import mmkit
 import mmkit.caption
-from mmkit import Image, Message
+from mmkit import Image, Message, Video
 from mmkit.server import shared_echo_server
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +68,12 @@ def main() -> None:
         for message in questions:
             reply = client.chat([system, message])
             print(f"  {message.text!r} -> {reply.text}  [{reply.usage.total_tokens} tokens]")
+        # sound and video: MP3 goes as input_audio; video becomes labelled frames for OpenAI
+        listen = Message.user("Transcribe this", audio=FIXTURES / "tone_id3.mp3")
+        watch = Message.user("Summarize this clip", video=Video(FIXTURES / "clip.mp4", frames=4))
+        for message in (listen, watch):
+            reply = client.chat([message])
+            print(f"  {message.text!r} -> {reply.text}")
         print("  streamed: ", end="")
         stream = client.stream([questions[0]])
         for piece in stream:
