@@ -933,6 +933,7 @@ class Video(BaseModel):
     def _frame_part(self, frame: video_codec.Frame) -> Image:
         data = frame.jpeg
         if data is None:
+            assert frame.image is not None  # a frame keeps its pixels or its JPEG
             buf = io.BytesIO()
             frame.image.save(buf, format="JPEG", quality=_FRAME_QUALITY)
             data = buf.getvalue()

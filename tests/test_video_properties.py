@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import av
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 
 import mmkit
 from mmkit import Message, Video
@@ -145,3 +148,71 @@ def test_openai_gets_labelled_frames_capped_by_the_target(video: Video, cap: int
     assert len(images) == min(cap, video.frame_count or 0)
     assert all(p["type"] == "text" and p["text"].startswith("frame at ") for p in labels)
     assert all(p["type"] == "image_url" for p in images)
+
+
+# --- B-frames: frames no sampled time needs are skipped, never the ones it shows ----------------
+
+B_RATE, B_FRAMES, B_GOP = 30, 90, 30
+
+
+def _numbered_frame(index: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """64×48 gray, with the frame's index written as 7 black/white stripes (bit 0 leftmost)."""
+    picture = np.full((48, 64, 3), 128, dtype=np.uint8)
+    for bit in range(7):
+        picture[8:40, 4 + bit * 8 : 4 + bit * 8 + 6] = 255 if index >> bit & 1 else 0
+    return picture
+
+
+def _read_number(image: PILImage.Image) -> int:
+    pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    bits = [pixels[12:36, 5 + bit * 8 : 4 + bit * 8 + 5].mean() > 128 for bit in range(7)]
+    return sum(1 << bit for bit, on in enumerate(bits) if on)
+
+
+def _b_frame_clip() -> bytes:
+    """3 s at 30 fps, a keyframe every 30 frames, 3 B-frames between references and none of
+    them a reference (no B-pyramid): half the frames are ones a decoder may skip."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=B_RATE)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.options = {
+            "crf": "18",
+            "x264-params": f"bframes=3:b-adapt=0:b-pyramid=0:keyint={B_GOP}:min-keyint={B_GOP}"
+            ":scenecut=0",
+        }
+        for index in range(B_FRAMES):
+            frame = av.VideoFrame.from_ndarray(_numbered_frame(index), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+B_CLIP = _b_frame_clip()
+
+
+def test_the_b_frame_clip_has_frames_a_decoder_may_skip() -> None:
+    with av.open(io.BytesIO(B_CLIP)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        kept = sum(1 for _ in container.decode(stream))
+    assert kept <= B_FRAMES * 2 // 3  # else the test below would not exercise skipping
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_each_frame_sampled_from_a_b_frame_clip_is_the_one_shown_at_its_time(
+    draw: st.DataObject,
+) -> None:
+    first = draw.draw(st.integers(0, B_FRAMES - 1), label="first frame")
+    last = draw.draw(st.integers(first + 1, B_FRAMES), label="end frame")
+    n = draw.draw(st.integers(1, last - first), label="n")
+    start, end = first / B_RATE, last / B_RATE
+    frames = Video(B_CLIP).frames(n, start=start, end=end)
+    # frame i is shown over [i/30, (i+1)/30): the time start + k·(end − start)/n shows frame
+    # first + ⌊k·(last − first)/n⌋ (exact in integers; one frame apart at least, so distinct)
+    expected = [first + k * (last - first) // n for k in range(n)]
+    assert [round((f.timestamp or 0) * B_RATE) for f in frames] == expected
+    assert [_read_number(f.to_pil()) for f in frames] == expected

@@ -19,7 +19,7 @@ import itertools
 import math
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -61,6 +61,8 @@ _MAX_SHRINK_STEPS = 4
 _CLAIM_SLACK_FRAMES = 2
 # Parallel sampling runs at most (each holds one decoder's frames in memory).
 _MAX_WORKERS = 4
+# Containers whose packets carry presentation times (AVI's are in decode order).
+_PTS_MIMES = frozenset(VIDEO_MIMES - {"video/x-msvideo"})
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class Frame:
     """One sampled frame: upright pixels and the time it is shown, in seconds from the start."""
 
     timestamp: float
-    image: PILImage.Image
+    image: PILImage.Image | None  # None when only the JPEG is kept
     jpeg: bytes | None = None  # the image as JPEG, when asked for
 
 
@@ -282,7 +284,9 @@ def _sample_run(
             context.thread_type = "SLICE"
             if not exact:
                 context.skip_frame = "NONKEY"
-            sampler = _Sampler(container, stream, info, origin, pixel_limit)
+            sampler = _Sampler(container, stream, info, origin, pixel_limit, skip_unseen=exact)
+            reformatter = _reformatter()
+            reused: PILImage.Image | None = None
             last_pts: int | None = None
             for t in times:
                 frame = sampler.frame_at(t, low)
@@ -295,9 +299,15 @@ def _sample_run(
                 if frame is None:
                     break  # past the end of what decodes
                 last_pts = frame.pts
-                image = _upright(frame, info, size)
-                jpeg = _jpeg(image, jpeg_quality) if jpeg_quality is not None else None
-                out.append((frame.pts, Frame(sampler.seconds(frame), image, jpeg)))
+                seconds = sampler.seconds(frame)
+                if jpeg_quality is None:
+                    image = _upright(frame, info, size, reformatter)
+                    out.append((frame.pts, Frame(seconds, image)))
+                    continue
+                # Only the JPEG is kept: convert into one reused image (fresh 2.7 MB buffers
+                # for every 720p frame cost more in page faults than the conversion itself).
+                reused = _upright(frame, info, size, reformatter, reused)
+                out.append((frame.pts, Frame(seconds, None, _jpeg(reused, jpeg_quality))))
         except MmkitError:
             raise
         except Exception as exc:
@@ -333,8 +343,10 @@ def all_frames(
             stream = container.streams.video[0]
             stream.codec_context.thread_type = "AUTO"
             sampler = _Sampler(container, stream, info, origin, pixel_limit)
+            reformatter = _reformatter()
             for frame in sampler.range(start, end):
-                out.append(Frame(sampler.seconds(frame), _upright(frame, info, size)))
+                image = _upright(frame, info, size, reformatter)
+                out.append(Frame(sampler.seconds(frame), image))
                 if len(out) >= limit:
                     break
         except MmkitError:
@@ -455,10 +467,21 @@ class _Sampler:
     """Reads the frames shown at ascending times, seeking only when it saves decoding."""
 
     def __init__(
-        self, container: Any, stream: Any, info: VideoInfo, origin: str, pixel_limit: int | None
+        self,
+        container: Any,
+        stream: Any,
+        info: VideoInfo,
+        origin: str,
+        pixel_limit: int | None,
+        skip_unseen: bool = False,
     ) -> None:
         self.container, self.stream, self.info, self.origin = container, stream, info, origin
         self.pixel_limit = pixel_limit
+        # Skip non-reference frames no time asks for; only where packets carry true
+        # presentation times (AVI's are decode order).
+        self._skip = skip_unseen and info.mime in _PTS_MIMES
+        self._target: int | None = None  # pts of the time being walked to
+        self._latest: int | None = None  # the latest pts at or before it among packets read
         self.base = stream.time_base
         # Keyframe times from the container index (MP4 sample tables, MKV cues), when it has one.
         self.keys = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe)
@@ -552,14 +575,30 @@ class _Sampler:
 
     def _restart(self) -> None:
         self._decoded = self._stream()
+        self._latest = None
         self._ahead = None
         self._position = None
         self._landed = None  # pts of the first frame decoded after the seek
 
     def _stream(self) -> Iterator[Any]:
-        return _frames(self.container, self.stream, self.info, self.origin, self.pixel_limit)
+        unneeded = self._unneeded if self._skip else None
+        return _frames(
+            self.container, self.stream, self.info, self.origin, self.pixel_limit, unneeded
+        )
+
+    def _unneeded(self, packet: Any) -> bool:
+        """True for a packet whose frame starts before another frame at or before the target:
+        the target shows that later frame, and later targets lie further on still."""
+        pts, target = packet.pts, self._target
+        if pts is None or target is None or pts > target:
+            return False
+        if self._latest is None or pts > self._latest:
+            self._latest = pts
+            return False
+        return True
 
     def _walk_to(self, target: int, low: int) -> Any:
+        self._target = target
         if self._decoded is None:
             self._seek(target)
         assert self._decoded is not None
@@ -584,16 +623,24 @@ class _Sampler:
 
 
 def _frames(
-    container: Any, stream: Any, info: VideoInfo, origin: str, pixel_limit: int | None
+    container: Any,
+    stream: Any,
+    info: VideoInfo,
+    origin: str,
+    pixel_limit: int | None,
+    unneeded: Callable[[Any], bool] | None = None,
 ) -> Iterator[Any]:
-    """Decoded frames with a pts, checked per frame, cut off where the container says it ends."""
+    """Decoded frames with a pts, checked per frame, cut off where the container says it ends.
+
+    `unneeded(packet)` says, before a packet is decoded, that its frame will not be looked at:
+    the decoder then skips it if nothing else refers to it (a non-reference B-frame)."""
     limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     base = stream.time_base
     slack = _CLAIM_SLACK_FRAMES / info.fps if info.fps > 0 else 0.1
     end = info.start_time + info.duration + slack
     count = 0
     most = info.frames + _CLAIM_SLACK_FRAMES
-    for frame in container.decode(stream):
+    for frame in _decoded(container, stream, unneeded):
         if frame.width * frame.height > limit:
             raise MediaTooLargeError(
                 f"video {origin} has a {frame.width}×{frame.height} frame, over the "
@@ -609,18 +656,49 @@ def _frames(
         yield frame
 
 
-def _upright(frame: Any, info: VideoInfo, size: tuple[int, int]) -> PILImage.Image:
-    """Convert in swscale at the stored size that displays as `size`, then turn it upright."""
+def _decoded(container: Any, stream: Any, unneeded: Callable[[Any], bool] | None) -> Iterator[Any]:
+    if unneeded is None:
+        yield from container.decode(stream)
+        return
+    context = stream.codec_context
+    for packet in container.demux(stream):
+        context.skip_frame = "NONREF" if unneeded(packet) else "DEFAULT"
+        yield from packet.decode()
+
+
+def _reformatter() -> Any:
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter()
+
+
+def _upright(
+    frame: Any,
+    info: VideoInfo,
+    size: tuple[int, int],
+    reformatter: Any = None,
+    into: PILImage.Image | None = None,
+) -> PILImage.Image:
+    """Convert in swscale at the stored size that displays as `size`, then turn it upright.
+
+    Pass one `reformatter` (av's VideoReformatter) for a run of frames: `frame.reformat` builds
+    a new swscale context for every frame, which costs more than the conversion. `into` is an
+    image the pixels may be written over (when its size fits), instead of a new one."""
     from PIL import Image as PILImage
 
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     width, height = size if rotation in (0, 180) else (size[1], size[0])
+    convert = reformatter.reformat if reformatter is not None else frame.reformat
+    args = (frame,) if reformatter is not None else ()
     # reformat + frombytes: PyAV's to_image copies row by row in Python (20× slower).
-    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR")
+    rgb = convert(*args, width=width, height=height, format="rgb24", interpolation="BILINEAR")
     plane = rgb.planes[0]
-    image = PILImage.frombytes(  # copies: the frame's buffer is freed with it
-        "RGB", (rgb.width, rgb.height), plane, "raw", "RGB", plane.line_size, 1
-    )
+    shape = (rgb.width, rgb.height)
+    if into is not None and into.size == shape and into.mode == "RGB":
+        image = into
+        image.frombytes(plane, "raw", ("RGB", plane.line_size, 1))
+    else:  # copies: the frame's buffer is freed with it
+        image = PILImage.frombytes("RGB", shape, plane, "raw", "RGB", plane.line_size, 1)
     # The display matrix turns the picture counter-clockwise by `rotation` degrees.
     turn = {90: PILImage.Transpose.ROTATE_90, 180: PILImage.Transpose.ROTATE_180}
     turn[270] = PILImage.Transpose.ROTATE_270
@@ -696,8 +774,9 @@ def _transcode(
                 video.width, video.height, video.pix_fmt = width, height, "yuv420p"
                 video.options = {"crf": str(crf), "preset": "veryfast"}
                 sound = _audio_stream(container, out)
+                reformatter = _reformatter()
                 for frame in sampler.range(start, end):
-                    image = _upright(frame, info, (width, height))
+                    image = _upright(frame, info, (width, height), reformatter)
                     made = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
                     made.pts = round((float(frame.pts * stream.time_base) - start) * rate)
                     made.time_base = 1 / rate
