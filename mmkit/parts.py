@@ -43,6 +43,7 @@ from mmkit.media import image as image_codec
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, check_wire_url, resolve
+from mmkit.offload import needs_work
 
 if TYPE_CHECKING:
     import numpy as np
@@ -170,6 +171,7 @@ class _Media(BaseModel):
         """`make(data, info)` once per key (a target's limits and the part's options)."""
         found = self._encoded.get(key)
         if found is None:
+            needs_work()
             data, info = self._bytes_and_info(fetch)
             found = make(data, info)
             self._encoded[key] = found
@@ -875,6 +877,7 @@ class Video(BaseModel):
         key = (limits, request)
         found = self._encoded.get(key)
         if found is None:
+            needs_work()
             if self.frame_list is not None:
                 found = self._encode_list(limits)
             else:
@@ -894,6 +897,7 @@ class Video(BaseModel):
         key = (limits.max_frames, self.num_frames, self.sample_fps, self.start, self.end)
         found = self._sampled.get(key)
         if found is None:
+            needs_work()
             before = self.max_frames
             cap = limits.max_frames if before is None else min(before, limits.max_frames)
             self.max_frames = cap

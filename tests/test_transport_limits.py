@@ -231,14 +231,105 @@ def test_the_async_client_encodes_media_off_the_event_loop(
         async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
             photo = [Message.user("hi", image=fixtures_dir / "photo.jpg")]
             await c.chat(photo)
-            pieces = [p async for p in c.stream(photo)]
+            other = [Message.user("hi", image=fixtures_dir / "rgba.png")]
+            pieces = [p async for p in c.stream(other)]
             await c.chat("a bare prompt: nothing to encode")
+            await c.chat(photo)  # encoded for this target already
             return pieces
 
     asyncio.run(main())
-    assert all(name.startswith("mmkit-encode") for name in threads[:2]), threads
-    # a bare prompt is not worth a thread hop: it is built on the loop's own thread
-    assert threads[2] == threading.main_thread().name
+    loop_thread = threading.main_thread().name
+    # the first try of each media call runs on the loop and stops before any work (the
+    # part is not encoded yet); the build that encodes runs in an encoder thread
+    assert threads[0] == loop_thread and threads[1].startswith("mmkit-encode"), threads
+    assert threads[2] == loop_thread and threads[3].startswith("mmkit-encode"), threads
+    # a bare prompt, or parts encoded before, are not worth a thread hop: built on the loop
+    assert threads[4:] == [loop_thread, loop_thread], threads
+
+
+def _threads_building_bodies(monkeypatch: pytest.MonkeyPatch, calls: list[Any]) -> list[str]:
+    """The thread each AsyncClient body build ran in (a tried and abandoned one included)."""
+    import asyncio
+    import threading
+
+    import mmkit.transport.client as client_module
+    from mmkit.transport.prepared import build_body as real
+
+    threads: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> bytes:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "build_body", recording)
+    answer = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+
+    async def main() -> None:
+        async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
+            for messages in calls:
+                await c.chat(messages)
+
+    asyncio.run(main())
+    return threads
+
+
+def test_dicts_remembered_from_an_earlier_call_are_built_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
+) -> None:
+    from mmkit.formats import memo
+
+    memo.forget()
+    dicts = _photo_dicts(fixtures_dir)
+    threads = _threads_building_bodies(monkeypatch, [dicts, dicts])
+    loop = "MainThread"
+    assert threads[0] == loop and threads[1].startswith("mmkit-encode"), threads
+    assert threads[2:] == [loop], threads
+
+
+def test_a_body_carrying_megabytes_is_built_in_a_thread_even_when_encoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from mmkit import Image, Message
+
+    noise = np.random.default_rng(3).integers(0, 256, (800, 800, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(noise).save(buffer, "PNG")
+    assert len(buffer.getvalue()) > 1.5 * 1024 * 1024  # base64 and JSON of it: real work
+    message = [Message.user("hi", image=Image(buffer.getvalue()))]
+    threads = _threads_building_bodies(monkeypatch, [message, message])
+    # both calls: tried on the loop, stopped before copying megabytes, built in a thread
+    assert [name.startswith("mmkit-encode") for name in threads] == [False, True, False, True]
+
+
+def test_a_build_retried_in_a_thread_keeps_every_parameter(fixtures_dir: Path) -> None:
+    import asyncio
+    import json
+
+    from mmkit import Message
+
+    bodies: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        reply = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+        return httpx.Response(200, json=reply)
+
+    async def main() -> None:
+        transport = httpx.MockTransport(answer)
+        async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
+            photo = [Message.user("hi", image=fixtures_dir / "photo.jpg")]
+            await c.chat(photo, max_tokens=5, extra_body={"guided_choice": ["yes", "no"]})
+
+    asyncio.run(main())
+    (body,) = bodies
+    assert (body["max_tokens"], body["guided_choice"]) == (5, ["yes", "no"])
+    assert body["messages"][0]["content"][1]["image_url"]["url"].startswith("data:image/jpeg")
 
 
 def _photo_dicts(fixtures_dir: Path) -> list[dict[str, Any]]:
@@ -303,3 +394,29 @@ def test_a_detail_that_is_not_a_string_is_still_an_mmkit_error(fixtures_dir: Pat
     dicts[0]["content"][1]["image_url"]["detail"] = []
     with pytest.raises(MmkitError):
         mmkit.to_openai(dicts)
+
+
+def test_cached_only_stops_before_work_and_before_copying_megabytes() -> None:
+    from mmkit.formats import memo
+    from mmkit.formats.base import data_uri
+    from mmkit.offload import WouldBlock, cached_only, needs_work
+
+    needs_work()  # outside the block: nothing to stop
+    made: list[str] = []
+
+    def make() -> str:
+        made.append("made")
+        return "part"
+
+    big = "data:image/png;base64," + "A" * (1024 * 1024 + 4)
+    with cached_only():
+        with pytest.raises(WouldBlock):
+            needs_work()
+        with pytest.raises(WouldBlock):  # hashing a big URI is work too: stopped before it
+            memo.remembered(big, ("image",), make)
+        assert made == []
+    with cached_only():
+        data_uri("image/png", b"x" * (600 * 1024))
+        with pytest.raises(WouldBlock):  # the budget is per build, summed over parts
+            data_uri("image/png", b"x" * (600 * 1024))
+    assert isinstance(WouldBlock(), BaseException) and not isinstance(WouldBlock(), Exception)

@@ -32,6 +32,7 @@ from mmkit.media.image import ImageLimits
 from mmkit.media.source import resolve_wire
 from mmkit.media.video import VideoLimits, clock
 from mmkit.message import Message
+from mmkit.offload import copies, needs_work
 from mmkit.parts import Audio, Image, Part, Text, Video, check_frame_count
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ class ParseContext:
 
     def source(self, value: Any, what: str, where: str, *, base64_field: bool = False) -> Any:
         """A media value from a dict, cleared for a part constructor (see `resolve_wire`)."""
+        if not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            needs_work()  # decoding base64 and probing the part it makes
         try:
             return resolve_wire(
                 value, what, local_files=self.local_files, base64_field=base64_field
@@ -134,6 +137,7 @@ class ParseContext:
 
 
 def data_uri(mime: str, data: bytes) -> str:
+    copies(len(data))
     return f"data:{mime};base64,{pybase64.b64encode(data).decode('ascii')}"
 
 

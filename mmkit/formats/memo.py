@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
+from mmkit.offload import copies
+
 MAX_ENTRIES = 512
 MAX_BYTES = 64 * 1024 * 1024  # the URIs' text, a fair measure of what the parts hold
 
@@ -30,6 +32,7 @@ def remembered(value: object, options: tuple[Hashable, ...], make: Callable[[], 
     global _size
     if not isinstance(value, str) or not value.startswith("data:") or len(value) > MAX_BYTES:
         return make()
+    copies(len(value))  # hashing a large URI is work for a thread, not an event loop
     digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=20).digest()
     key = (digest, *options)
     with _lock:

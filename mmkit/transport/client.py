@@ -48,6 +48,7 @@ from mmkit.net.body import (
     UnsupportedEncoding,
 )
 from mmkit.net.deadline import deadline, install, passed
+from mmkit.offload import WouldBlock, cached_only
 from mmkit.transport.prepared import Prepared, RequestBuilder, build_body
 from mmkit.transport.providers import Provider, resolve
 from mmkit.transport.reply import AsyncStream, Reply, Stream
@@ -820,10 +821,18 @@ class AsyncClient(_BaseClient):
         """`_prepare`, in a worker thread when there is media to encode: decoding and resizing
         images on the event loop would stall every other call (Pillow releases the GIL, so the
         threads also use the other cores). Parts' encode caches are dicts set whole, so a
-        part shared by concurrent calls is at worst encoded twice, never half-written."""
+        part shared by concurrent calls is at worst encoded twice, never half-written.
+
+        When every part is already encoded for the target (a message sent again), the body is
+        built on the loop: the hop to a thread would cost more than the build."""
         args = (messages, params, stream, drop_params, timeout, max_response_bytes)
         if _light(messages):
             return self._prepare(*args)
+        try:
+            with cached_only():
+                return self._prepare(*args)
+        except WouldBlock:
+            pass  # something needs encoding: nothing was changed, build it in a thread
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_encoders(), functools.partial(self._prepare, *args))
 

@@ -61,7 +61,9 @@ def build_body(
     """Messages and parameters as the provider's JSON body (the one place bodies are made)."""
     if isinstance(messages, str):  # a bare prompt is one user turn
         messages = [Message.user(messages)]
-    extra_body = params.pop("extra_body", None) if "extra_body" in params else None
+    extra_body = params.get("extra_body")
+    if "extra_body" in params:  # a copy: the caller's dict may be built from again
+        params = {name: value for name, value in params.items() if name != "extra_body"}
     wire_params = provider.map_params(params, drop)
     encoded = formats.get(provider.wire_format).encode(messages)
     body = provider.body(model_id, encoded, wire_params, stream)
