@@ -221,7 +221,8 @@ class Image(_Media):
         **fields: Any,
     ) -> None:
         if fields:
-            _refuse_unknown(fields, source is None)
+            known = list(Image.model_fields) if source is None else None
+            _refuse_unknown("Image", fields, _OPTIONS, known)
         options = dict(
             max_side=max_side,
             max_pixels=max_pixels,
@@ -339,19 +340,34 @@ _OPTIONS = (
     "pixel_limit",
     "max_frames",
 )
+_AUDIO_OPTIONS = ("sample_rate", "mono", "format", "start", "end", "max_duration", "inline")
+_VIDEO_OPTIONS = (
+    "frames",
+    "fps",
+    "start",
+    "end",
+    "max_side",
+    "max_frames",
+    "as_frames",
+    "inline",
+    "pixel_limit",
+    "max_duration",
+)
 
 
-def _refuse_unknown(fields: dict[str, Any], rebuilding: bool) -> None:
+def _refuse_unknown(
+    kind: str, fields: dict[str, Any], options: Sequence[str], known: Sequence[str] | None = None
+) -> None:
     """`Image("cat.jpg", maxside=64)` must not be silently ignored: name the keyword and, when
-    one is close, the right one."""
-    known = list(Image.model_fields) if rebuilding else list(_OPTIONS)
-    unknown = [name for name in fields if name not in known]
+    one is close, the right one. `known` is every name accepted (defaults to `options`)."""
+    names = list(known or options)
+    unknown = [name for name in fields if name not in names]
     if not unknown:
         return
     name = unknown[0]
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]}=?" if close else f"; options are {', '.join(_OPTIONS)}"
-    raise InvalidOptionError(f"Image got an unknown keyword {name}={fields[name]!r}{hint}")
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}=?" if close else f"; options are {', '.join(options)}"
+    raise InvalidOptionError(f"{kind} got an unknown keyword {name}={fields[name]!r}{hint}")
 
 
 def _is_pixels(source: Any) -> bool:
@@ -428,10 +444,7 @@ class Audio(_Media):
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
         if fields:
-            raise InvalidOptionError(
-                f"Audio got unknown options: {', '.join(sorted(fields))}; it takes sample_rate, "
-                "mono, format, start, end, max_duration and inline"
-            )
+            _refuse_unknown("Audio", fields, _AUDIO_OPTIONS)
         if isinstance(source, Audio):
             source = Resolved(source.data, source.origin, source.url, source.mime)
         notes: list[str] = []
@@ -683,10 +696,7 @@ class Video(BaseModel):
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
         if fields:
-            raise InvalidOptionError(
-                f"Video got unknown options {', '.join(sorted(fields))}; it takes frames, fps, "
-                "start, end, max_side, max_frames, as_frames, inline, pixel_limit, max_duration"
-            )
+            _refuse_unknown("Video", fields, _VIDEO_OPTIONS)
         if isinstance(source, Video):
             fields = source.model_dump(include=_VIDEO_SOURCE_FIELDS)
             fields["frame_list"] = source.frame_list

@@ -275,7 +275,9 @@ def test_a_format_the_target_refuses_names_what_it_takes(fixtures_dir: Path) -> 
         ({"sample_rate": 10}, "sample_rate"),
         ({"format": "ogg"}, "format"),
         ({"max_duration": 0}, "max_duration"),
-        ({"speed": 2}, "unknown options: speed"),
+        ({"speed": 2}, "unknown keyword speed=2; options are sample_rate, mono, format"),
+        ({"samplerate": 8000}, r"unknown keyword samplerate=8000; did you mean sample_rate=\?"),
+        ({"sampling_rate": 16000}, r"keyword sampling_rate=16000; did you mean sample_rate=\?"),
     ],
 )
 def test_bad_options_are_refused_by_name(

@@ -428,8 +428,12 @@ def test_options_are_checked() -> None:
         Video("https://example.com/a.mp4", start=2, end=1)
     with pytest.raises(InvalidOptionError, match="frames= or fps="):
         Video("https://example.com/a.mp4", frames=4, fps=2)
-    with pytest.raises(InvalidOptionError):
+    with pytest.raises(InvalidOptionError, match="unknown keyword colour='red'; options are"):
         Video("https://example.com/a.mp4", colour="red")
+    with pytest.raises(InvalidOptionError, match=r"keyword max_frame=4; did you mean max_frames="):
+        Video("https://example.com/a.mp4", max_frame=4)
+    with pytest.raises(InvalidOptionError, match=r"keyword frame=4; did you mean frames=\?"):
+        Video("https://example.com/a.mp4", frame=4)
 
 
 def test_message_builders_take_video_and_videos(fixtures_dir: Path) -> None:
