@@ -420,3 +420,53 @@ def test_cached_only_stops_before_work_and_before_copying_megabytes() -> None:
         with pytest.raises(WouldBlock):  # the budget is per build, summed over parts
             data_uri("image/png", b"x" * (600 * 1024))
     assert isinstance(WouldBlock(), BaseException) and not isinstance(WouldBlock(), Exception)
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """The async pool asks each idle connection whether it is readable (a server that hung up
+    makes it so) before reusing it; mmkit answers that from the socket it looked up once."""
+    import asyncio
+    import socket
+    import threading
+
+    from helpers import wait_until
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    reply = b'{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}'
+    answered: list[int] = []
+
+    def serve() -> None:  # one request per connection, then a hang-up with no Connection: close
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(reply)}\r\n\r\n".encode()
+                    + reply
+                )
+            answered.append(1)  # after the hang-up: on loopback the FIN is there at once
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+
+    async def main() -> list[str]:
+        base = f"http://127.0.0.1:{port}/v1"
+        async with AsyncClient("m", base_url=base, max_retries=0) as client:
+            first = (await client.chat("one")).text
+            assert wait_until(lambda: len(answered) == 1)
+            second = (await client.chat("two")).text  # a dead connection reused would fail
+            return [first, second]
+
+    try:
+        assert asyncio.run(main()) == ["ok", "ok"]
+    finally:
+        listener.close()
+    server.join(5)

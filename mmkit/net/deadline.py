@@ -10,6 +10,8 @@ concurrent calls never see each other's deadline.
 
 from __future__ import annotations
 
+import select
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ import httpcore
 import httpx
 
 _DEADLINE: ContextVar[float | None] = ContextVar("mmkit_deadline", default=None)
+_UNSET = object()
 
 
 @contextmanager
@@ -73,6 +76,20 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether recv() would return at once (data, or b"" from a server that hung up); as
+    httpcore's own check, which a closed socket also passes (it then counts as expired)."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if getattr(select, "poll", None) is None:  # Windows, or poll patched away (eventlet)
+        ready, _, _ = select.select([fd], [], [], 0)
+        return bool(ready)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class _Backend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
@@ -101,6 +118,7 @@ class _Backend(httpcore.NetworkBackend):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: Any = _UNSET
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
@@ -118,7 +136,19 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
 
     def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        # httpcore asks every idle connection whether it is readable each time it assigns a
+        # request, and anyio finds the socket for that by building a dict of attributes and
+        # calling getpeername(): a quarter of the CPU of a busy AsyncClient. The socket a
+        # stream wraps never changes, so it is looked up once.
+        if info not in ("socket", "is_readable"):
+            return self._inner.get_extra_info(info)
+        if self._socket is _UNSET:
+            self._socket = self._inner.get_extra_info("socket")
+        if info == "socket":
+            return self._socket
+        if self._socket is None:  # a stream without one: ask it
+            return self._inner.get_extra_info(info)
+        return _readable(self._socket)
 
 
 class _AsyncBackend(httpcore.AsyncNetworkBackend):
