@@ -14,9 +14,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
-
 from mmkit.errors import (
     InvalidMediaError,
     MediaTooLargeError,
@@ -28,6 +25,10 @@ from mmkit.media.sniff import normalize_mime, short_name, sniff
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
+
+# Pillow is imported where pixels are touched, not here: `import mmkit` stays fast (the
+# formats import this module for ImageLimits, and a message without images never needs Pillow).
 
 # Pillow's own warning threshold; settable per image with `pixel_limit` (checked on every frame).
 DEFAULT_PIXEL_LIMIT = 89_478_485
@@ -188,6 +189,8 @@ def pixels_to_png(pixels: Any, origin: str, notes: list[str] | None = None) -> b
 
     A mode PNG cannot hold (CMYK, float, 32-bit...) is converted first, and said so in `notes`.
     """
+    from PIL import Image as PILImage
+
     im = pixels if isinstance(pixels, PILImage.Image) else _array_to_pil(pixels, origin)
     try:
         im.load()
@@ -382,6 +385,8 @@ def _fit_format(
 
 def to_pil(data: bytes, info: ImageInfo, origin: str) -> PILImage.Image:
     """The decoded image upright, as encoding sends it (the probe's orientation), for display."""
+    from PIL import ImageOps
+
     with _opened(data, origin, info.mime) as im:
         try:
             im.load()
@@ -413,6 +418,8 @@ class _opened:
         self._caught: list[warnings.WarningMessage] = []
 
     def __enter__(self) -> PILImage.Image:
+        from PIL import Image as PILImage
+
         names = _PILLOW_FORMATS.get(self._mime, ())
         if not names:
             raise UnsupportedFormatError(
@@ -443,6 +450,8 @@ class _opened:
             self._im.close()
         if self._notes is None:
             return
+        from PIL import Image as PILImage
+
         for caught in self._caught:
             if issubclass(caught.category, PILImage.DecompressionBombWarning):
                 continue  # mmkit's own pixel limit decides
@@ -452,6 +461,9 @@ class _opened:
 
 
 def _open_plugin(data: bytes, names: tuple[str, ...]) -> PILImage.Image:
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     if any(name not in PILImage.OPEN for name in names):
         PILImage.init()  # registers every plugin once
     fp = io.BytesIO(data)
@@ -497,6 +509,8 @@ def _decode(
     first_frame_only: str | None,
     notes: list[str],
 ) -> PILImage.Image:
+    from PIL import ImageOps
+
     with _opened(data, origin, info.mime) as im:
         try:
             if info.mime == "image/jpeg" and size != (info.width, info.height):
@@ -546,6 +560,7 @@ def _to_8bit(im: PILImage.Image) -> PILImage.Image:
     """16-bit, 32-bit and float grayscale to 8 bits, a strip of rows at a time: memory stays
     near the 8-bit result (a whole 9400² image in float64 needed 2.2 GiB)."""
     import numpy as np  # only 16-bit and float images need it
+    from PIL import Image as PILImage
 
     width, height = im.size
     rows = max(1, _STRIP_PIXELS // max(width, 1))
@@ -578,6 +593,7 @@ def _to_8bit(im: PILImage.Image) -> PILImage.Image:
 
 def _array_to_pil(array: np.ndarray[Any, Any] | Any, origin: str) -> PILImage.Image:
     import numpy as np
+    from PIL import Image as PILImage
 
     if not isinstance(array, np.ndarray):
         raise UnsupportedFormatError(f"image {origin}: {type(array).__name__} is not an image")
@@ -600,6 +616,8 @@ def _array_to_pil(array: np.ndarray[Any, Any] | Any, origin: str) -> PILImage.Im
 
 
 def _resize(im: PILImage.Image, size: tuple[int, int]) -> PILImage.Image:
+    from PIL import Image as PILImage
+
     if im.mode in ("1", "P"):
         im = im.convert("RGBA" if _has_alpha(im) else "RGB")
     elif im.mode == "LA":
@@ -657,6 +675,8 @@ def _prepare(im: PILImage.Image, mime: str, notes: list[str]) -> PILImage.Image:
 
 
 def _on_white(im: PILImage.Image) -> PILImage.Image:
+    from PIL import Image as PILImage
+
     rgba = im.convert("RGBA")
     background = PILImage.new("RGB", rgba.size, (255, 255, 255))
     background.paste(rgba, mask=rgba.getchannel("A"))
@@ -710,6 +730,8 @@ def _save_within(
     notes: list[str],
 ) -> EncodedImage:
     """Encode; over the byte limit, try JPEG, lower quality, then smaller sizes, then give up."""
+    from PIL import Image as PILImage
+
     quality = request.quality or DEFAULT_JPEG_QUALITY
     prepared = _prepare(im, mime, notes)
     out = _save(prepared, mime, quality)

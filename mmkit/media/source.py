@@ -17,7 +17,6 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import pybase64
 
 from mmkit.errors import BlockedURLError, InvalidMediaError, UnsupportedFormatError
-from mmkit.media.fetch import redact_url
 from mmkit.media.sniff import normalize_mime, sniff
 
 # Raw base64 as users paste it: the standard or URL-safe alphabet, padding, line breaks.
@@ -118,12 +117,12 @@ def _resolve_text(text: str, what: str) -> Resolved:
     head = text[:16].lower()
     if head.startswith(("http://", "https://")):
         _check_url(text, what)
-        return Resolved(None, redact_url(text), url=text)
+        return Resolved(None, _redact(text), url=text)
     if head.startswith("data:"):
         return parse_data_uri(text, what)
     if "://" in text[:32]:
         raise UnsupportedFormatError(
-            f"{what} URL {redact_url(text)} has a scheme mmkit does not fetch; use http(s), a "
+            f"{what} URL {_redact(text)} has a scheme mmkit does not fetch; use http(s), a "
             "data: URI, or download it and pass the path"
         )
     if len(text) <= _MAX_PATH_LENGTH and "\x00" not in text:
@@ -153,7 +152,7 @@ def _check_url(url: str, what: str) -> None:
         host = None
     if not host:
         raise InvalidMediaError(
-            f"{what} URL {redact_url(url)} is not a valid http(s) URL (no host, or a malformed "
+            f"{what} URL {_redact(url)} is not a valid http(s) URL (no host, or a malformed "
             "host or port); check the URL"
         )
 
@@ -280,9 +279,17 @@ def check_wire_url(url: str, what: str) -> str:
     return url
 
 
+def _redact(url: str) -> str:
+    """`fetch.redact_url`: the guarded fetch (sockets, address checks) loads on first need, not
+    at `import mmkit`."""
+    from mmkit.media.fetch import redact_url
+
+    return redact_url(url)
+
+
 def _wire_shown(value: Any) -> str:
     """A value from a dict, shown short and with any URL's query and credentials removed."""
     text = str(value)
     if "://" in text[:32]:
-        text = redact_url(text)
+        text = _redact(text)
     return repr(text if len(text) <= 60 else text[:57] + "...")
