@@ -959,3 +959,35 @@ def test_the_key_never_appears_in_errors_reprs_logs_or_tracebacks(
     client.close()
     for text in seen:
         assert KEY not in text
+
+
+def _video_message(fixtures_dir: Path) -> list[Message]:
+    return [Message.user("What happens?", video=fixtures_dir / "clip.mp4")]
+
+
+def test_video_goes_as_frames_by_default_and_as_video_when_the_server_reads_it(
+    fixtures_dir: Path,
+) -> None:
+    recorder = Recorder(OPENAI_OK)
+    with Client("m", base_url="http://vllm.test/v1", transport=recorder.transport()) as client:
+        client.chat(_video_message(fixtures_dir))
+    kinds = [part["type"] for part in recorder.body["messages"][0]["content"]]
+    # OpenAI's own shape reads no video: 8 sampled frames, each after a text label
+    assert kinds == ["text"] + ["text", "image_url"] * 8
+    native = Client(
+        "m", base_url="http://vllm.test/v1", transport=recorder.transport(), video="native"
+    )
+    with native:
+        native.chat(_video_message(fixtures_dir))
+    (text, video) = recorder.body["messages"][0]["content"]
+    assert text == {"type": "text", "text": "What happens?"}
+    assert video["type"] == "video_url"
+    assert video["video_url"]["url"].startswith("data:video/mp4;base64,")
+    # the builder for other processes makes the same body
+    builder = pickle.loads(pickle.dumps(native.builder()))
+    assert json.loads(builder.build(_video_message(fixtures_dir)).content) == recorder.body
+
+
+def test_video_mode_is_checked() -> None:
+    with pytest.raises(InvalidOptionError, match="video='mp4': use 'native' or 'frames'"):
+        Client("m", base_url="http://h", video="mp4")  # type: ignore[arg-type]

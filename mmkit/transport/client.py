@@ -49,7 +49,7 @@ from mmkit.net.body import (
 )
 from mmkit.net.deadline import deadline, install, passed
 from mmkit.offload import WouldBlock, cached_only
-from mmkit.transport.prepared import Prepared, RequestBuilder, build_body
+from mmkit.transport.prepared import Prepared, RequestBuilder, VideoMode, build_body
 from mmkit.transport.providers import Provider, resolve
 from mmkit.transport.reply import AsyncStream, Reply, Stream
 from mmkit.transport.retry import (
@@ -111,6 +111,7 @@ class ClientOptions(TypedDict, total=False):
     drop_params: bool
     params: Mapping[str, Any] | None
     headers: Mapping[str, str] | None
+    video: VideoMode | None
 
 
 class _Call:
@@ -151,7 +152,9 @@ class _BaseClient:
     max_retry_after: the cap on a server's Retry-After. max_response_bytes: the most a reply may
     take once decoded (default 32 MiB). drop_params: drop (and log) parameters the provider
     cannot take instead of raising. params: default model parameters. headers: extra request
-    headers.
+    headers. video: "native" sends videos as videos to an OpenAI-compatible server that reads
+    them (vLLM, LiteLLM), "frames" as labelled sampled frames; default: the wire format's
+    (frames for OpenAI's shape, since OpenAI's own API reads no video; video for Bytez).
     """
 
     def __init__(
@@ -169,7 +172,10 @@ class _BaseClient:
         drop_params: bool = False,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        video: VideoMode | None = None,
     ) -> None:
+        if video not in (None, "native", "frames"):
+            raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
         provider, model_id = resolve(model, base_url)
         self.model = model
         self.provider: Provider = provider
@@ -187,6 +193,7 @@ class _BaseClient:
             max_retries, backoff, max_backoff, max_retry_after, self.timeout.total
         )
         self.drop_params = drop_params
+        self.video: VideoMode | None = video
         self.params: dict[str, Any] = dict(params or {})
         self._headers = {
             "Content-Type": "application/json",
@@ -236,7 +243,9 @@ class _BaseClient:
         else:
             merged = {**self.params, **params} if self.params else params
             drop = self.drop_params if drop_params is None else drop_params
-            content = build_body(self.provider, self.model_id, messages, merged, stream, drop)
+            content = build_body(
+                self.provider, self.model_id, messages, merged, stream, drop, self.video
+            )
         cap = self.max_response_bytes
         if max_response_bytes is not None:
             cap = _check_cap(max_response_bytes)
@@ -248,7 +257,9 @@ class _BaseClient:
     def builder(self) -> RequestBuilder:
         """A picklable recipe for this client's request bodies, to build them in other
         processes (`builder.build(messages)`, then `chat(prepared)`)."""
-        return RequestBuilder(self.model, self.base_url, dict(self.params), self.drop_params)
+        return RequestBuilder(
+            self.model, self.base_url, dict(self.params), self.drop_params, self.video
+        )
 
     def _prepared(self, prepared: Prepared, params: dict[str, Any], stream: bool) -> bytes:
         if params:
