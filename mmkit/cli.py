@@ -92,6 +92,13 @@ def _add_caption(commands: Subcommands) -> None:
     caption.add_argument(
         "--frames", type=_positive, default=8, metavar="N", help="frames sampled per video"
     )
+    caption.add_argument(
+        "--video",
+        choices=("native", "frames"),
+        default=None,
+        help="send videos as videos (an OpenAI-compatible server that reads them, e.g. vLLM) "
+        "or as sampled frames (default: what the target reads)",
+    )
     caption.add_argument("--max-tokens", type=_positive, default=None, metavar="N")
     caption.add_argument("--temperature", type=float, default=None)
     caption.add_argument(
@@ -157,6 +164,7 @@ def _caption(args: argparse.Namespace) -> int:
         system=args.system,
         max_side=args.max_side,
         frames=args.frames,
+        video=args.video,
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         params=_params(args.param),

@@ -488,6 +488,8 @@ def test_the_command_line_captions_the_fixtures_with_echo(
         "top_k=3",
         "--progress-every",
         "0.001",
+        "--video",
+        "native",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -497,6 +499,10 @@ def test_the_command_line_captions_the_fixtures_with_echo(
     )
     assert records[f"{fixtures_dir.as_posix()}/truncated.jpg"]["error"]["type"] == (  # type: ignore[index]
         "InvalidMediaError"
+    )
+    # --video native: the clip itself, re-encoded to fit --max-side 64 (64×42, even sides)
+    assert str(records[f"{fixtures_dir.as_posix()}/clip.mp4"]["caption"]).endswith(
+        "; video 1.0 s 64×42 h264"
     )
     d = fixtures_dir.as_posix()
     images = ["rgb.png", "rgba.png", "palette.png", "gray.png", "gray16.png", "photo.jpg"]
@@ -509,3 +515,14 @@ def test_the_command_line_captions_the_fixtures_with_echo(
     ok = sum(1 for r in records.values() if "caption" in r)
     assert f"captioned: {ok} of {len(records)} items" in done.stdout
     assert "caption: " in done.stderr  # the plain progress line (stderr is not a terminal)
+
+
+def test_videos_go_as_videos_to_a_server_that_reads_them(
+    fixtures_dir: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    run([str(fixtures_dir / "clip.mp4")], out, server, video="native")
+    (record,) = read_records(out)
+    assert record["caption"] == (
+        'text "Describe what happens in this video in o"; video 1.0 s 96×64 h264'
+    )

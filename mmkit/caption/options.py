@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mmkit.errors import InvalidOptionError
 
@@ -17,7 +17,9 @@ class CaptionOptions:
     alias in `config` (a LiteLLM-style model_list file). prompt/system: the text sent with each
     item (a manifest row's own prompt wins; None: each media kind's default). max_side:
     downscale images so no side is longer.
-    frames: frames sampled from a video for targets that take stills. max_tokens, temperature and
+    frames: frames sampled from a video for targets that take stills. video: "native" sends
+    videos as videos to an OpenAI-compatible server that reads them, "frames" as sampled frames
+    (default: what the target's wire format reads). max_tokens, temperature and
     params: generation parameters (params are provider-specific, passed as given).
     concurrency: requests in flight at most (the adaptive window never grows past it). rate:
     requests per minute at most. retries: further tries of an item after a 5xx, a dropped
@@ -35,6 +37,7 @@ class CaptionOptions:
     system: str | None = None
     max_side: int | None = None
     frames: int = 8
+    video: Literal["native", "frames"] | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -65,6 +68,8 @@ class CaptionOptions:
         if self.workers is not None:
             _positive_int("workers", self.workers, zero=True)
         _positive_int("retries", self.retries, zero=True)
+        if self.video not in (None, "native", "frames"):
+            raise InvalidOptionError(f"video={self.video!r}: use 'native' or 'frames'")
         for name in ("rate", "timeout"):
             value = getattr(self, name)
             if value is not None and not (

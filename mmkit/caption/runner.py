@@ -77,6 +77,8 @@ def _client(options: CaptionOptions) -> Any:
     from mmkit.transport import AsyncClient, Timeout
 
     settings: dict[str, Any] = {}
+    if options.video is not None:
+        settings["video"] = options.video
     if options.timeout is not None:
         settings["timeout"] = Timeout(
             connect=min(options.timeout, 10.0), read=options.timeout, write=options.timeout
