@@ -228,3 +228,75 @@ def test_a_host_that_does_not_resolve_is_named_and_not_retried(
     assert "could not resolve host api.mmkit-test.invalid" in str(caught.value)
     assert type(caught.value) is TransportError  # not a ServerError: nothing to retry
     assert calls == ["api.mmkit-test.invalid"]
+
+
+@pytest.mark.parametrize("timeout", [None, 2.0])
+def test_a_host_that_does_not_resolve_is_named_with_or_without_a_total_timeout(
+    monkeypatch: pytest.MonkeyPatch, timeout: float | None
+) -> None:
+    def no_such_name(host: str, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with (
+        Client("m", base_url="http://api.mmkit-test.invalid/v1", timeout=timeout) as client,
+        pytest.raises(TransportError, match=r"could not resolve host api\.mmkit-test\.invalid"),
+    ):
+        client.chat("hi")
+
+
+def test_a_resolver_that_never_answers_is_cut_off_by_the_total_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo has no timeout of its own: the sync client looks names up within what is
+    left of the call's total time."""
+    import threading
+
+    released = threading.Event()
+    real = socket.getaddrinfo
+
+    def silent(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.mmkit-test":
+            released.wait()  # a resolver that never answers (until the test ends)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        with Client("m", base_url="http://slow-dns.mmkit-test/v1", timeout=1.0) as client:
+            try:
+                client.chat("hi")
+            except BaseException as exc:
+                outcome.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(30)  # liveness only: without the bound it waits for `released`, forever
+    released.set()
+    assert not worker.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], TransportError)
+    assert "total timeout of 1 s is used up" in str(outcome[0])
+
+
+def test_a_name_with_several_addresses_connects_to_the_first_that_answers(
+    monkeypatch: pytest.MonkeyPatch, server: Any
+) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def two_records(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "two.mmkit-test":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        # nothing listens on 127.0.0.2: refused, then the server on 127.0.0.1 answers
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in ("127.0.0.2", "127.0.0.1")
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_records)
+    with Client("gemma-3", base_url=f"http://two.mmkit-test:{port}/v1", timeout=10) as client:
+        assert client.chat("hi").text == 'text "hi"'  # the local server's echo
+    assert asked == ["two.mmkit-test"]

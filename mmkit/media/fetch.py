@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from mmkit.errors import BlockedURLError, ConfigError, FetchError, MmkitError
 from mmkit.media.special_addresses import special_kind
 from mmkit.net.body import BodyTooLarge, BoundedDecoder, CorruptBody, UnsupportedEncoding
+from mmkit.net.resolve import resolve
 
 if TYPE_CHECKING:
     import httpx
@@ -575,31 +576,6 @@ class _Run:
         )
 
 
-def _resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
-    """socket.getaddrinfo, given up after `timeout` s (it has no timeout of its own).
-
-    The lookup runs in a daemon thread; one that hangs is left behind, never waited for.
-    """
-    import threading
-
-    answer: list[Any] = []
-
-    def lookup() -> None:
-        try:
-            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except BaseException as exc:  # handed to the caller's thread
-            answer.append(exc)
-
-    worker = threading.Thread(target=lookup, name="mmkit-resolve", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not answer:
-        raise TimeoutError(f"resolving {host} took longer than the time left")
-    if isinstance(answer[0], BaseException):
-        raise answer[0]
-    return list(answer[0])
-
-
 def _client_options(policy: FetchPolicy) -> dict[str, Any]:
     import httpx
 
@@ -628,7 +604,7 @@ def fetch(url: str, policy: FetchPolicy = _DEFAULT_POLICY) -> Fetched:
             install(client)  # every socket read and write ends by the total deadline
             while True:
                 target = run.start_hop()
-                infos = _resolve(target.host, target.port, run.remaining())
+                infos = resolve(target.host, target.port, run.remaining())
                 *others, last = run.pin(_addresses(infos))
                 for request in others:
                     try:

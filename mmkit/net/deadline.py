@@ -10,6 +10,7 @@ concurrent calls never see each other's deadline.
 
 from __future__ import annotations
 
+import ipaddress
 import select
 import socket
 import time
@@ -20,6 +21,8 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from mmkit.net.resolve import resolve
 
 _DEADLINE: ContextVar[float | None] = ContextVar("mmkit_deadline", default=None)
 _UNSET = object()
@@ -76,6 +79,14 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _readable(sock: socket.socket) -> bool:
     """Whether recv() would return at once (data, or b"" from a server that hung up); as
     httpcore's own check, which a closed socket also passes (it then counts as expired)."""
@@ -103,7 +114,26 @@ class _Backend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         cut = _cut(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+        if _DEADLINE.get() is None or _is_address(host):
+            return _Stream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+        # getaddrinfo has no timeout: look the name up within the time left, then connect to
+        # each address in the resolver's order, as socket.create_connection does. (TLS still
+        # names the host: httpcore passes it to start_tls on its own.)
+        try:
+            infos = resolve(host, port, cut if cut is not None else 0.0)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} used up the total time") from None
+        except OSError as exc:  # socket.gaierror: the client reports "could not resolve host"
+            raise httpcore.ConnectError(str(exc)) from exc
+        failure: Exception | None = None
+        for address in dict.fromkeys(str(info[4][0]) for info in infos):
+            try:
+                left = _cut(timeout, httpcore.ConnectTimeout)
+                inner = self._inner.connect_tcp(address, port, left, local_address, socket_options)
+                return _Stream(inner)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc  # the next address may answer
+        raise failure or httpcore.ConnectError(f"{host} resolved to no address")
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
