@@ -168,6 +168,15 @@ def _manifest_items(path: Path, root: Path) -> Iterator[Item | Problem]:
                 f"{where}: {redact_url(row.source)[:80]} is neither a path nor an http(s) URL",
             )
             continue
+        if "\0" in row.source:  # the OS would refuse it (ValueError), in the check or the open
+            shown = row.source.replace("\0", "\\0")
+            yield Problem(
+                item_id,
+                shown,
+                "InvalidOptionError",
+                f"{where}: {shown} has a NUL byte, which no file name can hold",
+            )
+            continue
         try:
             file = manifest.resolve_path(row.source, path.parent, root)
         except PermissionError as exc:

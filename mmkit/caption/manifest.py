@@ -75,20 +75,46 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
                 ) from None
             if not isinstance(fields, dict):
                 raise ConfigError(f"manifest {path} line {number} is not a JSON object")
-            yield Row(number, fields)
+            row = Row(number, fields)
+            if not _is_text(row):  # JSON can escape half a surrogate pair; no text holds one
+                raise ConfigError(
+                    f"manifest {path} line {number} has a lone surrogate escape such as \\ud800, "
+                    "which is not a character"
+                )
+            yield row
+
+
+def _is_text(row: Row) -> bool:
+    try:
+        for value in (row.id, row.prompt, row.source):
+            if value is not None:
+                value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:
-    with path.open(newline="", encoding="utf-8-sig") as text:
-        reader = csv.DictReader(text)
-        columns = {c.strip().lower() for c in reader.fieldnames or ()}
-        if not columns & set(SOURCE_COLUMNS):
-            raise ConfigError(
-                f"manifest {path} has no column named {', '.join(SOURCE_COLUMNS)}; its header "
-                f"is {sorted(columns)}"
-            )
-        for number, fields in enumerate(reader, 2):  # line 1 is the header
-            yield Row(number, {(k or "").strip().lower(): v for k, v in fields.items()})
+    number = 1  # the row being read; row 1 is the header
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as text:
+            reader = csv.DictReader(text)
+            columns = {c.strip().lower() for c in reader.fieldnames or ()}
+            if not columns & set(SOURCE_COLUMNS):
+                raise ConfigError(
+                    f"manifest {path} has no column named {', '.join(SOURCE_COLUMNS)}; its "
+                    f"header is {sorted(columns)}"
+                )
+            number = 2
+            for fields in reader:
+                yield Row(number, {(k or "").strip().lower(): v for k, v in fields.items()})
+                number += 1
+    except UnicodeDecodeError:  # text is decoded a block ahead of the rows: no row to name
+        raise ConfigError(
+            f"manifest {path} is not UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)"
+        ) from None
+    except csv.Error as exc:  # a field over csv.field_size_limit() (128 KiB)
+        raise ConfigError(f"manifest {path} row {number} is not valid CSV ({exc})") from None
 
 
 def _parquet_rows(path: Path) -> Iterator[Row]:
@@ -100,17 +126,28 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         ) from None
     try:
         table = pq.ParquetFile(path)
+        names = table.schema_arrow.names
     except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError kinds
         raise ConfigError(f"manifest {path} is not a readable Parquet file ({exc})") from None
-    wanted = [c for c in ("id", "prompt", *SOURCE_COLUMNS) if c in table.schema_arrow.names]
+    wanted = [c for c in ("id", "prompt", *SOURCE_COLUMNS) if c in names]
     if not set(wanted) & set(SOURCE_COLUMNS):
         raise ConfigError(
             f"manifest {path} has no column named {', '.join(SOURCE_COLUMNS)}; its columns are "
-            f"{table.schema_arrow.names}"
+            f"{names}"
         )
     number = 0
-    for batch in table.iter_batches(columns=wanted, batch_size=4096):
-        for fields in batch.to_pylist():
+    batches = table.iter_batches(columns=wanted, batch_size=4096)
+    while True:
+        try:  # a footer that reads says nothing of the pages: each can still be corrupt
+            batch = next(batches, None)
+            listed = [] if batch is None else batch.to_pylist()
+        except Exception as exc:
+            raise ConfigError(
+                f"manifest {path} is not a readable Parquet file after row {number} ({exc})"
+            ) from None
+        if batch is None:
+            return
+        for fields in listed:
             number += 1
             yield Row(number, fields)
 
