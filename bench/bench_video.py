@@ -26,7 +26,6 @@ Run: .venv/bin/python bench/bench_video.py
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -53,9 +52,13 @@ def make_clip(seconds: int, gop: int, preset: str = "medium") -> Path:
         return path
     import av
 
-    stretch = CACHE / f"stretch_g{gop}_{preset}.mp4"
+    total = seconds * FPS
+    frames = gop * max(1, 300 // gop)
+    if total % frames:  # whole stretches would not end at `seconds`: encode the clip itself
+        frames = total
+    stretch = CACHE / f"stretch_{frames}f_g{gop}_{preset}.mp4"
     if not stretch.exists():
-        _encode_stretch(stretch, frames=gop * max(1, 300 // gop), gop=gop, preset=preset)
+        _encode_stretch(stretch, frames=frames, gop=gop, preset=preset)
     partial = path.with_suffix(".partial")
     with av.open(str(stretch)) as source, av.open(str(partial), "w", format="mp4") as out:
         template = source.streams.video[0]
@@ -64,7 +67,7 @@ def make_clip(seconds: int, gop: int, preset: str = "medium") -> Path:
         # B-frames: packets come in decode order, so shift pts and dts by whole stretches.
         span = len(packets) * (packets[1].dts - packets[0].dts)
         lead = -min(p.pts for p in packets)  # the first frame shown at 0 (the stretch's edit list)
-        repeats = math.ceil(seconds * FPS / len(packets))
+        repeats = total // len(packets)
         for repeat in range(repeats):
             for packet in packets:
                 copy = av.Packet(bytes(packet))
@@ -137,7 +140,12 @@ def mmkit_way(path: str, n: int) -> int:
 
 
 def child(way: str, path: str, n: int) -> None:
-    import av  # noqa: F401  # imports are not what is measured
+    # Imports are not what is measured (mmkit imports Pillow and its thread pool on first use).
+    import concurrent.futures  # noqa: F401
+
+    import av  # noqa: F401
+    import numpy  # noqa: F401
+    from PIL import Image  # noqa: F401
 
     import mmkit  # noqa: F401
 

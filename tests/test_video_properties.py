@@ -216,3 +216,22 @@ def test_each_frame_sampled_from_a_b_frame_clip_is_the_one_shown_at_its_time(
     expected = [first + k * (last - first) // n for k in range(n)]
     assert [round((f.timestamp or 0) * B_RATE) for f in frames] == expected
     assert [_read_number(f.to_pil()) for f in frames] == expected
+
+
+def test_times_are_grouped_by_the_keyframe_they_decode_from() -> None:
+    # keyframes at 0, 2 and 4 s: times decoding from one keyframe stay together, in order
+    keys = [0.0, 2.0, 4.0]
+    times = [0.0, 0.5, 1.99, 2.0, 3.5, 4.25, 9.0]
+    assert video_codec._gop_groups(times, keys) == [[0.0, 0.5, 1.99], [2.0, 3.5], [4.25, 9.0]]
+    assert video_codec._gop_groups([1.0], keys) == [[1.0]]
+
+
+def test_parallel_decoders_give_what_one_decoder_gives() -> None:
+    info = Video(B_CLIP)
+    src, probed = info._source_and_info(None)
+    times = video_codec.uniform_times(40, 0.0, B_FRAMES / B_RATE)
+    one = video_codec.sample(src, probed, "clip", times, workers=1, jpeg_quality=90)
+    three = video_codec.sample(src, probed, "clip", times, workers=3, jpeg_quality=90)
+    assert [f.timestamp for f in three] == [f.timestamp for f in one]
+    assert [f.jpeg for f in three] == [f.jpeg for f in one]
+    assert len(one) == 40

@@ -19,6 +19,7 @@ import itertools
 import math
 import os
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -216,106 +217,168 @@ def sample(
     each frame as JPEG in its thread (`Frame.jpeg`).
     """
     size = fit_size(info.width, info.height, max_side, max_pixels)
-    count = workers or min(os.cpu_count() or 1, _MAX_WORKERS, max(1, len(times) // 2))
-    runs = [
-        list(times[i * len(times) // count : (i + 1) * len(times) // count]) for i in range(count)
-    ]
-    runs = [run for run in runs if run]
-
     low, high = window if window is not None else (0.0, math.inf)
+    if not times:
+        return []
+    with _opened(src, origin) as first:  # the first decoder also reads the keyframe index
+        keys = _keyframe_seconds(first, info)
+        # Times between two keyframes decode from the first of them: one task, never split.
+        tasks = _gop_groups(times, keys) if keys else None
+        most = min(os.cpu_count() or 1, _MAX_WORKERS)
+        count = workers or min(most, len(tasks) if tasks else max(1, len(times) // 2))
+        if tasks is None:  # no index: one contiguous stretch of the times per decoder
+            tasks = [part for i in range(count) if (part := _part(times, i, count))]
+        count = min(count, len(tasks))
+        results: list[list[tuple[int, Frame]]] = [[] for _ in tasks]
+        taken = itertools.count()
+        lock = threading.Lock()
 
-    def one_run(index: int) -> list[tuple[int, Frame]]:
-        run = runs[index]
-        return _sample_run(src, info, origin, run, exact, size, pixel_limit, jpeg_quality, low)
+        def work(container: Any) -> None:
+            """Tasks in ascending order, whichever decoder is free: each moves forward only."""
+            decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, count)
+            while True:
+                with lock:
+                    index = next(taken)
+                if index >= len(tasks):
+                    return
+                results[index] = decoding.take(tasks[index], jpeg_quality)
 
-    if len(runs) <= 1:
-        results = [one_run(index) for index in range(len(runs))]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # not at import: it costs ~7 ms
+        def other() -> None:
+            with _opened(src, origin) as container:
+                work(container)
 
-        with ThreadPoolExecutor(len(runs), thread_name_prefix="mmkit-video") as pool:
-            results = list(pool.map(one_run, range(len(runs))))
+        if count <= 1:
+            work(first)
+        else:
+            from concurrent.futures import ThreadPoolExecutor  # not at import: it costs ~7 ms
+
+            with ThreadPoolExecutor(count - 1, thread_name_prefix="mmkit-video") as pool:
+                helpers = [pool.submit(other) for _ in range(count - 1)]
+                work(first)
+                for helper in helpers:
+                    helper.result()
     out: list[Frame] = []
     last_pts: int | None = None
     collided = False
     for result in results:
         for pts, frame in result:
             if last_pts is not None and pts <= last_pts:
-                collided = True  # two runs ended on one frame (a long frame, or exact=False)
+                collided = True  # two tasks ended on one frame (a long frame, or exact=False)
                 continue
             if frame.timestamp >= high - 1e-9:
                 break  # the first frame after a time can lie past the range's end
             last_pts = pts
             out.append(frame)
-    if collided and exact and len(runs) > 1:  # one run steps past a shared frame: no loss
-        return sample(
-            src,
-            info,
-            origin,
-            times,
-            exact=exact,
-            max_side=max_side,
-            max_pixels=max_pixels,
-            pixel_limit=pixel_limit,
-            jpeg_quality=jpeg_quality,
-            workers=1,
-            window=window,
-        )
+    if collided and exact and len(tasks) > 1:  # one decoder steps past a shared frame: no loss
+        return _sequential(src, info, origin, times, exact, size, pixel_limit, jpeg_quality, low)
     return out
 
 
-def _sample_run(
+def _part(times: Sequence[float], index: int, count: int) -> list[float]:
+    return list(times[index * len(times) // count : (index + 1) * len(times) // count])
+
+
+def _sequential(
     src: Source,
     info: VideoInfo,
     origin: str,
-    times: list[float],
+    times: Sequence[float],
     exact: bool,
     size: tuple[int, int],
     pixel_limit: int | None,
     jpeg_quality: int | None,
     low: float,
-) -> list[tuple[int, Frame]]:
-    out: list[tuple[int, Frame]] = []
+) -> list[Frame]:
+    """All the times on one decoder, in order (what parallel tasks fall back to)."""
     with _opened(src, origin) as container:
+        decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, 1)
+        return [frame for _, frame in decoding.take(list(times), jpeg_quality)]
+
+
+def _keyframe_seconds(container: Any, info: VideoInfo) -> list[float]:
+    """Keyframe times (seconds from the start) from the container's index, [] without one."""
+    stream = container.streams.video[0]
+    base = stream.time_base
+    return sorted(
+        float(entry.timestamp * base) - info.start_time
+        for entry in stream.index_entries
+        if entry.is_keyframe
+    )
+
+
+def _gop_groups(times: Sequence[float], keys: list[float]) -> list[list[float]]:
+    """The times split where a keyframe lies between two of them."""
+    groups: list[list[float]] = []
+    last_key: int | None = None
+    for t in times:
+        key = bisect.bisect_right(keys, t + 1e-9)
+        if groups and key == last_key:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+        last_key = key
+    return groups
+
+
+class _Decoding:
+    """One decoder taking sampled times in ascending order, across tasks."""
+
+    def __init__(
+        self,
+        container: Any,
+        info: VideoInfo,
+        origin: str,
+        exact: bool,
+        size: tuple[int, int],
+        pixel_limit: int | None,
+        low: float,
+        decoders: int,
+    ) -> None:
+        self.info, self.origin, self.exact, self.size, self.low = info, origin, exact, size, low
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        # Alone, slice threads (a sliced stream decodes on every core); beside other decoders,
+        # none: each decodes on its own core without handing work over. Never frame threads:
+        # they must refill after every seek, which costs more than they save here.
+        context.thread_type = "SLICE" if decoders == 1 else "NONE"
+        if not exact:
+            context.skip_frame = "NONKEY"
+        self.sampler = _Sampler(container, stream, info, origin, pixel_limit, skip_unseen=exact)
+        self.reformatter = _reformatter()
+        self.reused: PILImage.Image | None = None
+        self.last_pts: int | None = None
+
+    def take(self, times: list[float], jpeg_quality: int | None) -> list[tuple[int, Frame]]:
+        out: list[tuple[int, Frame]] = []
         try:
-            stream = container.streams.video[0]
-            context = stream.codec_context
-            # Slice threads only: frame threads must refill after every seek, which costs more
-            # than they save on the short runs between a keyframe and a sampled time.
-            context.thread_type = "SLICE"
-            if not exact:
-                context.skip_frame = "NONKEY"
-            sampler = _Sampler(container, stream, info, origin, pixel_limit, skip_unseen=exact)
-            reformatter = _reformatter()
-            reused: PILImage.Image | None = None
-            last_pts: int | None = None
             for t in times:
-                frame = sampler.frame_at(t, low)
-                if frame is not None and last_pts is not None and frame.pts <= last_pts:
-                    if not exact:
+                frame = self.sampler.frame_at(t, self.low)
+                last = self.last_pts
+                if frame is not None and last is not None and frame.pts <= last:
+                    if not self.exact:
                         continue  # keyframes only: the same one again
                     # Two times on one frame (a range starting between frames): take the next
                     # one, which starts within a frame of this time.
-                    frame = sampler.next_after(last_pts)
+                    frame = self.sampler.next_after(last)
                 if frame is None:
                     break  # past the end of what decodes
-                last_pts = frame.pts
-                seconds = sampler.seconds(frame)
+                self.last_pts = frame.pts
+                seconds = self.sampler.seconds(frame)
                 if jpeg_quality is None:
-                    image = _upright(frame, info, size, reformatter)
+                    image = _upright(frame, self.info, self.size, self.reformatter)
                     out.append((frame.pts, Frame(seconds, image)))
                     continue
                 # Only the JPEG is kept: convert into one reused image (fresh 2.7 MB buffers
                 # for every 720p frame cost more in page faults than the conversion itself).
-                reused = _upright(frame, info, size, reformatter, reused)
-                out.append((frame.pts, Frame(seconds, None, _jpeg(reused, jpeg_quality))))
+                self.reused = _upright(frame, self.info, self.size, self.reformatter, self.reused)
+                out.append((frame.pts, Frame(seconds, None, _jpeg(self.reused, jpeg_quality))))
         except MmkitError:
             raise
         except Exception as exc:
             raise InvalidMediaError(
-                f"video {origin} could not be decoded ({_first_line(exc)}); re-encode it"
+                f"video {self.origin} could not be decoded ({_first_line(exc)}); re-encode it"
             ) from None
-    return out
+        return out
 
 
 def _jpeg(image: PILImage.Image, quality: int) -> bytes:
