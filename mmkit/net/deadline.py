@@ -87,18 +87,26 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _readable(sock: socket.socket) -> bool:
-    """Whether recv() would return at once (data, or b"" from a server that hung up); as
-    httpcore's own check, which a closed socket also passes (it then counts as expired)."""
-    fd = sock.fileno()
-    if fd < 0:
-        return True
-    if getattr(select, "poll", None) is None:  # Windows, or poll patched away (eventlet)
-        ready, _, _ = select.select([fd], [], [], 0)
-        return bool(ready)
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+class _Readable:
+    """Whether recv() on a socket would return at once (data, or b"" from a server that hung
+    up), as httpcore's own check answers it (a closed socket counts as readable: expired).
+    The poll object is made once per socket: httpcore asks on every request assignment."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._poller: Any = None
+        if getattr(select, "poll", None) is not None:  # not on Windows, or under eventlet
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+
+    def __call__(self) -> bool:
+        fd = self._sock.fileno()
+        if fd < 0:
+            return True
+        if self._poller is None:
+            ready, _, _ = select.select([fd], [], [], 0)
+            return bool(ready)
+        return bool(self._poller.poll(0))
 
 
 class _Backend(httpcore.NetworkBackend):
@@ -149,6 +157,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket: Any = _UNSET
+        self._readable: _Readable | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
@@ -174,11 +183,13 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             return self._inner.get_extra_info(info)
         if self._socket is _UNSET:
             self._socket = self._inner.get_extra_info("socket")
+            if self._socket is not None and self._socket.fileno() >= 0:
+                self._readable = _Readable(self._socket)
         if info == "socket":
             return self._socket
-        if self._socket is None:  # a stream without one: ask it
+        if self._readable is None:  # a stream without a socket: ask it
             return self._inner.get_extra_info(info)
-        return _readable(self._socket)
+        return self._readable()
 
 
 class _AsyncBackend(httpcore.AsyncNetworkBackend):
