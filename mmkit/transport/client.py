@@ -131,7 +131,7 @@ class _Call:
     )
 
     def __init__(
-        self, url: str, content: bytes, timeout: Any, total: float | None, cap: int
+        self, url: httpx.URL, content: bytes, timeout: Any, total: float | None, cap: int
     ) -> None:
         self.url = url
         self.content = content
@@ -187,7 +187,8 @@ class _BaseClient:
         if self._key is not None:  # httpcore logs response headers at DEBUG: they may echo it
             guard_logs(self._key)
         self.max_response_bytes = _check_cap(max_response_bytes)
-        self._url = provider.url(self.base_url, model_id)
+        # parsed once: httpx parses a str URL on every request (~5% of a call's CPU)
+        self._url = httpx.URL(provider.url(self.base_url, model_id))
         self._format = formats.get(provider.wire_format)
         self.timeout = as_timeout(timeout)
         self._httpx_timeout = self.timeout.to_httpx()
@@ -442,7 +443,7 @@ class _BaseClient:
             return TimeoutError(f"{self._where()}: timed out {phase} ({detail})", **where)
         unresolved = _unresolved(exc)
         if unresolved is not None:
-            host = httpx.URL(call.url).host
+            host = call.url.host
             # EAI_AGAIN is a resolver hiccup worth retrying; "no such name" is not
             cls = ServerError if unresolved.errno == socket.EAI_AGAIN else TransportError
             return cls(
