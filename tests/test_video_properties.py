@@ -235,3 +235,18 @@ def test_parallel_decoders_give_what_one_decoder_gives() -> None:
     assert [f.timestamp for f in three] == [f.timestamp for f in one]
     assert [f.jpeg for f in three] == [f.jpeg for f in one]
     assert len(one) == 40
+
+
+def test_every_frame_of_the_b_frame_clip_is_sampled_as_itself_after_another() -> None:
+    """Two times per call, two frames apart: every position in a GOP (B-frame or reference,
+    first or last) comes back as itself, though the decoder is drained early after the last
+    time rather than fed the frames that follow it."""
+    video = Video(B_CLIP)
+    for index in range(2, B_FRAMES - 1):  # the range ends inside the clip
+        frames = video.frames(2, start=(index - 2) / B_RATE, end=(index + 2) / B_RATE)
+        assert [round((f.timestamp or 0) * B_RATE) for f in frames] == [index - 2, index]
+        assert [_read_number(f.to_pil()) for f in frames] == [index - 2, index]
+        # a range starting mid-frame: the first frame starting inside it, the next one
+        (frame,) = video.frames(1, start=(index - 1.5) / B_RATE, end=(index + 1) / B_RATE)
+        assert round((frame.timestamp or 0) * B_RATE) == index - 1
+        assert _read_number(frame.to_pil()) == index - 1

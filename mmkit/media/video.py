@@ -14,6 +14,7 @@ the duration and frame count the container claims (a file that decodes to more i
 from __future__ import annotations
 
 import bisect
+import heapq
 import io
 import itertools
 import math
@@ -61,6 +62,8 @@ _MAX_SHRINK_STEPS = 4
 _CLAIM_SLACK_FRAMES = 2
 # Parallel sampling runs at most (each holds one decoder's frames in memory).
 _MAX_WORKERS = 4
+# What `_decoded` does with a packet.
+FEED, SKIP, DRAIN = "feed", "skip", "drain"
 # Containers whose packets carry presentation times (AVI's are in decode order).
 _PTS_MIMES = frozenset(VIDEO_MIMES - {"video/x-msvideo"})
 
@@ -235,7 +238,9 @@ def sample(
 
         def work(container: Any) -> None:
             """Tasks in ascending order, whichever decoder is free: each moves forward only."""
-            decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, count)
+            decoding = _Decoding(
+                container, info, origin, exact, size, pixel_limit, low, count, bool(keys)
+            )
             while True:
                 with lock:
                     index = next(taken)
@@ -333,8 +338,10 @@ class _Decoding:
         pixel_limit: int | None,
         low: float,
         decoders: int,
+        drain: bool = False,
     ) -> None:
         self.info, self.origin, self.exact, self.size, self.low = info, origin, exact, size, low
+        self.drain = drain  # each task's times share a keyframe: after its last, a seek
         stream = container.streams.video[0]
         context = stream.codec_context
         # Alone, slice threads (a sliced stream decodes on every core); beside other decoders,
@@ -351,8 +358,9 @@ class _Decoding:
     def take(self, times: list[float], jpeg_quality: int | None) -> list[tuple[int, Frame]]:
         out: list[tuple[int, Frame]] = []
         try:
-            for t in times:
-                frame = self.sampler.frame_at(t, self.low)
+            for index, t in enumerate(times):
+                ends = self.drain and index == len(times) - 1  # tasks are keyframe groups
+                frame = self.sampler.frame_at(t, self.low, last=ends)
                 last = self.last_pts
                 if frame is not None and last is not None and frame.pts <= last:
                     if not self.exact:
@@ -545,7 +553,13 @@ class _Sampler:
         # presentation times (AVI's are decode order).
         self._skip = skip_unseen and info.mime in _PTS_MIMES
         self._target: int | None = None  # pts of the time being walked to
+        self._low = 0  # pts where the range asked for starts
         self._latest: int | None = None  # the latest pts at or before it among packets read
+        self._drain_at: int | None = None  # end the stream once decoding passes this pts
+        self._drained = False
+        self._covered: int | None = None  # packets read since the seek fill time up to here
+        self._pending: list[tuple[int, int]] = []  # read, but after a gap
+        self._coverable = True
         self.base = stream.time_base
         # Keyframe times from the container index (MP4 sample tables, MKV cues), when it has one.
         self.keys = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe)
@@ -559,11 +573,16 @@ class _Sampler:
     def seconds(self, frame: Any) -> float:
         return float(frame.pts * self.base) - self.info.start_time
 
-    def frame_at(self, t: float, floor: float = 0.0) -> Any:
+    def frame_at(self, t: float, floor: float = 0.0, last: bool = False) -> Any:
         """The frame shown at `t` seconds: the last one starting at or before it, but none
-        starting before `floor` (the start of the range asked for: then the first after it)."""
+        starting before `floor` (the start of the range asked for: then the first after it).
+
+        `last`: the next time asked for (if any) lies past a keyframe, so a seek comes next:
+        once every frame shown up to `t` is in the decoder, it is drained rather than fed
+        the frames after `t` it needs before it lets go of the ones it holds back."""
         target = self._pts(self.info.start_time + t)
         low = self._pts_at_or_after(self.info.start_time + floor)
+        self._drain_at = target if last and self._skip and self.keys else None
         if self._should_seek(target):
             self._seek(target)
             chosen = self._walk_to(target, low)
@@ -578,6 +597,9 @@ class _Sampler:
 
     def next_after(self, pts: int) -> Any:
         """The first frame starting after `pts`, read on from where the last time left off."""
+        self._drain_at = None
+        if self._drained:  # the decoder was emptied: find the place again
+            self._seek(pts)
         assert self._decoded is not None
         while True:
             frame = self._ahead if self._ahead is not None else next(self._decoded, None)
@@ -616,6 +638,8 @@ class _Sampler:
         return self._pts(self.info.start_time)
 
     def _should_seek(self, target: int) -> bool:
+        if self._drained and self._seek_works:
+            return True
         if not self._seek_works:
             if self._decoded is None or (self._position is not None and target < self._position):
                 self._rewind()
@@ -640,15 +664,52 @@ class _Sampler:
     def _restart(self) -> None:
         self._decoded = self._stream()
         self._latest = None
+        self._drained = False
+        self._covered, self._pending, self._coverable = None, [], True
         self._ahead = None
         self._position = None
         self._landed = None  # pts of the first frame decoded after the seek
 
     def _stream(self) -> Iterator[Any]:
-        unneeded = self._unneeded if self._skip else None
+        choose = self._choose if self._skip else None
         return _frames(
-            self.container, self.stream, self.info, self.origin, self.pixel_limit, unneeded
+            self.container, self.stream, self.info, self.origin, self.pixel_limit, choose
         )
+
+    def _choose(self, packet: Any) -> str:
+        at, covered, latest = self._drain_at, self._covered, self._latest
+        # (and a frame at or before the target is inside the range asked for: else the one
+        # shown is the first after it, which the decoder must still be fed)
+        if (
+            at is not None
+            and covered is not None
+            and covered > at
+            and latest is not None
+            and latest >= self._low
+        ):
+            # Every frame from the keyframe to past the target has been read: the decoder
+            # holds all it needs to show them (B-frames make it hold some back until it has
+            # decoded the next reference, which no time here asks for).
+            self._drained = True
+            return DRAIN
+        self._cover(packet)
+        return SKIP if self._unneeded(packet) else FEED
+
+    def _cover(self, packet: Any) -> None:
+        """Extend the stretch of time, from the keyframe a seek landed on, that the packets
+        read so far fill without a gap (packets come in decode order, not in time order)."""
+        pts, length = packet.pts, packet.duration
+        if not self._coverable:
+            return
+        if pts is None or not length or length < 0:
+            self._coverable, self._covered = False, None  # no way to tell: never drain
+            return
+        if self._covered is None:
+            self._covered = pts  # the keyframe: the stretch starts here
+        heapq.heappush(self._pending, (pts, pts + length))
+        while self._pending and self._pending[0][0] <= self._covered:
+            _, end = heapq.heappop(self._pending)
+            self._covered = max(self._covered, end)
 
     def _unneeded(self, packet: Any) -> bool:
         """True for a packet whose frame starts before another frame at or before the target:
@@ -662,7 +723,7 @@ class _Sampler:
         return True
 
     def _walk_to(self, target: int, low: int) -> Any:
-        self._target = target
+        self._target, self._low = target, low
         if self._decoded is None:
             self._seek(target)
         assert self._decoded is not None
@@ -692,19 +753,18 @@ def _frames(
     info: VideoInfo,
     origin: str,
     pixel_limit: int | None,
-    unneeded: Callable[[Any], bool] | None = None,
+    choose: Callable[[Any], str] | None = None,
 ) -> Iterator[Any]:
     """Decoded frames with a pts, checked per frame, cut off where the container says it ends.
 
-    `unneeded(packet)` says, before a packet is decoded, that its frame will not be looked at:
-    the decoder then skips it if nothing else refers to it (a non-reference B-frame)."""
+    `choose(packet)` may skip frames no one will look at, or end early (see `_decoded`)."""
     limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     base = stream.time_base
     slack = _CLAIM_SLACK_FRAMES / info.fps if info.fps > 0 else 0.1
     end = info.start_time + info.duration + slack
     count = 0
     most = info.frames + _CLAIM_SLACK_FRAMES
-    for frame in _decoded(container, stream, unneeded):
+    for frame in _decoded(container, stream, choose):
         if frame.width * frame.height > limit:
             raise MediaTooLargeError(
                 f"video {origin} has a {frame.width}×{frame.height} frame, over the "
@@ -720,13 +780,19 @@ def _frames(
         yield frame
 
 
-def _decoded(container: Any, stream: Any, unneeded: Callable[[Any], bool] | None) -> Iterator[Any]:
-    if unneeded is None:
+def _decoded(container: Any, stream: Any, choose: Callable[[Any], str] | None) -> Iterator[Any]:
+    """Decoded frames; `choose(packet)` says per packet: FEED it, SKIP its frame if nothing
+    refers to it, or DRAIN: hand out the frames the decoder holds and end (a seek follows)."""
+    if choose is None:
         yield from container.decode(stream)
         return
     context = stream.codec_context
     for packet in container.demux(stream):
-        context.skip_frame = "NONREF" if unneeded(packet) else "DEFAULT"
+        how = choose(packet)
+        if how == DRAIN:
+            yield from context.decode(None)
+            return
+        context.skip_frame = "NONREF" if how == SKIP else "DEFAULT"
         yield from packet.decode()
 
 
