@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import av
@@ -250,3 +251,24 @@ def test_every_frame_of_the_b_frame_clip_is_sampled_as_itself_after_another() ->
         (frame,) = video.frames(1, start=(index - 1.5) / B_RATE, end=(index + 1) / B_RATE)
         assert round((frame.timestamp or 0) * B_RATE) == index - 1
         assert _read_number(frame.to_pil()) == index - 1
+
+
+def test_two_decoders_landing_on_one_frame_fall_back_to_one_decoder(fixtures_dir: Path) -> None:
+    # vfr.mp4 remuxed to MPEG-TS: no keyframe index, so the times are split in two stretches,
+    # one per decoder. Frames start at 0, 0.1, 0.15, 0.4, 0.45 s; times 0, 0.15 | 0.3, 0.45:
+    # the frame at 0.15 s is still shown at 0.3 s, so both decoders return it. One decoder in
+    # order takes the next frame for 0.3 s instead (within a frame of it): 4 distinct frames.
+    with av.open(str(fixtures_dir / "vfr.mp4")) as source, io.BytesIO() as buffer:
+        with av.open(buffer, "w", format="mpegts") as out:
+            stream = out.add_stream_from_template(source.streams.video[0])
+            for packet in source.demux(source.streams.video[0]):
+                if packet.size:
+                    packet.stream = stream
+                    out.mux(packet)
+        clip = buffer.getvalue()
+    frames = Video(clip).frames(4, start=0.0, end=0.6)
+    assert [round(f.timestamp or 0, 3) for f in frames] == [0.0, 0.15, 0.4, 0.45]
+    # times 0.1, 0.175 | 0.25, 0.325 in [0.1, 0.4): in order, the frames after 0.15 s start
+    # at 0.4 s, past the range, so two distinct frames are all it holds
+    frames = Video(clip).frames(4, start=0.1, end=0.4)
+    assert [round(f.timestamp or 0, 3) for f in frames] == [0.1, 0.15]

@@ -215,9 +215,10 @@ def sample(
     are returned once, so the result may be shorter than `times`. With `window=(start, end)`
     only frames starting in [start, end) are taken.
 
-    The times are split into runs decoded in parallel threads, each with its own decoder (GOPs
-    are independent; PyAV releases the GIL while FFmpeg decodes). `jpeg_quality` also encodes
-    each frame as JPEG in its thread (`Frame.jpeg`).
+    The times are grouped by the keyframe they decode from, and the groups handed in order to
+    one decoder per core as each comes free (GOPs are independent; PyAV releases the GIL while
+    FFmpeg decodes). `jpeg_quality` also encodes each frame as JPEG in its thread
+    (`Frame.jpeg`).
     """
     size = fit_size(info.width, info.height, max_side, max_pixels)
     low, high = window if window is not None else (0.0, math.inf)
@@ -262,6 +263,17 @@ def sample(
                 work(first)
                 for helper in helpers:
                     helper.result()
+    out, collided = _in_order(results, high)
+    if collided and exact and len(tasks) > 1:  # one decoder steps past a shared frame: no loss
+        with _opened(src, origin) as container:
+            decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, 1)
+            out, _ = _in_order([decoding.take(list(times), jpeg_quality)], high)
+    return out
+
+
+def _in_order(results: list[list[tuple[int, Frame]]], high: float) -> tuple[list[Frame], bool]:
+    """The tasks' frames in order, each once, none starting at or past `high`; and whether two
+    tasks ended on one frame."""
     out: list[Frame] = []
     last_pts: int | None = None
     collided = False
@@ -274,30 +286,11 @@ def sample(
                 break  # the first frame after a time can lie past the range's end
             last_pts = pts
             out.append(frame)
-    if collided and exact and len(tasks) > 1:  # one decoder steps past a shared frame: no loss
-        return _sequential(src, info, origin, times, exact, size, pixel_limit, jpeg_quality, low)
-    return out
+    return out, collided
 
 
 def _part(times: Sequence[float], index: int, count: int) -> list[float]:
     return list(times[index * len(times) // count : (index + 1) * len(times) // count])
-
-
-def _sequential(
-    src: Source,
-    info: VideoInfo,
-    origin: str,
-    times: Sequence[float],
-    exact: bool,
-    size: tuple[int, int],
-    pixel_limit: int | None,
-    jpeg_quality: int | None,
-    low: float,
-) -> list[Frame]:
-    """All the times on one decoder, in order (what parallel tasks fall back to)."""
-    with _opened(src, origin) as container:
-        decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, 1)
-        return [frame for _, frame in decoding.take(list(times), jpeg_quality)]
 
 
 def _keyframe_seconds(container: Any, info: VideoInfo) -> list[float]:
