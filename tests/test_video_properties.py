@@ -272,3 +272,17 @@ def test_two_decoders_landing_on_one_frame_fall_back_to_one_decoder(fixtures_dir
     # at 0.4 s, past the range, so two distinct frames are all it holds
     frames = Video(clip).frames(4, start=0.1, end=0.4)
     assert [round(f.timestamp or 0, 3) for f in frames] == [0.1, 0.15]
+
+
+def test_keyframe_times_are_when_keyframes_are_shown(fixtures_dir: Path) -> None:
+    # an MP4 index holds decode times, a B-frame delay before the times frames are shown
+    for clip in (B_CLIP, (fixtures_dir / "clip.mkv").read_bytes()):
+        with av.open(io.BytesIO(clip)) as container:
+            stream = container.streams.video[0]
+            ticks = video_codec._keyframe_ticks(stream)
+            shown = [frame.pts for frame in container.decode(stream) if frame.key_frame]
+        assert ticks == shown
+    info = Video(B_CLIP)._source_and_info(None)[1]
+    with av.open(io.BytesIO(B_CLIP)) as container:
+        seconds = video_codec._keyframe_seconds(container, info)
+    assert [round(t * B_RATE) for t in seconds] == [0, B_GOP, 2 * B_GOP]

@@ -297,11 +297,20 @@ def _keyframe_seconds(container: Any, info: VideoInfo) -> list[float]:
     """Keyframe times (seconds from the start) from the container's index, [] without one."""
     stream = container.streams.video[0]
     base = stream.time_base
-    return sorted(
-        float(entry.timestamp * base) - info.start_time
-        for entry in stream.index_entries
-        if entry.is_keyframe
-    )
+    return [float(tick * base) - info.start_time for tick in _keyframe_ticks(stream)]
+
+
+def _keyframe_ticks(stream: Any) -> list[int]:
+    """Keyframe presentation times from the container's index, in the stream's time base.
+
+    An MP4 index holds decode times, earlier than presentation times by the B-frame delay
+    (the first keyframe is decoded before 0 and shown at 0): shifted by that delay."""
+    ticks = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe)
+    start = stream.start_time
+    if ticks and start is not None and ticks[0] < start:
+        delay = start - ticks[0]
+        ticks = [tick + delay for tick in ticks]
+    return ticks
 
 
 def _gop_groups(times: Sequence[float], keys: list[float]) -> list[list[float]]:
@@ -555,7 +564,7 @@ class _Sampler:
         self._coverable = True
         self.base = stream.time_base
         # Keyframe times from the container index (MP4 sample tables, MKV cues), when it has one.
-        self.keys = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe)
+        self.keys = _keyframe_ticks(stream)
         self.nominal = 1 / info.fps if info.fps > 0 else 0.04
         self._decoded: Iterator[Any] | None = None
         self._ahead: Any = None  # a frame read past the last time, kept for the next one
