@@ -63,7 +63,7 @@ _CLAIM_SLACK_FRAMES = 2
 # Parallel sampling runs at most (each holds one decoder's frames in memory).
 _MAX_WORKERS = 4
 # What `_decoded` does with a packet.
-FEED, SKIP, DRAIN = "feed", "skip", "drain"
+_FEED, _SKIP, _DRAIN = "feed", "skip", "drain"
 # Containers whose packets carry presentation times (AVI's are in decode order).
 _PTS_MIMES = frozenset(VIDEO_MIMES - {"video/x-msvideo"})
 
@@ -693,9 +693,9 @@ class _Sampler:
             # holds all it needs to show them (B-frames make it hold some back until it has
             # decoded the next reference, which no time here asks for).
             self._drained = True
-            return DRAIN
+            return _DRAIN
         self._cover(packet)
-        return SKIP if self._unneeded(packet) else FEED
+        return _SKIP if self._unneeded(packet) else _FEED
 
     def _cover(self, packet: Any) -> None:
         """Extend the stretch of time, from the keyframe a seek landed on, that the packets
@@ -783,18 +783,18 @@ def _frames(
 
 
 def _decoded(container: Any, stream: Any, choose: Callable[[Any], str] | None) -> Iterator[Any]:
-    """Decoded frames; `choose(packet)` says per packet: FEED it, SKIP its frame if nothing
-    refers to it, or DRAIN: hand out the frames the decoder holds and end (a seek follows)."""
+    """Decoded frames; `choose(packet)` says per packet: _FEED it, _SKIP its frame if nothing
+    refers to it, or _DRAIN: hand out the frames the decoder holds and end (a seek follows)."""
     if choose is None:
         yield from container.decode(stream)
         return
     context = stream.codec_context
     for packet in container.demux(stream):
         how = choose(packet)
-        if how == DRAIN:
+        if how == _DRAIN:
             yield from context.decode(None)
             return
-        context.skip_frame = "NONREF" if how == SKIP else "DEFAULT"
+        context.skip_frame = "NONREF" if how == _SKIP else "DEFAULT"
         yield from packet.decode()
 
 
