@@ -10,13 +10,27 @@ Rows carry the media as `bytes` (with `path`, as `read_binary_files(include_path
 or as a `source`/`path`/`url` column to read or fetch; an `id` and a `prompt` column are used when
 present. Output rows are flat: id, source, hash, model, prompt, caption, error_type,
 error_message, attempts, latency, prompt_tokens, completion_tokens. Write them with Ray Data's
-own writers (`write_parquet`, `write_json`). Ray does not resume a run: filter the done ids out
-of the input (`ds.filter`) before a second pass.
+own writers (`write_parquet`, `write_json`).
+
+Resuming: `caption_dataset(ds, ..., done=earlier)` leaves out the rows whose id the earlier output
+already holds, so a second pass (written to a new folder) after a crash or a partial pass
+captions only what is missing, and no id has two successful records across the passes. `earlier`
+is what Ray Data's writers made (a folder of Parquet or JSON lines files, searched recursively,
+or one file; a local path or a URI such as s3://bucket/out/; an `mmkit caption --out` file works
+too) or an iterable of ids. As with `mmkit caption`, an id whose earlier record is an error
+counts as done unless `retry_failed=True`, which captions it again (its old error record stays
+in the earlier folder: prefer the success when merging); a success in any file counts as done.
+Only the ids are read, in the driver, before any actor starts; the rows are dropped by a
+`map_batches` step in the workers. Ids are compared, not content: a file changed under the same
+id is not captioned again. `done_ids(earlier)` gives the set, e.g. to resume from several
+passes: `done=done_ids(out1) | done_ids(out2)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mmkit.caption.encode import Encoded, Failed, Job, Unchanged, encode_job
@@ -90,19 +104,47 @@ def _rows(batch: dict[str, Any]) -> list[tuple[str, str, bytes | None, str | Non
     """(id, source, bytes or None, prompt) for each row of a batch in Ray's numpy format."""
     columns = {name: list(values) for name, values in batch.items()}
     size = len(next(iter(columns.values()), []))
-    source_column = next((c for c in ("path", "source", "url") if c in columns), None)
+    source_column = _source_column(columns)
     if source_column is None and "bytes" not in columns:
         raise ConfigError(
             f"rows need a 'bytes' column or one of 'path', 'source', 'url'; got {sorted(columns)}"
         )
     out = []
-    for n in range(size):
+    for n, row_id in enumerate(_ids(columns, size, source_column)):
         source = str(columns[source_column][n]) if source_column else f"row {n}"
         data = columns["bytes"][n] if "bytes" in columns else None
-        row_id = str(columns["id"][n]) if "id" in columns else source
         prompt = columns["prompt"][n] if "prompt" in columns else None
         out.append((row_id, source, bytes(data) if data is not None else None, prompt or None))
     return out
+
+
+def _source_column(columns: dict[str, Any]) -> str | None:
+    return next((c for c in ("path", "source", "url") if c in columns), None)
+
+
+def _ids(columns: dict[str, Any], size: int, source_column: str | None) -> list[str]:
+    """Each row's id, as its output record has it: the `id` column, else the source."""
+    if "id" in columns:
+        return [str(v) for v in columns["id"]]
+    if source_column is not None:
+        return [str(v) for v in columns[source_column]]
+    return [f"row {n}" for n in range(size)]
+
+
+def _drop_done(batch: dict[str, Any], done: frozenset[str]) -> dict[str, Any]:
+    """The rows of a batch (numpy format) whose id is not in `done`."""
+    import numpy as np
+
+    size = len(next(iter(batch.values()), []))
+    source_column = _source_column(batch)
+    if "id" not in batch and source_column is None:
+        raise ConfigError(
+            "done= needs rows with an 'id' column or one of 'path', 'source', 'url' to match "
+            f"them with the earlier output; got {sorted(batch)}"
+        )
+    ids = _ids(batch, size, source_column)
+    keep = np.fromiter((i not in done for i in ids), dtype=bool, count=size)
+    return {name: values[keep] for name, values in batch.items()}
 
 
 def _column(record: Record, name: str) -> Any:
@@ -121,12 +163,27 @@ def caption_dataset(
     actors: int = 2,
     batch_size: int = 64,
     num_cpus: float = 1.0,
+    done: str | os.PathLike[str] | Iterable[Any] | None = None,
     **options: Any,
 ) -> Any:
-    """`ds` captioned: one output row per input row. `actors` Ray actors, each reserving
-    `num_cpus`, each send up to `concurrency` requests at once; other keywords are
-    CaptionOptions' (model, prompt, max_side, ...)."""
-    CaptionOptions(**{**options, "workers": 0})  # bad options fail here, not in every actor
+    """`ds` captioned: one output row per input row (but those `done` leaves out). `actors` Ray
+    actors, each reserving `num_cpus`, each send up to `concurrency` requests at once; other
+    keywords are CaptionOptions' (model, prompt, max_side, retry_failed, ...).
+
+    `done`: earlier output (a path) or ids (an iterable) whose rows are left out, to resume a
+    run; earlier errors count as done unless `retry_failed=True` (see the module docstring). A
+    bad `done` raises ConfigError here, before anything runs."""
+    checked = CaptionOptions(**{**options, "workers": 0})  # bad options fail here, not in actors
+    if done is not None:
+        skip = done_ids(done, retry_failed=checked.retry_failed)
+        if skip:
+            ds = ds.map_batches(
+                _drop_done,
+                fn_kwargs={"done": skip},
+                batch_size=batch_size,
+                batch_format="numpy",
+                num_cpus=num_cpus,
+            )
     return ds.map_batches(
         Captioner,
         fn_constructor_kwargs=options,
@@ -135,3 +192,167 @@ def caption_dataset(
         batch_format="numpy",
         num_cpus=num_cpus,
     )
+
+
+# --- done ids ----------------------------------------------------------------------------------
+
+_SUFFIXES = (".parquet", ".json", ".jsonl")
+_BATCH = 65_536
+
+
+def done_ids(
+    done: str | os.PathLike[str] | Iterable[Any], *, retry_failed: bool = False
+) -> frozenset[str]:
+    """The ids `caption_dataset(..., done=done)` leaves out: those of the records in earlier
+    output (a file, or a folder of Parquet / JSON lines files, searched recursively; a local
+    path or a URI pyarrow opens, like s3://bucket/captions/), the errors among them only when
+    `retry_failed` is false; or the ids of an iterable, as str. Raises ConfigError for a
+    missing path, an unreadable file or one without an `id`."""
+    if isinstance(done, (str, os.PathLike)):
+        return _done_in(os.fspath(done), retry_failed)
+    if isinstance(done, (bytes, bytearray)) or not isinstance(done, Iterable):
+        raise ConfigError(
+            f"done= takes a path to earlier output or an iterable of ids; got {type(done).__name__}"
+        )
+    return frozenset(str(i.as_py() if hasattr(i, "as_py") else i) for i in done)
+
+
+def _done_in(done: str, retry_failed: bool) -> frozenset[str]:
+    try:
+        import pyarrow.fs as pafs
+    except ImportError:
+        raise ConfigError("done= needs pyarrow: pip install 'mmkit[ray]'") from None
+    if "://" in done:
+        try:
+            fs, root = pafs.FileSystem.from_uri(done)
+        except Exception as exc:  # pyarrow's own error kinds
+            raise ConfigError(f"done={done}: cannot open it ({exc})") from None
+    else:
+        fs, root = pafs.LocalFileSystem(), os.path.abspath(done)
+    captioned: set[str] = set()
+    failed: set[str] = set()
+    for file in _output_files(fs, root, done):
+        shown = done.rstrip("/") + file[len(root.rstrip("/")) :]  # as the caller wrote it
+        for item_id, ok in _records(fs, file, shown):
+            (captioned if ok else failed).add(item_id)
+    return frozenset(captioned if retry_failed else captioned | failed)
+
+
+def _output_files(fs: Any, root: str, done: str) -> list[str]:
+    """The files to read: `root` itself, or the output files under the folder `root`."""
+    import pyarrow.fs as pafs
+
+    try:
+        info = fs.get_file_info(root)
+        if info.type == pafs.FileType.File:
+            return [root]
+        if info.type != pafs.FileType.Directory:
+            raise ConfigError(
+                f"done={done}: no such file or folder; pass the folder an earlier pass wrote "
+                "(write_parquet or write_json), or leave done= out on a first pass"
+            )
+        found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    except OSError as exc:
+        raise ConfigError(f"done={done}: cannot list it ({exc})") from None
+    prefix = root.rstrip("/") + "/"
+    files = sorted(
+        f.path
+        for f in found
+        if f.type == pafs.FileType.File
+        and f.path.lower().endswith(_SUFFIXES)
+        # pyarrow and Ray skip these when reading a folder (unfinished or metadata files)
+        and not any(part.startswith((".", "_")) for part in f.path[len(prefix) :].split("/"))
+    )
+    if not files:
+        raise ConfigError(
+            f"done={done}: the folder holds no .parquet, .json or .jsonl files; pass the folder "
+            "an earlier pass wrote (write_parquet or write_json), or leave done= out if it "
+            "wrote nothing"
+        )
+    return files
+
+
+def _records(fs: Any, file: str, shown: str) -> Iterator[tuple[str, bool]]:
+    """(id, captioned?) of each record in a Parquet or JSON lines file: a record is an error
+    when its `error_type` (caption_dataset's output) or `error` (mmkit caption's) is set."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        with fs.open_input_file(file) as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ConfigError(f"done={shown}: cannot read it ({exc})") from None
+    if not magic:
+        return  # an empty file holds no records
+    if magic == b"PAR1":
+        batches = _parquet_batches(fs, file, shown)
+    else:
+        batches = _json_batches(fs, file, shown)
+    for batch in batches:
+        ids = batch.column("id")
+        if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
+            ids = pc.cast(ids, pa.string())
+        ok = [True] * batch.num_rows
+        for name in ("error_type", "error"):
+            if name in batch.schema.names:
+                unset = pc.is_null(batch.column(name)).to_pylist()
+                ok = [a and b for a, b in zip(ok, unset, strict=True)]
+        for item_id, captioned in zip(ids.to_pylist(), ok, strict=True):
+            if item_id is not None:
+                yield item_id, captioned
+
+
+def _unreadable(file: str, kind: str, exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"done={file} is not a readable {kind} file ({exc}); if a crashed pass left it "
+        "half-written, delete it (its rows are then captioned again), else move it out of "
+        "the folder"
+    )
+
+
+def _no_id(file: str) -> ConfigError:
+    return ConfigError(
+        f"done={file} has no 'id' column, so it is not caption output; move it out of the "
+        "folder, or pass the ids themselves (done=[...])"
+    )
+
+
+def _parquet_batches(fs: Any, file: str, shown: str) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    with fs.open_input_file(file) as source:
+        try:
+            reader = pq.ParquetFile(source)
+        except Exception as exc:  # pyarrow's own error kinds
+            raise _unreadable(shown, "Parquet", exc) from None
+        names = reader.schema_arrow.names
+        if "id" not in names:
+            raise _no_id(shown)
+        columns = ["id", *(c for c in ("error_type", "error") if c in names)]
+        batches = reader.iter_batches(batch_size=_BATCH, columns=columns)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except Exception as exc:  # pyarrow's own error kinds
+                raise _unreadable(shown, "Parquet", exc) from None
+            yield batch
+
+
+def _json_batches(fs: Any, file: str, shown: str) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    error = pa.struct([("type", pa.string()), ("message", pa.string())])
+    schema = pa.schema([("id", pa.string()), ("error_type", pa.string()), ("error", error)])
+    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        with fs.open_input_file(file) as f:
+            table = pj.read_json(f, parse_options=parse)
+    except Exception as exc:  # pyarrow's own error kinds
+        raise _unreadable(shown, "JSON lines", exc) from None
+    if table.num_rows and table.column("id").null_count == table.num_rows:
+        raise _no_id(shown)
+    yield from table.to_batches()
