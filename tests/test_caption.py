@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import random
 import shutil
 import signal
@@ -14,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import make_images, serve_folder
+from helpers import make_images, serve_folder, wait_until
 
 import mmkit.caption as caption
 from mmkit.caption.store import JsonlStore
@@ -336,6 +339,19 @@ def caption_command(folder: Path, out: Path, server: RunningServer, *extra: str)
     ]
 
 
+def _group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+
+
 def test_runs_killed_at_random_points_end_with_one_record_per_item(tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     make_images(folder, 60, size=(16, 16))
@@ -347,7 +363,9 @@ def test_runs_killed_at_random_points_end_with_one_record_per_item(tmp_path: Pat
         for _ in range(4):
             have = len(out.read_bytes().splitlines()) if out.exists() else 0
             kill_after = have + draw.randint(1, (60 - have) // 3)  # records, then a random pause
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            process = subprocess.Popen(  # its own process group: the run and all it started
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and process.poll() is None:
                 if out.exists() and out.read_bytes().count(b"\n") >= kill_after:
@@ -356,6 +374,10 @@ def test_runs_killed_at_random_points_end_with_one_record_per_item(tmp_path: Pat
             time.sleep(draw.uniform(0, 0.06))
             process.send_signal(signal.SIGKILL)
             process.wait()
+            try:  # its encoding processes notice the run is gone and end too
+                assert wait_until(functools.partial(_group_gone, process.pid), timeout=15)
+            finally:
+                _kill_group(process.pid)
             lines = out.read_bytes().splitlines(keepends=True)
             whole = [json.loads(line) for line in lines if line.endswith(b"\n")]
             by_id(whole)  # never two records for one id, even right after a kill

@@ -9,7 +9,10 @@ raises for one bad item.
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +69,30 @@ class Failed:
 Outcome = Encoded | Unchanged | Failed
 
 _settings: EncodeSettings | None = None
+_WATCH_SECONDS = 1.0
 
 
-def init_worker(settings: EncodeSettings) -> None:
-    """Pool initializer: keep the run's settings; Ctrl-C is the parent's to handle."""
+def init_worker(settings: EncodeSettings, run_pid: int | None = None) -> None:
+    """Pool initializer: keep the run's settings; Ctrl-C is the parent's to handle; and end
+    with the run's process (`run_pid`) if it dies without closing the pool (killed, OOM)."""
     global _settings
     _settings = settings
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if run_pid is not None:
+        threading.Thread(target=_exit_with, args=(run_pid,), daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """A pool worker waits on its task queue forever once the run is gone (the queue's other
+    end lives on in the worker itself): look for the run once a second instead."""
+    while True:
+        time.sleep(_WATCH_SECONDS)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid went to another user's process: the run is gone
+            os._exit(1)
 
 
 def run_job(job: Job) -> Outcome:

@@ -421,7 +421,10 @@ def _pool(workers: int, settings: EncodeSettings) -> concurrent.futures.Executor
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(settings,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(settings, os.getpid()),
     )
 
 
