@@ -30,6 +30,24 @@ from mmkit.errors import ConfigError
 
 FSYNC_EVERY = 1.0  # seconds
 
+# A content hash as the index holds it: "sha256:<hex>" as its 32 bytes (65 bytes of memory
+# instead of 120: the index has one per item, and a run may list millions), else as written.
+_Hash = bytes | str | None
+_SHA256 = "sha256:"
+
+
+def _pack(value: Any) -> _Hash:
+    if isinstance(value, str) and value.startswith(_SHA256) and len(value) == 71:
+        try:
+            return bytes.fromhex(value[7:])
+        except ValueError:
+            return value
+    return value if isinstance(value, str) else None
+
+
+def _unpack(value: _Hash) -> str | None:
+    return _SHA256 + value.hex() if isinstance(value, bytes) else value
+
 
 class JsonlStore:
     """Records in a JSONL file: `status(id)`, `append(record)`, `close()`."""
@@ -37,7 +55,7 @@ class JsonlStore:
     def __init__(self, path: Path, *, retry_failed: bool = False, read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
-        self._last: dict[str, tuple[bool, str | None, int]] = {}  # id -> (ok, hash, line)
+        self._last: dict[str, tuple[bool, _Hash, int]] = {}  # id -> (ok, hash, line)
         self._lines = 0
         self._stale = False  # some id has an older record to remove
         self._fd: int | None = None
@@ -56,7 +74,7 @@ class JsonlStore:
     def status(self, item_id: str) -> tuple[bool, str | None] | None:
         """(captioned?, content hash) of the id's record, or None when it has none."""
         found = self._last.get(item_id)
-        return None if found is None else (found[0], found[1])
+        return None if found is None else (found[0], _unpack(found[1]))
 
     def failed_ids(self) -> list[str]:
         return [i for i, (ok, _, _) in self._last.items() if not ok]
@@ -88,7 +106,7 @@ class JsonlStore:
             if item_id in self._last:
                 self._stale = True
             error = data.get("error")
-            self._last[item_id] = (error is None, data.get("hash"), number)
+            self._last[item_id] = (error is None, _pack(data.get("hash")), number)
             good_end += len(line)
         self._lines = number + 1
 
@@ -132,7 +150,7 @@ class JsonlStore:
             view = view[written:]
         if record.id in self._last:
             self._stale = True
-        self._last[record.id] = (record.ok, record.hash, self._lines)
+        self._last[record.id] = (record.ok, _pack(record.hash), self._lines)
         self._lines += 1
         if time.monotonic() - self._synced >= FSYNC_EVERY:
             self.sync()
