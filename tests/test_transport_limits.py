@@ -207,48 +207,11 @@ def test_an_equal_key_dying_does_not_stop_the_scrubbing_of_a_live_one(
 # --- performance paths: encoding off the event loop, dicts remembered -------------------------
 
 
-def test_the_async_client_encodes_media_off_the_event_loop(
-    monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
-) -> None:
-    import asyncio
-    import threading
-
-    import mmkit.transport.client as client_module
-    from mmkit import Message
-
-    threads: list[str] = []
-    from mmkit.transport.prepared import build_body as real
-
-    def recording(*args: Any, **kwargs: Any) -> bytes:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(client_module, "build_body", recording)
-    answer = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
-
-    async def main() -> list[str]:
-        async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
-            photo = [Message.user("hi", image=fixtures_dir / "photo.jpg")]
-            await c.chat(photo)
-            other = [Message.user("hi", image=fixtures_dir / "rgba.png")]
-            pieces = [p async for p in c.stream(other)]
-            await c.chat("a bare prompt: nothing to encode")
-            await c.chat(photo)  # encoded for this target already
-            return pieces
-
-    asyncio.run(main())
-    loop_thread = threading.main_thread().name
-    # the first try of each media call runs on the loop and stops before any work (the
-    # part is not encoded yet); the build that encodes runs in an encoder thread
-    assert threads[0] == loop_thread and threads[1].startswith("mmkit-encode"), threads
-    assert threads[2] == loop_thread and threads[3].startswith("mmkit-encode"), threads
-    # a bare prompt, or parts encoded before, are not worth a thread hop: built on the loop
-    assert threads[4:] == [loop_thread, loop_thread], threads
-
-
-def _threads_building_bodies(monkeypatch: pytest.MonkeyPatch, calls: list[Any]) -> list[str]:
-    """The thread each AsyncClient body build ran in (a tried and abandoned one included)."""
+def _threads_building_bodies(
+    monkeypatch: pytest.MonkeyPatch, calls: list[Any], streamed: frozenset[int] = frozenset()
+) -> list[str]:
+    """The thread each AsyncClient body build ran in (a tried and abandoned one included), for
+    `chat(messages)` per call (`stream(messages)` for the indices in `streamed`)."""
     import asyncio
     import threading
 
@@ -267,11 +230,36 @@ def _threads_building_bodies(monkeypatch: pytest.MonkeyPatch, calls: list[Any]) 
 
     async def main() -> None:
         async with AsyncClient("m", base_url="http://x.test/v1", transport=transport) as c:
-            for messages in calls:
-                await c.chat(messages)
+            for index, messages in enumerate(calls):
+                if index in streamed:
+                    async for _ in c.stream(messages):
+                        pass
+                else:
+                    await c.chat(messages)
 
     asyncio.run(main())
     return threads
+
+
+def test_the_async_client_encodes_media_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
+) -> None:
+    import threading
+
+    from mmkit import Message
+
+    photo = [Message.user("hi", image=fixtures_dir / "photo.jpg")]
+    other = [Message.user("hi", image=fixtures_dir / "rgba.png")]
+    bare = "a bare prompt: nothing to encode"
+    # photo, then other streamed, the bare prompt, and photo again (encoded for this target)
+    threads = _threads_building_bodies(monkeypatch, [photo, other, bare, photo], frozenset({1}))
+    loop_thread = threading.main_thread().name
+    # the first try of each media call runs on the loop and stops before any work (the
+    # part is not encoded yet); the build that encodes runs in an encoder thread
+    assert threads[0] == loop_thread and threads[1].startswith("mmkit-encode"), threads
+    assert threads[2] == loop_thread and threads[3].startswith("mmkit-encode"), threads
+    # a bare prompt, or parts encoded before, are not worth a thread hop: built on the loop
+    assert threads[4:] == [loop_thread, loop_thread], threads
 
 
 def test_dicts_remembered_from_an_earlier_call_are_built_on_the_loop(

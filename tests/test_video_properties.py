@@ -284,5 +284,6 @@ def test_keyframe_times_are_when_keyframes_are_shown(fixtures_dir: Path) -> None
         assert ticks == shown
     info = Video(B_CLIP)._source_and_info(None)[1]
     with av.open(io.BytesIO(B_CLIP)) as container:
-        seconds = video_codec._keyframe_seconds(container, info)
+        stream = container.streams.video[0]
+        seconds = video_codec._keyframe_seconds(stream, video_codec._keyframe_ticks(stream), info)
     assert [round(t * B_RATE) for t in seconds] == [0, B_GOP, 2 * B_GOP]
