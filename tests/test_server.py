@@ -627,7 +627,7 @@ def test_missing_extra_is_a_config_error() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     ).stdout
-    assert out.startswith("ConfigError") and "pip install 'mmkit[server]'" in out
+    assert out.startswith("ConfigError") and "pip install 'mmkit-chat[server]'" in out
 
 
 # --- the event loop and connection limits ------------------------------------------------------
