@@ -34,6 +34,7 @@ from mmkit import formats
 from mmkit.errors import (
     AuthError,
     BadRequestError,
+    ConnectionError,
     InvalidOptionError,
     NotFoundError,
     RateLimitError,
@@ -97,6 +98,7 @@ _TIMEOUT_PHASES: dict[type[Exception], str] = {
 }
 _Client = TypeVar("_Client", bound="_BaseClient")
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=BaseException)
 
 
 class ClientOptions(TypedDict, total=False):
@@ -452,6 +454,15 @@ class _BaseClient:
                 status=None,
                 **where,
             )
+        if isinstance(exc, httpx.ConnectError):  # nothing listens there, or it is unreachable
+            refused = _cause(exc, ConnectionRefusedError) is not None
+            why = "the connection was refused: nothing listens there" if refused else detail
+            return ConnectionError(
+                f"{self._where()}: could not connect to {_shown(call.url)} ({why}); is the "
+                "server running? Start it, or check base_url= and your network",
+                status=None,
+                **where,
+            )
         if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
             return ServerError(
                 f"{self._where()}: the connection failed or was dropped "
@@ -473,6 +484,11 @@ class _BaseClient:
 
 # How much of a server's error text an exception shows (cut after the key is scrubbed).
 _SHOWN = 500
+
+
+def _shown(url: httpx.URL) -> str:
+    """The URL without its query: scheme, host, port and path."""
+    return str(url.copy_with(query=None, fragment=None))
 
 
 def _cap(value: float | None, remaining: float) -> float:
@@ -509,11 +525,17 @@ def _check_cap(value: Any) -> int:
 
 def _unresolved(exc: BaseException) -> socket.gaierror | None:
     """The DNS failure behind a connection error, if that is what it was."""
+    return _cause(exc, socket.gaierror)
+
+
+def _cause(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The `kind` error behind `exc`, if there is one (anyio hides a refusal behind "All
+    connection attempts failed")."""
     seen: BaseException | None = exc
-    for _ in range(8):  # httpx wraps httpcore, which wraps the socket error
+    for _ in range(8):  # httpx wraps httpcore, which wraps anyio's or the socket's error
         if seen is None:
             return None
-        if isinstance(seen, socket.gaierror):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
