@@ -24,6 +24,8 @@ from mmkit.transport.reply import (
     AsyncStream,
     ChatCompletion,
     ChatCompletionChunk,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
     ChunkChoice,
     CompletionUsage,
     Delta,
@@ -262,7 +264,20 @@ class _Chunks:
             completion_tokens=reply.usage.completion_tokens,
             total_tokens=reply.usage.total_tokens,
         )
-        return self._chunk(Delta(), reply.finish_reason, usage)
+        # the whole tool calls in one delta each: joined by index, as a client does, they are
+        # what the server sent in pieces
+        calls = [
+            ChoiceDeltaToolCall(
+                index=index,
+                id=call.id,
+                type=call.type,
+                function=ChoiceDeltaToolCallFunction(
+                    name=call.function.name, arguments=call.function.arguments
+                ),
+            )
+            for index, call in enumerate(reply.tool_calls)
+        ]
+        return self._chunk(Delta(tool_calls=calls or None), reply.finish_reason, usage)
 
     def _chunk(
         self, delta: Delta, finish: str | None, usage: CompletionUsage | None
