@@ -19,6 +19,13 @@ LOOPBACK = mmkit.FetchPolicy(allow_private=("127.0.0.1",))
 HEARD = 'text "Transcribe"; audio 1.0 s 16 kHz mono'  # the echo server decoded the WAV
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_completion_pools() -> Iterator[None]:
+    """completion() keeps its connection pools for the process: close them with this module."""
+    yield
+    mmkit.transport.close_clients()
+
+
 @pytest.fixture(scope="module")
 def media(fixtures_dir: Path) -> Iterator[str]:
     """The fixtures over HTTP on 127.0.0.1: a private address, refused by the default policy."""

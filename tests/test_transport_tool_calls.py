@@ -117,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_completion_pools() -> Iterator[None]:
+    """completion() keeps its connection pools for the process: close them with this module."""
+    yield
+    mmkit.transport.close_clients()
+
+
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
