@@ -7,6 +7,7 @@ from mmkit.errors import (
     BadRequestError,
     BlockedURLError,
     ConfigError,
+    ConnectionError,
     FetchError,
     InvalidMediaError,
     InvalidOptionError,
@@ -26,6 +27,7 @@ from mmkit.parts import Audio, Image, Text, Video
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from mmkit.media.fetch import FetchPolicy
     from mmkit.transport import AsyncClient, Client, Reply, Timeout, acompletion, completion
 
 # The transport loads httpx: it is imported on first use so `import mmkit` stays fast.
@@ -37,6 +39,10 @@ def __getattr__(name: str) -> Any:
         import mmkit.caption
 
         return mmkit.caption
+    if name == "FetchPolicy":  # the guarded fetch (sockets, address checks) loads on use
+        from mmkit.media.fetch import FetchPolicy
+
+        return FetchPolicy
     if name in _LAZY:
         import mmkit.transport
 
@@ -52,7 +58,9 @@ __all__ = [
     "BlockedURLError",
     "Client",
     "ConfigError",
+    "ConnectionError",
     "FetchError",
+    "FetchPolicy",
     "Image",
     "InvalidMediaError",
     "InvalidOptionError",

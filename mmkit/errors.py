@@ -99,6 +99,11 @@ class TimeoutError(TransportError):  # shadows the builtin on purpose: mmkit.Tim
     """The server did not connect or answer in time."""
 
 
+class ConnectionError(TransportError):  # shadows the builtin on purpose: mmkit.ConnectionError
+    """No connection could be made: refused (nothing listens there), unreachable, or TLS failed.
+    Retried like a dropped connection: a server that is restarting refuses for a moment."""
+
+
 _E = TypeVar("_E", bound=MmkitError)
 
 
@@ -117,6 +122,7 @@ __all__ = [
     "BadRequestError",
     "BlockedURLError",
     "ConfigError",
+    "ConnectionError",
     "FetchError",
     "InvalidMediaError",
     "InvalidOptionError",
