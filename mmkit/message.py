@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmkit.errors import InvalidOptionError, MmkitError, with_where
-from mmkit.parts import Audio, Image, Text, Video, _refuse_unknown
+from mmkit.parts import Audio, Image, Text, Video, refuse_unknown
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 Part = Annotated[Text | Image | Audio | Video, Field(discriminator="type")]
@@ -70,7 +70,7 @@ class Message(BaseModel):
         """Text (or an interleaved list of text and parts), then the media given by keyword.
         Audio is a file, URL, bytes, ... or (samples, rate); a video may be a list of frames."""
         if unknown:  # `imag=` must say "did you mean image=?", as Image(maxside=) does
-            _refuse_unknown("Message.user", unknown, _USER_KEYWORDS)
+            refuse_unknown("Message.user", unknown, _USER_KEYWORDS)
         return cls._build(
             "user",
             content,
@@ -86,7 +86,7 @@ class Message(BaseModel):
     @classmethod
     def system(cls, content: Any, *, name: str | None = None, **unknown: Any) -> Message:
         if unknown:
-            _refuse_unknown("Message.system", unknown, ("name",))
+            refuse_unknown("Message.system", unknown, ("name",))
         return cls._build("system", content, name)
 
     @classmethod

@@ -122,7 +122,7 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         import pyarrow.parquet as pq
     except ImportError:
         raise ConfigError(
-            f"reading the Parquet manifest {path} needs pyarrow: pip install 'mmkit[parquet]'"
+            f"reading the Parquet manifest {path} needs pyarrow: pip install 'mmkit-chat[parquet]'"
         ) from None
     try:
         table = pq.ParquetFile(path)

@@ -221,7 +221,7 @@ def _done_in(done: str, retry_failed: bool) -> frozenset[str]:
     try:
         import pyarrow.fs as pafs
     except ImportError:
-        raise ConfigError("done= needs pyarrow: pip install 'mmkit[ray]'") from None
+        raise ConfigError("done= needs pyarrow: pip install 'mmkit-chat[ray]'") from None
     if "://" in done:
         try:
             fs, root = pafs.FileSystem.from_uri(done)
