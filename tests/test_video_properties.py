@@ -18,6 +18,8 @@ from mmkit import Message, Video
 from mmkit.errors import MmkitError
 from mmkit.formats import get as get_format
 from mmkit.media import video as video_codec
+from mmkit.media.video import decode as video_decode
+from mmkit.media.video import sampling as video_sample
 from mmkit.testing import strategies as mst
 
 
@@ -223,8 +225,8 @@ def test_times_are_grouped_by_the_keyframe_they_decode_from() -> None:
     # keyframes at 0, 2 and 4 s: times decoding from one keyframe stay together, in order
     keys = [0.0, 2.0, 4.0]
     times = [0.0, 0.5, 1.99, 2.0, 3.5, 4.25, 9.0]
-    assert video_codec._gop_groups(times, keys) == [[0.0, 0.5, 1.99], [2.0, 3.5], [4.25, 9.0]]
-    assert video_codec._gop_groups([1.0], keys) == [[1.0]]
+    assert video_sample._gop_groups(times, keys) == [[0.0, 0.5, 1.99], [2.0, 3.5], [4.25, 9.0]]
+    assert video_sample._gop_groups([1.0], keys) == [[1.0]]
 
 
 def test_parallel_decoders_give_what_one_decoder_gives() -> None:
@@ -279,11 +281,11 @@ def test_keyframe_times_are_when_keyframes_are_shown(fixtures_dir: Path) -> None
     for clip in (B_CLIP, (fixtures_dir / "clip.mkv").read_bytes()):
         with av.open(io.BytesIO(clip)) as container:
             stream = container.streams.video[0]
-            ticks = video_codec._keyframe_ticks(stream)
+            ticks = video_decode._keyframe_ticks(stream)
             shown = [frame.pts for frame in container.decode(stream) if frame.key_frame]
         assert ticks == shown
     info = Video(B_CLIP)._source_and_info(None)[1]
     with av.open(io.BytesIO(B_CLIP)) as container:
         stream = container.streams.video[0]
-        seconds = video_codec._keyframe_seconds(stream, video_codec._keyframe_ticks(stream), info)
+        seconds = video_sample._keyframe_seconds(stream, video_decode._keyframe_ticks(stream), info)
     assert [round(t * B_RATE) for t in seconds] == [0, B_GOP, 2 * B_GOP]
