@@ -266,8 +266,7 @@ def _frames(
     `choose(packet)` may skip frames no one will look at, or end early (see `_decoded`)."""
     limit = DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     base = stream.time_base
-    slack = _CLAIM_SLACK_FRAMES / info.fps if info.fps > 0 else 0.1
-    end = info.start_time + info.duration + slack
+    end = _claimed_end(info)
     count = 0
     most = info.frames + _CLAIM_SLACK_FRAMES
     for frame in _decoded(container, stream, choose):
@@ -284,6 +283,26 @@ def _frames(
         if count > most and frame.pts * base > info.start_time + info.duration:
             return
         yield frame
+
+
+def _claimed_end(info: VideoInfo) -> float:
+    """Where the container says the video ends, with the slack a decoded stream may run past it
+    (rounding, a last long frame), in stream seconds."""
+    slack = _CLAIM_SLACK_FRAMES / info.fps if info.fps > 0 else 0.1
+    return info.start_time + info.duration + slack
+
+
+def _runs_past_claim(container: Any, info: VideoInfo) -> bool:
+    """True when a video packet starts past the duration the headers claim (an MP4 whose `mdhd`
+    says 1 s over 60 s of samples). Demuxes only, and stops at the first such packet: the
+    work is bounded by the claim, not by the file."""
+    stream = container.streams.video[0]
+    end = _claimed_end(info)
+    for packet in container.demux(stream):
+        at = packet.pts if packet.pts is not None else packet.dts  # AVI: decode times
+        if at is not None and float(at * stream.time_base) >= end:
+            return True
+    return False
 
 
 def _decoded(container: Any, stream: Any, choose: Callable[[Any], str] | None) -> Iterator[Any]:

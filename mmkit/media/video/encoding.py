@@ -13,7 +13,7 @@ from mmkit.errors import InvalidMediaError, MediaTooLargeError, MmkitError
 from mmkit.media.image import fit_size
 from mmkit.media.sniff import short_name
 from mmkit.media.video.container import _first_line, _nbytes, _opened, _read
-from mmkit.media.video.decode import _reformatter, _Sampler, _upright
+from mmkit.media.video.decode import _reformatter, _runs_past_claim, _Sampler, _upright
 from mmkit.media.video.info import (
     EncodedVideo,
     Source,
@@ -62,11 +62,21 @@ def encode(
         and info.mime in limits.mimes
         and (limits.max_bytes is None or nbytes <= limits.max_bytes)
     )
-    if as_is:
+    # The bytes go as they are only when they hold what the headers describe: a receiver's
+    # decoder reads past a lying duration, so such a file is re-encoded to the claimed length.
+    # A cut at the end keeps the tail out anyway; else look (a demux bounded by the claim).
+    to_the_end = end >= info.start_time + info.duration - 1e-6
+    overlong = to_the_end and _holds_more(src, info, origin)
+    if as_is and not overlong:
         validate(src, info, origin, pixel_limit)
         data = src if isinstance(src, bytes) else _read(src, origin)
         return EncodedVideo(data, info.mime, info.width, info.height, info.duration)
     notes: list[str] = []
+    if overlong:
+        notes.append(
+            f"cut to the {info.duration:.1f} s its headers claim (the file holds more: a "
+            "receiver would have played it all)"
+        )
     if trimmed:
         notes.append(f"trimmed to {clock(start)}–{clock(end)}")
     if size != (info.width, info.height):
@@ -78,6 +88,16 @@ def encode(
             f"converted {short_name(info.mime).upper()} → MP4 (the target does not take it)"
         )
     return _encode_within(src, info, origin, start, end, size, limits, pixel_limit, notes)
+
+
+def _holds_more(src: Source, info: VideoInfo, origin: str) -> bool:
+    with _opened(src, origin) as container:
+        try:
+            return _runs_past_claim(container, info)
+        except Exception as exc:
+            raise InvalidMediaError(
+                f"video {origin} could not be read ({_first_line(exc)}); re-encode it"
+            ) from None
 
 
 def frames_to_mp4(images: Sequence[PILImage.Image], fps: float, origin: str) -> bytes:

@@ -1,0 +1,106 @@
+"""What a header claims is what is sent: files that hold more than their headers say are cut to
+the claim (and the cut is recorded), never passed through whole."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import mmkit
+from mmkit import Message, Video
+
+
+def payload(data_uri: str) -> bytes:
+    header, _, body = data_uri.partition(",")
+    assert header.endswith(";base64")
+    return base64.b64decode(body, validate=True)
+
+
+def _clip(seconds: int, fmt: str) -> bytes:
+    """`seconds` of 32×32 H.264 at 10 fps: frame i is flat gray level i % 250."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "40"}
+        for i in range(seconds * 10):
+            pixels = np.full((32, 32, 3), i % 250, np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def _mp4_claiming_one_second(seconds: int) -> bytes:
+    """An MP4 whose mvhd, tkhd and mdhd durations say 1 s over `seconds` of samples (its
+    sample tables, which decoders follow, are left whole)."""
+    data = bytearray(_clip(seconds, "mp4"))
+    movie_scale = struct.unpack_from(">I", data, data.find(b"mvhd") + 16)[0]
+    struct.pack_into(">I", data, data.find(b"mvhd") + 20, movie_scale)  # version 0 duration
+    struct.pack_into(">I", data, data.find(b"tkhd") + 24, movie_scale)
+    media_scale = struct.unpack_from(">I", data, data.find(b"mdhd") + 16)[0]
+    struct.pack_into(">I", data, data.find(b"mdhd") + 20, media_scale)
+    return bytes(data)
+
+
+def _mkv_claiming_one_second(seconds: int) -> bytes:
+    """A Matroska file whose Segment Info Duration (ID 0x4489, an 8-byte float in ms) says 1 s."""
+    data = bytearray(_clip(seconds, "matroska"))
+    at = data.find(b"\x44\x89\x88")
+    assert at > 0
+    struct.pack_into(">d", data, at + 3, 1000.0)
+    return bytes(data)
+
+
+def _decoded_seconds(data: bytes) -> tuple[int, float]:
+    """(frames, seconds of the last frame's start) as FFmpeg decodes the bytes."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.pts * stream.time_base) for f in container.decode(stream)]
+    return len(times), max(times)
+
+
+MAKERS = {"mp4": _mp4_claiming_one_second, "mkv": _mkv_claiming_one_second}
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_the_lying_files_really_claim_one_second_over_sixty(tmp_path: Path, kind: str) -> None:
+    data = MAKERS[kind](60)
+    assert _decoded_seconds(data) == (600, pytest.approx(59.9, abs=0.01))
+    path = tmp_path / f"lie.{kind}"
+    path.write_bytes(data)
+    assert Video(path).duration == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_a_file_holding_more_than_its_header_claims_goes_to_bytez_cut_to_the_claim(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / f"lie.{kind}"
+    path.write_bytes(MAKERS[kind](60))
+    video = Video(path, max_duration=10)
+    (message,) = mmkit.to_bytez([Message.user("What happens?", video=video)])
+    sent = payload(message["content"][1]["base64"])
+    frames, last = _decoded_seconds(sent)
+    # 1 s at 10 fps: the frames at 0.0 … 0.9 s (the 2-frame slack past a claim is for rounding)
+    assert frames <= 12 and last < 1.2
+    assert sent[4:8] == b"ftyp"  # re-encoded as MP4
+    assert video.conversions[0] == (
+        "cut to the 1.0 s its headers claim (the file holds more: a receiver would have played "
+        "it all)"
+    )
+
+
+def test_a_file_holding_what_it_claims_goes_byte_for_byte(fixtures_dir: Path) -> None:
+    video = Video(fixtures_dir / "clip.mp4")
+    (message,) = mmkit.to_bytez([Message.user("What happens?", video=video)])
+    assert payload(message["content"][1]["base64"]) == (fixtures_dir / "clip.mp4").read_bytes()
+    assert video.conversions == []
