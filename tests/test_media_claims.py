@@ -74,7 +74,8 @@ MAKERS = {"mp4": _mp4_claiming_one_second, "mkv": _mkv_claiming_one_second}
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_the_lying_files_really_claim_one_second_over_sixty(tmp_path: Path, kind: str) -> None:
     data = MAKERS[kind](60)
-    assert _decoded_seconds(data) == (600, pytest.approx(59.9, abs=0.01))
+    frames, last = _decoded_seconds(data)
+    assert (frames, round(last, 2)) == (600, 59.9)
     path = tmp_path / f"lie.{kind}"
     path.write_bytes(data)
     assert Video(path).duration == pytest.approx(1.0, abs=0.01)
