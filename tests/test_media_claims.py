@@ -105,3 +105,70 @@ def test_a_file_holding_what_it_claims_goes_byte_for_byte(fixtures_dir: Path) ->
     (message,) = mmkit.to_bytez([Message.user("What happens?", video=video)])
     assert payload(message["content"][1]["base64"]) == (fixtures_dir / "clip.mp4").read_bytes()
     assert video.conversions == []
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+
+def _wav_claiming_one_second(extra_seconds: int) -> bytes:
+    """A 16-bit 8 kHz mono WAV whose data chunk says 1 s (8,000 samples), followed by
+    `extra_seconds` more of samples outside any chunk."""
+    import soundfile
+
+    buf = io.BytesIO()
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(8_000) / 8_000)).astype(np.float32)
+    soundfile.write(buf, tone, 8_000, format="WAV", subtype="PCM_16")
+    tail = np.full(8_000 * extra_seconds, 1000, "<i2").tobytes()
+    return buf.getvalue() + tail
+
+
+@pytest.mark.parametrize(("target", "rate"), [("openai", 8_000), ("bytez", 8_000), ("hf", 16_000)])
+def test_a_wav_holding_more_than_its_header_claims_sends_the_claim_and_says_so(
+    target: str, rate: int
+) -> None:
+    from helpers import decode_audio, sent_audio
+
+    from mmkit import Audio
+
+    audio = Audio(_wav_claiming_one_second(60))
+    assert audio.duration == 1.0
+    data, _ = sent_audio(target, audio)
+    samples, got_rate = decode_audio(data)
+    assert (len(samples), got_rate) == (rate, rate)  # 1.0 s, at HF's 16 kHz for HF
+    assert len(data) < 40_000  # the 960,000 bytes after the data chunk stay home
+    assert audio.conversions[0] == (
+        "sent the 1.0 s its header describes, not the 960,000 bytes after it"
+    )
+
+
+def test_a_wav_with_a_trailing_metadata_chunk_goes_as_it_is() -> None:
+    from helpers import sent_audio
+
+    from mmkit import Audio
+
+    wav = _wav_claiming_one_second(0)
+    chunk = b"LIST" + struct.pack("<I", 12) + b"INFOISFT\x00\x00\x00\x00"
+    riff = wav[:4] + struct.pack("<I", len(wav) - 8 + len(chunk)) + wav[8:] + chunk
+    audio = Audio(riff)
+    data, _ = sent_audio("bytez", audio)
+    assert data == riff
+    assert audio.conversions == []
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_float_wav_holding_non_finite_samples_is_refused_like_an_array(bad: float) -> None:
+    import soundfile
+
+    from mmkit import Audio
+    from mmkit.errors import InvalidMediaError
+
+    samples = np.zeros(1_000, np.float32)
+    samples[500] = bad
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, 8_000, format="WAV", subtype="FLOAT")
+    with pytest.raises(InvalidMediaError) as raised:
+        mmkit.to_openai([Message.user(audio=Audio(buf.getvalue()))])
+    assert "holds NaN or infinite samples" in str(raised.value)
+    assert "bytes" in str(raised.value)  # names the input
+    with pytest.raises(InvalidMediaError, match="NaN or infinite"):
+        Audio((samples, 8_000))
