@@ -150,7 +150,7 @@ class Message(BaseModel):
     def _repr_html_(self) -> str:
         from mmkit.display import message_html
 
-        return message_html(self)
+        return message_html(self.role, [part._repr_html_() for part in self.content])
 
 
 def to_parts(content: Any) -> list[Text | Image | Audio | Video]:

@@ -217,7 +217,7 @@ class WireFormat(ABC):
         out = []
         for index, message in enumerate(messages):
             if isinstance(message, Mapping):
-                from mmkit.formats import get
+                from mmkit.formats.registry import get
 
                 try:
                     message = get("openai").parse_message(message, context or ParseContext())

@@ -1,0 +1,194 @@
+"""What every media part shares: bytes, a file or a URL, where it came from, the header probe's
+facts, the guarded fetch of a URL on first need, and one encoding per target cached with every
+change it made recorded. A new kind of part, or an option every kind takes, is written here once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mmkit.errors import InvalidOptionError
+from mmkit.media.source import check_wire_url
+from mmkit.offload import needs_work
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from mmkit.media.fetch import FetchPolicy
+
+
+class _Encoding(Protocol):
+    @property
+    def conversions(self) -> tuple[str, ...]: ...
+
+
+E = TypeVar("E", bound=_Encoding)
+
+
+def options_error(kind: str, exc: ValidationError) -> InvalidOptionError:
+    """Pydantic's complaint about a part's options, as mmkit's own error naming each option."""
+    problems = "; ".join(
+        f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+    return InvalidOptionError(f"{kind} options are invalid: {problems}")
+
+
+def refuse_unknown(
+    kind: str, fields: dict[str, Any], options: Sequence[str], known: Sequence[str] | None = None
+) -> None:
+    """`Image("cat.jpg", maxside=64)` must not be silently ignored: name the keyword and, when
+    one is close, the right one. `known` is every name accepted (defaults to `options`)."""
+    names = list(known or options)
+    unknown = [name for name in fields if name not in names]
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}=?" if close else f"; options are {', '.join(options)}"
+    raise InvalidOptionError(f"{kind} got an unknown keyword {name}={fields[name]!r}{hint}")
+
+
+class MediaPart(BaseModel):
+    """The base of Image, Audio and Video: a source (bytes, a URL; a Video also a file or a list
+    of frames), the probe's facts, and its encodings, one per target, each recording what it
+    changed."""
+
+    model_config = ConfigDict(
+        extra="forbid", ser_json_bytes="base64", val_json_bytes="base64", validate_default=False
+    )
+
+    data: bytes | None = Field(default=None, repr=False)
+    url: str | None = None
+    mime: str | None = None
+    origin: str = ""
+    inline: bool | None = None
+    # What was changed at construction (a declared type corrected by the bytes, ...).
+    notes: list[str] = Field(default_factory=list)
+
+    _info: Any = PrivateAttr(default=None)  # the media module's header facts
+    _encoded: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
+    _fetched: bytes | None = PrivateAttr(default=None)
+
+    kind: ClassVar[str] = "media"  # "image", "audio", "video": the word errors and messages use
+    sources: ClassVar[str] = "a path, bytes or URL"  # what "needs a source" lists
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str | None) -> str | None:
+        # mmkit's own JSON is data too: no file://, javascript: or other schemes reach a receiver
+        return None if url is None else check_wire_url(url, cls.kind)
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        if not self.origin and self.url is not None:  # rebuilt from JSON that had no origin
+            from mmkit.media.fetch import redact_url
+
+            self.origin = redact_url(self.url)
+        return self
+
+    # --- building ------------------------------------------------------------------------------
+
+    def _validate(self, fields: dict[str, Any]) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise options_error(type(self).__name__, exc) from None
+
+    def _init_fields(self, fields: dict[str, Any]) -> None:
+        self._validate(fields)
+        self._check_source()
+
+    def _check_source(self) -> None:
+        if self._held() is None and self.url is None:
+            raise InvalidOptionError(f"{type(self).__name__} needs a source: {self.sources}")
+
+    # --- what a user reads ---------------------------------------------------------------------
+
+    @property
+    def nbytes(self) -> int | None:
+        """Size of the source bytes (None for a URL not fetched yet)."""
+        return None if self.data is None else len(self.data)
+
+    @property
+    def conversions(self) -> list[str]:
+        """Everything changed on the way out: construction notes, then each encoding's changes."""
+        return [*self.notes, *self._conversions]
+
+    def describe(self) -> str:
+        """One line saying what the part holds."""
+        raise NotImplementedError
+
+    def fetch(self, policy: FetchPolicy | None = None) -> Self:
+        """Download a URL part now through the guarded fetch (bytes cached on the part)."""
+        self._source_and_info(policy)
+        return self
+
+    # --- what each kind says about itself ------------------------------------------------------
+
+    def _held(self) -> Any:
+        """The source in hand (bytes; a Video's file), or None for a URL not fetched yet."""
+        return self.data if self.data is not None else self._fetched
+
+    def _probe(self, source: Any) -> Any:
+        """The media module's header probe of `source`."""
+        raise NotImplementedError
+
+    def _learn(self, info: Any) -> None:
+        """Copy the probe's facts onto the fields a user reads."""
+        raise NotImplementedError
+
+    # --- shared machinery ----------------------------------------------------------------------
+
+    def _know(self, info: Any) -> None:
+        self._info = info
+        self._learn(info)
+
+    def _source_and_info(self, policy: FetchPolicy | None) -> tuple[Any, Any]:
+        """The source (fetched through the guarded fetch on first need) and its probe."""
+        source = self._held()
+        if source is None:
+            assert self.url is not None
+            from mmkit.media.fetch import FetchPolicy, fetch  # HTTP only when a URL is inlined
+
+            source = fetch(self.url, policy or FetchPolicy()).data
+            self._info = None
+            self._fetched = source
+        if self._info is None:
+            self._know(self._probe(source))
+        return source, self._info
+
+    def _encoded_once(self, key: Any, make: Callable[[], E]) -> E:
+        """`make()` once per key (a target's limits and the part's options), its changes noted."""
+        found: E | None = self._encoded.get(key)
+        if found is None:
+            needs_work()
+            found = make()
+            self._encoded[key] = found
+        self._conversions.update(dict.fromkeys(found.conversions))
+        return found
+
+    def _note(self, text: str) -> None:
+        self._conversions[text] = None
+
+    # --- values --------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable caches: not hashable
