@@ -20,6 +20,8 @@ from mmkit.media.video.encoding import encode, frames_to_mp4
 from mmkit.media.video.info import (
     DEFAULT_FRAMES,
     DEFAULT_PIXEL_LIMIT,
+    FRAMES_CAP,
+    MAX_FRAMES,
     MAX_LIST_FRAMES,
     VIDEO_MIMES,
     EncodedVideo,
@@ -32,11 +34,19 @@ from mmkit.media.video.info import (
     clock,
 )
 from mmkit.media.video.probing import probe, validate
-from mmkit.media.video.sampling import all_frames, rate_times, sample, uniform_times
+from mmkit.media.video.sampling import (
+    all_frames,
+    planned_times,
+    rate_times,
+    sample,
+    uniform_times,
+)
 
 __all__ = [
     "DEFAULT_FRAMES",
     "DEFAULT_PIXEL_LIMIT",
+    "FRAMES_CAP",
+    "MAX_FRAMES",
     "MAX_LIST_FRAMES",
     "VIDEO_MIMES",
     "EncodedVideo",
@@ -50,6 +60,7 @@ __all__ = [
     "clock",
     "encode",
     "frames_to_mp4",
+    "planned_times",
     "probe",
     "rate_times",
     "sample",

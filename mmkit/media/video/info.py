@@ -4,11 +4,12 @@ the range and clock arithmetic shared by sampling and encoding.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmkit.errors import UnsupportedFormatError
+from mmkit.errors import InvalidOptionError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -32,6 +33,10 @@ DEFAULT_PIXEL_LIMIT = 8192 * 8192
 # A list of frames given as a video holds at most this many (each is decoded to be checked).
 MAX_LIST_FRAMES = 4096
 DEFAULT_FRAMES = 8  # frames sent to a target without video when the user did not say
+# frames() returns at most this many unless max_frames= says more (each is a JPEG in memory).
+FRAMES_CAP = 1_000
+# No frame count asked of a video (n, frames=, max_frames=) may exceed this.
+MAX_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,13 @@ def clip_range(
     last = info.start_time + info.duration
     lo = first if start is None else first + start
     hi = last if end is None else min(last, first + end)
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not math.isfinite(value):
+            raise InvalidOptionError(f"video {origin}: {name}={value} is not a number of seconds")
     if (start is not None and start < 0) or (end is not None and end <= 0):
-        raise UnsupportedFormatError(f"video {origin}: start and end are seconds ≥ 0")
+        raise InvalidOptionError(f"video {origin}: start and end are seconds ≥ 0")
     if lo >= hi:
-        raise UnsupportedFormatError(
+        raise InvalidOptionError(
             f"video {origin}: the range {start or 0:g}–"
             f"{end if end is not None else info.duration:g} s is empty (the video is "
             f"{info.duration:.2f} s long)"

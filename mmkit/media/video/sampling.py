@@ -38,6 +38,22 @@ def rate_times(fps: float, start: float, end: float) -> list[float]:
     return [start + i / fps for i in range(count)]
 
 
+def planned_times(
+    start: float, end: float, *, cap: int, count: int | None = None, fps: float | None = None
+) -> tuple[list[float], int]:
+    """The times to sample over [start, end): `count` spread evenly, or one every 1/fps second;
+    past `cap`, `cap` spread evenly. With how many were asked for, counted without listing
+    them: a header claiming 10^12 s, or fps=1e6, never builds a list longer than `cap`."""
+    if fps is None:
+        asked = count if count is not None else 1
+        return uniform_times(min(asked, cap), start, end), asked
+    span = min((end - start) * fps, 1e18)  # finite, and an exact int below 2^63
+    asked = max(1, math.ceil(span - 1e-9))
+    if asked > cap:
+        return uniform_times(cap, start, end), asked
+    return rate_times(fps, start, end), asked
+
+
 def sample(
     src: Source,
     info: VideoInfo,
