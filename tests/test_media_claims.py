@@ -172,3 +172,38 @@ def test_a_float_wav_holding_non_finite_samples_is_refused_like_an_array(bad: fl
     assert "bytes" in str(raised.value)  # names the input
     with pytest.raises(InvalidMediaError, match="NaN or infinite"):
         Audio((samples, 8_000))
+
+
+# --- a far start= seeks: the decoding before it counts toward the work bound -------------------
+
+
+def _flac_with_a_marker(seconds: int, marker_at: int) -> bytes:
+    """`seconds` of 1 kHz mono FLAC, silent but for samples marker_at*1000 … +9 at 0.5."""
+    import soundfile
+
+    samples = np.zeros(seconds * 1_000, np.int16)
+    samples[marker_at * 1_000 : marker_at * 1_000 + 10] = 16_384
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, 1_000, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_a_start_past_the_duration_cap_seeks_and_gives_the_samples_there() -> None:
+    from mmkit import Audio
+
+    # 650 s, marker at 620 s: a start at 620 s lies past the 600 s of decoding the default cap
+    # allows; decoding up to it would be refused, seeking to it is not.
+    audio = Audio(_flac_with_a_marker(650, 620), start=620, end=621)
+    samples, rate = audio.to_numpy()
+    assert rate == 1_000 and samples.shape == (1_000, 1)
+    assert samples[:10, 0].tolist() == [0.5] * 10
+    assert not samples[10:, 0].any()
+
+
+def test_a_far_start_counts_toward_a_small_duration_cap() -> None:
+    from mmkit import Audio
+
+    # max_duration=5 bounds decoded seconds: after the seek only ~2 s before the start are read
+    audio = Audio(_flac_with_a_marker(650, 300), start=300, end=301, max_duration=5)
+    samples, _ = audio.to_numpy()
+    assert samples[:10, 0].tolist() == [0.5] * 10

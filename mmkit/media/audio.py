@@ -399,6 +399,8 @@ def _pyav_duration(container: Any, stream: Any) -> float | None:
     return None
 
 
+# A start= further in than this is sought (to this much before it), not decoded up to.
+_SEEK_AFTER_SECONDS = 2.0
 # Containers with one chunk of samples and its size in the header: (IFF form, chunk, byte order).
 _SAMPLE_CHUNKS = {"audio/wav": (b"RIFF", b"data", "<"), "audio/aiff": (b"FORM", b"SSND", ">")}
 
@@ -476,7 +478,7 @@ def _decoded(data: bytes, info: AudioInfo, origin: str, window: _Window) -> Iter
     cap_frames = int(window.cap * info.sample_rate)
     kept = 0
     # closing: a refusal mid-stream closes the decoder now, not when the collector gets to it
-    got = blocks(data, info, window)
+    got = blocks(data, info, window, origin)
     with _translated(origin, "is corrupt or truncated"), closing(got):  # type: ignore[type-var]
         for block in got:
             if kept + len(block) > cap_frames:
@@ -500,13 +502,15 @@ def _decoded(data: bytes, info: AudioInfo, origin: str, window: _Window) -> Iter
             yield block
 
 
-def _soundfile_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator[Block]:
+def _soundfile_blocks(
+    data: bytes, info: AudioInfo, window: _Window, origin: str
+) -> Iterator[Block]:
     import soundfile
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
     with soundfile.SoundFile(io.BytesIO(data)) as handle:
         if (handle.samplerate, handle.channels) != (info.sample_rate, info.channels):
-            raise InvalidMediaError("its header changed between reads")
+            raise InvalidMediaError(f"audio {origin}: its header changed between reads")
         position = 0
         if window.start:
             if handle.seekable():
@@ -528,24 +532,46 @@ def _soundfile_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator
             yield block
 
 
-def _pyav_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator[Block]:
+def _pyav_blocks(data: bytes, info: AudioInfo, window: _Window, origin: str) -> Iterator[Block]:
     import numpy as np
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
     pending: list[Block] = []
     held = 0
-    position = 0  # source frames decoded so far
+    position: int | None = 0  # source frames decoded so far (None: placed by the first pts)
+    skipped = 0  # frames decoded before start: work too, bounded by the cap
     with _open_pyav(data, info.mime) as container:
         stream = container.streams.audio[0]
+        first = stream.start_time or 0
+        base = stream.time_base
+        far = window.start > _SEEK_AFTER_SECONDS * info.sample_rate
+        if far and base:  # a far start seeks, rather than decoding everything before it
+            ahead = (window.start - _SEEK_AFTER_SECONDS * info.sample_rate) / info.sample_rate
+            container.seek(first + int(ahead / base), stream=stream, backward=True)
+            position = None
         for frame in container.decode(stream):
             if frame.sample_rate != info.sample_rate or frame.layout.nb_channels != info.channels:
                 raise InvalidMediaError(
-                    f"its sound changes to {frame.sample_rate} Hz, {frame.layout.nb_channels} "
-                    "channels mid-stream"
+                    f"audio {origin}: its sound changes to {frame.sample_rate} Hz, "
+                    f"{frame.layout.nb_channels} channels mid-stream"
                 )
+            if position is None:
+                if frame.pts is None:
+                    raise InvalidMediaError(
+                        f"audio {origin}: its frames carry no times, so start= cannot seek; "
+                        "re-encode it"
+                    )
+                position = round(float((frame.pts - first) * base) * info.sample_rate)
             samples = _frame_samples(frame, np)
             begin, position = position, position + len(samples)
             if position <= window.start:
+                skipped += len(samples)
+                if skipped > window.cap * info.sample_rate:
+                    raise MediaTooLargeError(
+                        f"audio {origin}: start={window.start / info.sample_rate:g} s lies past "
+                        f"more than {window.cap:g} s of audio that seeking could not skip; cut "
+                        "the file first"
+                    )
                 continue
             if begin < window.start:
                 samples = samples[window.start - begin :]
