@@ -218,7 +218,9 @@ class Video(MediaPart):
         """`n` frames spread evenly over [start, end) (default: the part's own range), or one every
         1/fps second, as Image parts carrying their `timestamp`. With neither, the part's
         `frames=`/`fps=` or 8. Fewer come back when the range holds fewer frames (all of them,
-        and `conversions` says so); never more than `max_frames`. `exact=False` takes keyframes
+        and `conversions` says so); never more than `max_frames` (default 1,000: a cut past it is
+        recorded). Numeric arguments that are not finite or out of range raise
+        InvalidOptionError naming them. `exact=False` takes keyframes
         only: much faster, each frame the last keyframe at or before its time."""
         if n is not None and fps is not None:
             raise InvalidOptionError("frames() takes n or fps=, not both; pick one")
