@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from mmkit.errors import InvalidOptionError
 from mmkit.media import audio as audio_codec
 from mmkit.media.source import Resolved, resolve
-from mmkit.parts.base import MediaPart, refuse_unknown
+from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,12 +125,15 @@ class Audio(MediaPart):
         `seconds - overlap` after the one before; decoded once, one chunk in memory at a time.
         Chunks are 16-bit PCM WAV at the source's rate and channels, keep this part's options,
         and are named by their time span ('talk.mp3 [30.0–60.0 s]')."""
-        if not seconds > 0:
-            raise InvalidOptionError(f"chunks: seconds must be > 0, not {seconds!r}")
+        check_number(f"audio {self.origin} chunks()", "seconds", seconds, above=0)
+        check_number(f"audio {self.origin} chunks()", "overlap", overlap, least=0)
         if not 0 <= overlap < seconds:
             raise InvalidOptionError(
                 f"chunks: overlap must be ≥ 0 and less than seconds ({seconds:g}), not {overlap!r}"
             )
+        return self._chunks(seconds, overlap)  # checked now, decoded as the chunks are taken
+
+    def _chunks(self, seconds: float, overlap: float) -> Iterator[Audio]:
         data, info = self._source_and_info(None)
         request = self._request()
         for begin, finish, wav in audio_codec.windows(

@@ -6,6 +6,7 @@ change it made recorded. A new kind of part, or an option every kind takes, is w
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -60,13 +61,48 @@ def refuse_unknown(
     raise InvalidOptionError(f"{kind} got an unknown keyword {name}={fields[name]!r}{hint}")
 
 
+def check_number(
+    where: str,
+    name: str,
+    value: float | None,
+    *,
+    above: float | None = None,
+    least: float | None = None,
+    most: float | None = None,
+    whole: bool = False,
+) -> None:
+    """Refuse a numeric argument that is not finite, not a whole number when one is wanted, or
+    out of range (> `above`, ≥ `least`, ≤ `most`), naming it: `frames(fps=nan)` must not reach
+    arithmetic that raises ValueError or OverflowError, or loops for ever."""
+    if value is None:
+        return
+    wanted = "a whole number" if whole else "a finite number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidOptionError(f"{where}: {name} must be {wanted}, not {value!r}")
+    if not math.isfinite(value) or (whole and value != int(value)):
+        raise InvalidOptionError(f"{where}: {name} must be {wanted}, not {value!r}")
+    bounds = []
+    if above is not None and not value > above:
+        bounds.append(f"> {above:g}")
+    if least is not None and not value >= least:
+        bounds.append(f"≥ {least:g}")
+    if most is not None and not value <= most:
+        bounds.append(f"≤ {most:,g}")
+    if bounds:
+        raise InvalidOptionError(f"{where}: {name} must be {' and '.join(bounds)}, not {value!r}")
+
+
 class MediaPart(BaseModel):
     """The base of Image, Audio and Video: a source (bytes, a URL; a Video also a file or a list
     of frames), the probe's facts, and its encodings, one per target, each recording what it
     changed."""
 
     model_config = ConfigDict(
-        extra="forbid", ser_json_bytes="base64", val_json_bytes="base64", validate_default=False
+        extra="forbid",
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+        validate_default=False,
+        allow_inf_nan=False,  # every numeric option finite: nan and inf are refused by name
     )
 
     data: bytes | None = Field(default=None, repr=False)

@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from mmkit.media import image as image_codec
 from mmkit.media.source import Resolved, resolve
-from mmkit.parts.base import MediaPart, refuse_unknown
+from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -98,6 +98,9 @@ class Image(MediaPart):
             "notes": notes,
         }
         info = None
+        # The probe runs before the fields are validated: its two options are checked first.
+        check_number(f"Image {resolved.origin}", "pixel_limit", pixel_limit, least=1, whole=True)
+        check_number(f"Image {resolved.origin}", "max_frames", max_frames, least=1, whole=True)
         if resolved.data is not None:
             info = image_codec.probe(resolved.data, resolved.origin, pixel_limit, max_frames)
             fields.update(mime=info.mime, width=info.width, height=info.height, frames=info.frames)

@@ -26,7 +26,7 @@ from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, resolve
 from mmkit.offload import needs_work
 from mmkit.parts.audio import Audio
-from mmkit.parts.base import MediaPart, refuse_unknown
+from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 from mmkit.parts.image import Image
 
 if TYPE_CHECKING:
@@ -75,12 +75,12 @@ class Video(MediaPart):
     codec: str | None = None
     has_audio: bool | None = None
     rotation: int = 0
-    num_frames: int | None = Field(default=None, gt=0)
+    num_frames: int | None = Field(default=None, gt=0, le=video_codec.MAX_FRAMES)
     sample_fps: float | None = Field(default=None, gt=0)
     start: float | None = Field(default=None, ge=0)
     end: float | None = Field(default=None, gt=0)
     max_side: int | None = Field(default=None, gt=0)
-    max_frames: int | None = Field(default=None, gt=0)
+    max_frames: int | None = Field(default=None, gt=0, le=video_codec.MAX_FRAMES)
     as_frames: bool | None = None
     pixel_limit: int | None = Field(default=None, gt=0)
     max_duration: float | None = Field(default=None, gt=0)
@@ -218,13 +218,21 @@ class Video(MediaPart):
         """`n` frames spread evenly over [start, end) (default: the part's own range), or one every
         1/fps second, as Image parts carrying their `timestamp`. With neither, the part's
         `frames=`/`fps=` or 8. Fewer come back when the range holds fewer frames (all of them,
-        and `conversions` says so); never more than `max_frames`. `exact=False` takes keyframes
+        and `conversions` says so); never more than `max_frames` (default 1,000: a cut past it is
+        recorded). Numeric arguments that are not finite or out of range raise
+        InvalidOptionError naming them. `exact=False` takes keyframes
         only: much faster, each frame the last keyframe at or before its time."""
         if n is not None and fps is not None:
             raise InvalidOptionError("frames() takes n or fps=, not both; pick one")
-        if (n is not None and n < 1) or (fps is not None and fps <= 0):
-            raise InvalidOptionError("frames() needs n ≥ 1 or fps > 0")
+        where = f"video {self.origin} frames()"
+        check_number(where, "n", n, least=1, most=video_codec.MAX_FRAMES, whole=True)
+        check_number(where, "fps", fps, above=0)
+        check_number(where, "start", start, least=0)
+        check_number(where, "end", end, above=0)
+        check_number(where, "max_side", max_side, least=1, whole=True)
+        n = None if n is None else int(n)  # 4.0 is 4: whole, as checked
         side = max_side if max_side is not None else self.max_side
+        side = None if side is None else int(side)
         cap = self.max_frames
         if self.frame_list is not None:
             return self._list_frames(n, fps, start, end, cap)
@@ -240,14 +248,14 @@ class Video(MediaPart):
             count, rate = self.num_frames, self.sample_fps
             if count is None and rate is None:
                 count = video_codec.DEFAULT_FRAMES
-        times = (
-            video_codec.rate_times(rate, lo, hi)
-            if rate is not None
-            else video_codec.uniform_times(count or video_codec.DEFAULT_FRAMES, lo, hi)
+        # Never a list longer than the cap: a header may claim 10^12 s (see planned_times).
+        most = cap if cap is not None else video_codec.FRAMES_CAP
+        times, asked = video_codec.planned_times(
+            lo, hi, cap=most, count=count or video_codec.DEFAULT_FRAMES, fps=rate
         )
-        if cap is not None and len(times) > cap:
-            self._note(f"sampled {cap} frames, not {len(times)} (max_frames={cap})")
-            times = video_codec.uniform_times(cap, lo, hi)
+        if asked > most:
+            why = f"max_frames={cap}" if cap is not None else "pass max_frames= for more"
+            self._note(f"sampled {most} frames, not {asked:,} ({why})")
         held = max(1, round((hi - lo) * info.fps)) if info.fps else len(times)
         wanted = len(times)
         offset = info.start_time
