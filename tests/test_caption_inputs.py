@@ -99,6 +99,38 @@ def test_a_pipe_named_in_a_manifest_or_on_the_command_line_gets_an_error_record(
     assert len(got) == 3
 
 
+SWAPPED = """
+import sys
+from pathlib import Path
+from mmkit.caption.encode import hash_file, read_source
+from mmkit.errors import InvalidMediaError
+for read in (read_source, hash_file):
+    try:
+        read(Path(sys.argv[1]))
+    except InvalidMediaError as exc:
+        print(exc)
+"""
+
+
+def test_a_file_swapped_for_a_pipe_or_a_device_after_listing_is_refused_by_the_worker(
+    tmp_path: Path,
+) -> None:
+    os.mkfifo(tmp_path / "pipe.jpg")  # listed as a file, a pipe by the time a worker reads it
+    for path, kind in (
+        (tmp_path / "pipe.jpg", "a named pipe (FIFO)"),
+        ("/dev/zero", "a character device"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", SWAPPED, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=LIMIT,
+        )
+        said = f"{path} is {kind}, not a regular file: it is never read (remove it from the "
+        said += "inputs, or copy what it holds to a file first)"
+        assert done.stdout == f"{said}\n{said}\n", done.stderr
+
+
 # --- 2. a row the OS refuses, and a crash inside the run ------------------------------------------
 
 
