@@ -79,7 +79,7 @@ def test_a_changed_video_is_captioned_again_on_resume(tmp_path: Path, fixtures_d
     shutil.copy(fixtures_dir / "clip.mp4", video)  # 96×64, 1 s
     out = tmp_path / "captions.jsonl"
     options = {"model": "echo", "out": out, "frames": 2, "workers": 1}
-    frames = 'text "Describe what happens in this video in o"; text "frame at 0:00.0"; '
+    frames = 'text "Describe what happens in this video in o…"; text "frame at 0:00.0"; '
 
     first = caption.run([str(folder)], **options)
     again = caption.run([str(folder)], **options)
