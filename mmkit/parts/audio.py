@@ -153,6 +153,7 @@ class Audio(MediaPart):
         self,
         limits: audio_codec.AudioLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,  # the receiver's name, for the recorded conversions
     ) -> audio_codec.EncodedAudio:
         """The audio as a receiver with `limits` accepts it; computed once per limits."""
         limits = limits or audio_codec.AudioLimits()
@@ -161,6 +162,7 @@ class Audio(MediaPart):
             lambda: audio_codec.encode(
                 *self._source_and_info(fetch), self.origin, self._request(), limits
             ),
+            target,
         )
         self.duration = found.duration  # counted while decoding: better than the header's claim
         return found

@@ -80,6 +80,10 @@ class MediaPart(BaseModel):
     _info: Any = PrivateAttr(default=None)  # the media module's header facts
     _encoded: dict[Any, Any] = PrivateAttr(default_factory=dict)
     _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
+    # Each target's latest encoding: name -> (cache key, its changes); "" for an unnamed caller.
+    # Kept per target so one target's resize is never reported as done for another.
+    _sent: dict[str, tuple[Any, tuple[str, ...]]] = PrivateAttr(default_factory=dict)
+    _latest: str | None = PrivateAttr(default=None)
     _fetched: bytes | None = PrivateAttr(default=None)
 
     kind: ClassVar[str] = "media"  # "image", "audio", "video": the word errors and messages use
@@ -124,8 +128,26 @@ class MediaPart(BaseModel):
 
     @property
     def conversions(self) -> list[str]:
-        """Everything changed on the way out: construction notes, then each encoding's changes."""
-        return [*self.notes, *self._conversions]
+        """What changed on the way out: construction notes, then the latest encoding's changes,
+        each prefixed by the target it was for ("to openai: resized 4000×3000 → 2048×1536")."""
+        return [*self.notes, *self._conversions, *self._changes_for(self._latest)]
+
+    @property
+    def encodings(self) -> dict[str, list[str]]:
+        """Each target this part was encoded for, oldest first, with what its encoding changed
+        (an empty list: sent as it is)."""
+        return {name: list(changes) for name, (_, changes) in self._sent.items() if name}
+
+    def conversions_for(self, target: str) -> list[str]:
+        """What changed in what one target received: construction notes, then that target's
+        latest encoding's changes (unprefixed: the target is the one asked about)."""
+        if target not in self._sent:
+            done = ", ".join(name for name in self._sent if name) or "none yet"
+            raise InvalidOptionError(
+                f"{self.kind} {self.origin} was not encoded for {target!r} (encoded for: {done}); "
+                "convert a message holding it for that target first"
+            )
+        return [*self.notes, *self._conversions, *self._sent[target][1]]
 
     def describe(self) -> str:
         """One line saying what the part holds."""
@@ -170,15 +192,27 @@ class MediaPart(BaseModel):
             self._know(self._probe(source))
         return source, self._info
 
-    def _encoded_once(self, key: Any, make: Callable[[], E]) -> E:
-        """`make()` once per key (a target's limits and the part's options), its changes noted."""
+    def _encoded_once(self, key: Any, make: Callable[[], E], target: str | None = None) -> E:
+        """`make()` once per key (a target's limits and the part's options), its changes recorded
+        as what `target` (a wire format's name) received."""
         found: E | None = self._encoded.get(key)
         if found is None:
             needs_work()
             found = make()
             self._encoded[key] = found
-        self._conversions.update(dict.fromkeys(found.conversions))
+        if target is None and any(seen == key for seen, _ in self._sent.values()):
+            return found  # a caller re-reading an encoding a target already received
+        name = target or ""
+        self._sent.pop(name, None)  # re-inserted: the order says which was encoded last
+        self._sent[name] = (key, tuple(found.conversions))
+        self._latest = name
         return found
+
+    def _changes_for(self, name: str | None) -> list[str]:
+        if name is None or name not in self._sent:
+            return []
+        prefix = f"to {name}: " if name else ""
+        return [prefix + change for change in self._sent[name][1]]
 
     def _note(self, text: str) -> None:
         self._conversions[text] = None

@@ -131,8 +131,10 @@ class Image(MediaPart):
         self,
         limits: image_codec.ImageLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,
     ) -> image_codec.EncodedImage:
-        """The image as a receiver with `limits` accepts it; computed once per limits and reused."""
+        """The image as a receiver with `limits` accepts it; computed once per limits and reused.
+        `target` names the receiver (a wire format's name) in the recorded conversions."""
         limits = limits or image_codec.ImageLimits()
         request = image_codec.ImageRequest(
             self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
@@ -140,6 +142,7 @@ class Image(MediaPart):
         return self._encoded_once(
             (limits, request),
             lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),
+            target,
         )
 
     # --- what the base asks of each kind -------------------------------------------------------

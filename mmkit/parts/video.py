@@ -308,6 +308,7 @@ class Video(MediaPart):
         self,
         limits: video_codec.VideoLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,  # the receiver's name, for the recorded conversions
     ) -> video_codec.EncodedVideo:
         """The video as a receiver that reads video accepts it; computed once per limits."""
         limits = limits or video_codec.VideoLimits()
@@ -319,7 +320,7 @@ class Video(MediaPart):
             src, info = self._source_and_info(fetch)
             return video_codec.encode(src, info, self.origin, request, limits, self.pixel_limit)
 
-        return self._encoded_once((limits, request), make)
+        return self._encoded_once((limits, request), make, target)
 
     def sampled(
         self, limits: video_codec.VideoLimits | None = None, fetch: FetchPolicy | None = None

@@ -1,0 +1,98 @@
+"""A part encoded for several targets says what each one received (issue 13, item 1)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+
+import mmkit
+from mmkit import Audio, Image, Message
+from mmkit.errors import InvalidOptionError
+
+
+@pytest.fixture(scope="module")
+def big_jpeg() -> bytes:
+    """A 4000×3000 JPEG: over OpenAI's 2048-pixel side, within Bytez's (unwritten) limits."""
+    buf = io.BytesIO()
+    PILImage.linear_gradient("L").resize((4000, 3000)).convert("RGB").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def sent_bytes(uri: str) -> bytes:
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def test_bytez_after_openai_is_not_said_to_be_resized(big_jpeg: bytes) -> None:
+    image = Image(big_jpeg)
+
+    (openai,) = mmkit.to_openai([Message.user([image])])
+    (bytez,) = mmkit.to_bytez([Message.user([image])])
+
+    openai_got = PILImage.open(io.BytesIO(sent_bytes(openai["content"][0]["image_url"]["url"])))
+    assert openai_got.size == (2048, 1536)
+    assert sent_bytes(bytez["content"][0]["base64"]) == big_jpeg  # Bytez got the original
+    assert image.conversions_for("openai") == ["resized 4000×3000 → 2048×1536"]
+    assert image.conversions_for("bytez") == []
+    assert image.encodings == {"openai": ["resized 4000×3000 → 2048×1536"], "bytez": []}
+    assert image.conversions == []  # the latest encoding (Bytez's) changed nothing
+
+
+def test_conversions_name_the_target_of_the_latest_encoding(big_jpeg: bytes) -> None:
+    image = Image(big_jpeg)
+
+    mmkit.to_bytez([Message.user([image])])
+    mmkit.to_openai([Message.user([image])])
+
+    assert image.conversions == ["to openai: resized 4000×3000 → 2048×1536"]
+
+
+def test_the_notebook_view_shows_what_the_latest_target_got(big_jpeg: bytes) -> None:
+    image = Image(big_jpeg)
+
+    mmkit.to_openai([Message.user([image])])
+    assert "to openai: resized 4000×3000 → 2048×1536" in image._repr_html_()
+
+    mmkit.to_bytez([Message.user([image])])
+    html = image._repr_html_()
+    assert "resized" not in html
+    assert "JPEG 4000×3000" in html
+
+
+def test_construction_notes_stay_for_every_target() -> None:
+    image = Image(PILImage.new("CMYK", (3000, 10)))  # PNG holds no CMYK: noted at construction
+
+    mmkit.to_openai([Message.user([image])])
+    mmkit.to_bytez([Message.user([image])])
+
+    assert image.conversions_for("openai") == [
+        "converted CMYK to RGB",
+        "resized 3000×10 → 2048×7",
+    ]
+    assert image.conversions_for("bytez") == ["converted CMYK to RGB"]
+    assert image.conversions == ["converted CMYK to RGB"]
+
+
+def test_a_target_not_encoded_for_is_a_clear_error(big_jpeg: bytes) -> None:
+    image = Image(big_jpeg)
+    mmkit.to_openai([Message.user([image])])
+
+    with pytest.raises(InvalidOptionError, match=r"not encoded for 'hf' \(encoded for: openai\)"):
+        image.conversions_for("hf")
+
+
+def test_audio_says_what_each_target_received(fixtures_dir: Path) -> None:
+    audio = Audio(fixtures_dir / "tone.flac")
+
+    mmkit.to_openai([Message.user(audio=audio)])
+    (bytez,) = mmkit.to_bytez([Message.user(audio=audio)])
+
+    assert sent_bytes(bytez["content"][0]["base64"]) == (fixtures_dir / "tone.flac").read_bytes()
+    assert audio.conversions_for("openai") == [
+        "converted FLAC → 16-bit PCM WAV (the target does not accept it)"
+    ]
+    assert audio.conversions_for("bytez") == []
+    assert audio.conversions == []
