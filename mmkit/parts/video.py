@@ -274,7 +274,13 @@ class Video(MediaPart):
                 jpeg_quality=_FRAME_QUALITY,
                 window=(lo - offset, hi - offset),
             )
-        if len(picked) < wanted:
+        if len(picked) < wanted and not exact:  # several times landed on one keyframe
+            self._note(
+                f"asked for {wanted} frames; keyframes only (exact=False): the {wanted} times in "
+                f"{clock_range(lo - offset, hi - offset)} fall on {len(picked)} distinct "
+                "keyframes, each taken once; pass exact=True for a frame at every time"
+            )
+        elif len(picked) < wanted:
             self._note(
                 f"asked for {wanted} frames; {clock_range(lo - offset, hi - offset)} holds "
                 f"{len(picked)} distinct ones: took all of them"
