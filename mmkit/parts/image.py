@@ -26,6 +26,7 @@ OPTIONS = (
     "inline",
     "pixel_limit",
     "max_frames",
+    "keep_metadata",
 )
 
 
@@ -48,6 +49,8 @@ class Image(MediaPart):
     pixel_limit: int | None = Field(default=None, gt=0)
     timestamp: float | None = None  # seconds into the video, for a frame sampled from one
     max_frames: int | None = Field(default=None, gt=0)
+    # False: EXIF (GPS position, camera), XMP and text chunks are cut out before sending
+    keep_metadata: bool = False
 
     _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
 
@@ -67,6 +70,7 @@ class Image(MediaPart):
         inline: bool | None = None,
         pixel_limit: int | None = None,
         max_frames: int | None = None,
+        keep_metadata: bool | None = None,
         **fields: Any,
     ) -> None:
         if fields:
@@ -81,7 +85,10 @@ class Image(MediaPart):
             inline=inline,
             pixel_limit=pixel_limit,
             max_frames=max_frames,
+            keep_metadata=keep_metadata,
         )
+        if keep_metadata is None:  # a bool field: unset means its default (or the JSON's value)
+            del options["keep_metadata"]
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
@@ -137,7 +144,12 @@ class Image(MediaPart):
         `target` names the receiver (a wire format's name) in the recorded conversions."""
         limits = limits or image_codec.ImageLimits()
         request = image_codec.ImageRequest(
-            self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
+            self.max_side,
+            self.max_pixels,
+            self.format,
+            self.quality,
+            not self._pixels,
+            self.keep_metadata,
         )
         return self._encoded_once(
             (limits, request),
