@@ -10,7 +10,7 @@ import pytest
 from PIL import Image as PILImage
 
 import mmkit
-from mmkit import Audio, Image, Message
+from mmkit import Audio, Image, Message, Video
 from mmkit.errors import InvalidOptionError
 
 
@@ -96,3 +96,18 @@ def test_audio_says_what_each_target_received(fixtures_dir: Path) -> None:
     ]
     assert audio.conversions_for("bytez") == []
     assert audio.conversions == []
+
+
+def test_a_video_sent_as_frames_then_as_video_says_which_got_frames(fixtures_dir: Path) -> None:
+    video = Video(fixtures_dir / "clip.webm", max_frames=4)  # at most 4 of OpenAI's 32 frames
+
+    mmkit.to_openai([Message.user(video=video)])
+    (bytez,) = mmkit.to_bytez([Message.user(video=video)])
+
+    assert sent_bytes(bytez["content"][0]["base64"]) == (fixtures_dir / "clip.webm").read_bytes()
+    assert video.conversions_for("openai") == [
+        "sampled 4 frames, not 8 (max_frames=4)",
+        "video → 4 frames (the target reads no video)",
+    ]
+    assert video.conversions_for("bytez") == []
+    assert video.conversions == []

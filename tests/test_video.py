@@ -274,7 +274,7 @@ def test_every_fixture_as_labelled_frames_for_openai(fixtures_dir: Path, name: s
     for part in content[2::2]:
         assert part["type"] == "image_url"
         assert payload(part["image_url"]["url"])[:3] == b"\xff\xd8\xff"
-    assert video.conversions == ["video → 4 frames (the target reads no video)"]
+    assert video.conversions_for("openai") == ["video → 4 frames (the target reads no video)"]
 
 
 def test_frame_labels_read_as_clock_times() -> None:

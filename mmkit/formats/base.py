@@ -103,7 +103,7 @@ class EncodeContext:
                 encoded = part.encoded(limits, self.fetch, self.name)
                 return "data", data_uri(encoded.mime, encoded.data)
         frames = []
-        for image in part.sampled(limits, self.fetch):
+        for image in part.sampled(limits, self.fetch, self.name):
             how, value = self.image_source(image)
             frames.append((f"frame at {clock(image.timestamp or 0.0)}", how, value))
         return "frames", frames
