@@ -208,6 +208,37 @@ def test_an_exif_holding_only_orientation_passes_untouched(fixtures_dir: Path) -
     assert image.conversions_for("bytez") == []
 
 
+def private_tiff() -> bytes:
+    buf = io.BytesIO()
+    picture = PILImage.linear_gradient("L").resize((40, 30)).convert("RGB")
+    tags = {271: "mmkit-scanner", 272: "Model 7", 700: b"<x:xmpmeta>GPSLatitude</x:xmpmeta>"}
+    picture.save(buf, "TIFF", compression="tiff_lzw", tiffinfo=tags)
+    return buf.getvalue()
+
+
+def test_a_tiff_reaches_hf_without_its_camera_or_xmp_and_with_every_pixel() -> None:
+    original = private_tiff()
+    image = Image(original)
+
+    sent = received("hf", image)  # HF takes TIFF as it is
+
+    tags = dict(opened(sent).tag_v2)  # type: ignore[attr-defined]
+    assert not {271, 272, 700} & set(tags)
+    assert b"mmkit-scanner" not in sent and b"GPSLatitude" not in sent
+    assert opened(sent).info["compression"] == "tiff_lzw"  # lossless, as it came
+    np.testing.assert_array_equal(pixels(sent), pixels(original))
+    assert image.conversions_for("hf") == ["removed TIFF metadata (camera, XMP)"]
+
+
+def test_a_tiff_converted_for_openai_records_the_metadata_it_lost() -> None:
+    image = Image(private_tiff())
+
+    sent = received("openai", image)
+
+    assert b"mmkit-scanner" not in sent
+    assert image.conversions_for("openai")[-1] == "removed TIFF metadata (camera, XMP)"
+
+
 # --- any JPEG or PNG with EXIF -----------------------------------------------------------------
 
 

@@ -314,15 +314,13 @@ def encode(
     """The image as the receiver accepts it; the original bytes when nothing has to change, less
     their private metadata (cut out losslessly, see `image_metadata`) unless asked to keep it."""
     wanted = _wanted_format(request.format, limits, origin)
-    stripped = None if request.keep_metadata else image_metadata.strip(data, info.mime)
-    unwalkable = stripped is None and not request.keep_metadata  # re-encoding drops it all
     size = fit_size(
         info.width,
         info.height,
         _smallest(request.max_side, limits.max_side),
         _smallest(request.max_pixels, limits.max_pixels),
     )
-    needs_change = not (
+    as_is = (
         size == (info.width, info.height)
         and info.orientation == 1
         and (info.mode in _PORTABLE_MODES or info.mode == "PA")
@@ -331,10 +329,15 @@ def encode(
         and request.quality is None
         and request.own_format  # pixels have no format of their own: the content picks one
         and (limits.max_bytes is None or len(data) <= limits.max_bytes)
-        and not unwalkable
+        and (info.frames == 1 or limits.animation)
     )
-    if not needs_change and (info.frames == 1 or limits.animation):
+    if as_is:
         validate(data, info, origin)
+    stripped = None
+    if not request.keep_metadata:  # re-encoding writes none: then only what it held is read
+        stripped = image_metadata.strip(data, info.mime, cut=as_is)
+    unwalkable = stripped is None and not request.keep_metadata  # re-encoding drops it all
+    if as_is and not unwalkable:
         if stripped is None or stripped.note is None:  # kept on request, or nothing private
             return EncodedImage(data, info.mime, info.width, info.height)
         removed = (stripped.note,)

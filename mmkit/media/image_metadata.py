@@ -3,7 +3,9 @@
 An image sent as it is would carry its EXIF (GPS position, camera serial, maker notes), XMP and
 text chunks to a third party. `strip` removes them at the container level: JPEG segments, PNG
 chunks and WebP chunks are dropped whole and everything else is copied byte for byte, so the
-compressed pixel data, and with it every decoded pixel, stays identical. What decoding needs
+compressed pixel data, and with it every decoded pixel, stays identical (a TIFF, whose metadata
+shares the directory its decoding needs, is written again losslessly instead). GIF and BMP are
+sent as they are. What decoding needs
 stays: JPEG/WebP EXIF holding only orientation and resolution, ICC colour profiles, JFIF and
 Adobe segments. PNG's eXIf always goes: mmkit does not apply a PNG's EXIF orientation (most
 decoders do not), so a receiver that did would show something else than what mmkit describes.
@@ -57,16 +59,17 @@ class _Malformed(Exception):
     """The container does not parse: the caller re-encodes instead (which drops everything)."""
 
 
-def strip(data: bytes, mime: str) -> Stripped | None:
+def strip(data: bytes, mime: str, *, cut: bool = True) -> Stripped | None:
     """`data` without private metadata, and a note naming what went; None when the container
     could not be walked (the caller must not send it as it is). Types without a walker here
-    (GIF, BMP, TIFF...) come back unchanged."""
+    (GIF, BMP...) come back unchanged. `cut=False` only reads what there is (for an image being
+    re-encoded anyway): the note is the same, the data may still hold it."""
     walk = _WALKERS.get(mime)
     if walk is None:
         return Stripped(data)
     try:
-        out, removed = walk(data)
-    except (_Malformed, IndexError, ValueError):
+        out, removed = walk(data, cut)
+    except (_Malformed, IndexError, ValueError, OSError):  # OSError: Pillow on a TIFF it refuses
         return None
     if not removed:
         return Stripped(data)
@@ -121,7 +124,7 @@ def _orientation_only(orientation: int) -> bytes:
 # --- JPEG --------------------------------------------------------------------------------------
 
 
-def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
+def _jpeg(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
     """Drop APP1 EXIF (kept as orientation alone when it held more) and XMP, APP13 (IPTC,
     Photoshop), comments, and anything after the image's end (a phone's appended video or a
     second picture, each with metadata of its own)."""
@@ -193,7 +196,7 @@ def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
 # --- PNG ---------------------------------------------------------------------------------------
 
 
-def _png(data: bytes) -> tuple[bytes, list[str]]:
+def _png(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
     """Drop eXIf and the text chunks (tEXt, iTXt, zTXt); every other chunk is copied as is."""
     if not data.startswith(_PNG_SIGNATURE):
         raise _Malformed("no PNG signature")
@@ -227,7 +230,7 @@ def _png(data: bytes) -> tuple[bytes, list[str]]:
 # --- WebP --------------------------------------------------------------------------------------
 
 
-def _webp(data: bytes) -> tuple[bytes, list[str]]:
+def _webp(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
     """Drop the EXIF and XMP chunks of an extended WebP, clearing their flags in VP8X."""
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise _Malformed("no RIFF WEBP header")
@@ -264,4 +267,60 @@ def _webp(data: bytes) -> tuple[bytes, list[str]]:
     return b"RIFF" + len(body).to_bytes(4, "little") + body, removed
 
 
-_WALKERS = {"image/jpeg": _jpeg, "image/png": _png, "image/webp": _webp}
+# --- TIFF --------------------------------------------------------------------------------------
+
+# Tags that say how to decode the pixels (and their colour profile); any other goes.
+_TIFF_STRUCTURE = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 274, 277, 278, 279, 280, 281, 282, 283}
+    | {284, 286, 287, 290, 291, 296, 297, 317, 318, 319, 320, 322, 323, 324, 325, 338, 339, 340}
+    | {341, 530, 531, 532, 34675}
+)
+_TIFF_LOSSLESS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate", "packbits"})
+
+
+def _tiff(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
+    """A TIFF's metadata lives in the tags of the directory that also says how to decode it:
+    with anything beyond decoding tags, the page is written again (same lossless compression,
+    same pixels, colour profile and resolution kept) by Pillow, which writes no other tag."""
+    import io
+
+    from PIL import TiffImagePlugin
+
+    with TiffImagePlugin.TiffImageFile(io.BytesIO(data)) as im:  # the header; not decoded yet
+        tags = dict(im.tag_v2)
+        extra = set(tags) - _TIFF_STRUCTURE
+        if not extra:
+            return data, []
+        note = _tiff_note(extra)
+        if not cut:
+            return data, [note]
+        compression = im.info.get("compression", "raw")
+        if getattr(im, "n_frames", 1) > 1 or compression not in _TIFF_LOSSLESS:
+            raise _Malformed("not one losslessly compressed page")  # re-encoding drops it all
+        im.load()
+        page = im.copy()  # a plain image: Pillow copies XMP/IPTC from a TIFF file it saves
+    params: dict[str, object] = {"compression": compression}
+    for key in ("icc_profile", "dpi"):
+        if im.info.get(key):
+            params[key] = im.info[key]
+    out = io.BytesIO()
+    page.save(out, format="TIFF", **params)
+    return out.getvalue(), [note]
+
+
+def _tiff_note(extra: set[int]) -> str:
+    kinds = []
+    if _GPS_IFD in extra:
+        kinds.append("GPS position")
+    if extra & (_CAMERA_TAGS | {_EXIF_IFD}):
+        kinds.append("camera")
+    if extra & _TIME_TAGS:
+        kinds.append("capture time")
+    if 700 in extra:
+        kinds.append("XMP")
+    if extra - _CAMERA_TAGS - _TIME_TAGS - {_GPS_IFD, _EXIF_IFD, 700}:
+        kinds.append("other fields")
+    return f"TIFF metadata ({', '.join(kinds)})"
+
+
+_WALKERS = {"image/jpeg": _jpeg, "image/png": _png, "image/webp": _webp, "image/tiff": _tiff}
