@@ -50,16 +50,25 @@ def test_conversions_name_the_target_of_the_latest_encoding(big_jpeg: bytes) -> 
     assert image.conversions == ["to openai: resized 4000×3000 → 2048×1536"]
 
 
-def test_the_notebook_view_shows_what_the_latest_target_got(big_jpeg: bytes) -> None:
+def caption(html: str) -> str:
+    """The notebook view's list of changes (the small print under the thumbnail)."""
+    return html.split("<small>", 1)[1].split("</small>", 1)[0] if "<small>" in html else ""
+
+
+def test_the_notebook_view_shows_what_each_target_got(big_jpeg: bytes) -> None:
     image = Image(big_jpeg)
 
     mmkit.to_openai([Message.user([image])])
-    assert "to openai: resized 4000×3000 → 2048×1536" in image._repr_html_()
+    assert caption(image._repr_html_()) == "to openai: resized 4000×3000 → 2048×1536"
 
     mmkit.to_bytez([Message.user([image])])
-    html = image._repr_html_()
-    assert "resized" not in html
-    assert "JPEG 4000×3000" in html
+    assert caption(image._repr_html_()) == (
+        "to openai: resized 4000×3000 → 2048×1536; to bytez: sent as it is"
+    )
+
+
+def test_the_notebook_view_of_a_part_not_yet_sent_lists_nothing(big_jpeg: bytes) -> None:
+    assert caption(Image(big_jpeg)._repr_html_()) == ""
 
 
 def test_construction_notes_stay_for_every_target() -> None:

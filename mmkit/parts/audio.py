@@ -207,7 +207,7 @@ class Audio(MediaPart):
             preview = lambda: display.audio_preview(  # noqa: E731  # decoded only when shown
                 *self._source_and_info(None), self.origin, self.start, self.max_duration
             )
-        return display.audio_html(self.describe(), self.conversions, preview, self.duration)
+        return display.audio_html(self.describe(), self._shown(), preview, self.duration)
 
 
 def _resolve_audio(source: Any, notes: list[str]) -> Resolved:

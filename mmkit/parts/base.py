@@ -208,6 +208,15 @@ class MediaPart(BaseModel):
         self._latest = name
         return found
 
+    def _shown(self) -> list[str]:
+        """What the notebook view lists: construction notes, then every target's encoding, each
+        named ("to bytez: sent as it is" when it changed nothing)."""
+        out = [*self.notes, *self._conversions]
+        for name in self._sent:
+            named = self._changes_for(name)
+            out.extend(named if named or not name else [f"to {name}: sent as it is"])
+        return out
+
     def _changes_for(self, name: str | None) -> list[str]:
         if name is None or name not in self._sent:
             return []

@@ -184,7 +184,7 @@ class Image(MediaPart):
         from mmkit import display
 
         pixels = self.to_pil if self.data is not None else None
-        return display.image_html(self.describe(), self.conversions, pixels)
+        return display.image_html(self.describe(), self._shown(), pixels)
 
 
 def _is_pixels(source: Any) -> bool:

@@ -441,7 +441,7 @@ class Video(MediaPart):
         from mmkit import display
 
         frames = self.num_frames or video_codec.DEFAULT_FRAMES
-        plan = self.conversions or [
+        plan = self._shown() or [
             f'to OpenAI: video → {frames} frames; to Bytez, HF, vLLM (video="native"): the video'
         ]
         shown = self.data is not None or self.path is not None or self.frame_list is not None
