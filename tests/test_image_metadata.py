@@ -17,7 +17,6 @@ from PIL import ImageOps
 import mmkit
 from mmkit import Image, Message
 from mmkit.formats.bytez import TARGET as BYTEZ
-from mmkit.media import image_metadata
 
 TARGETS = ["openai", "bytez", "hf"]
 GPS_IFD = 0x8825
@@ -160,6 +159,8 @@ def test_a_rotated_photo_with_gps_is_sent_upright_without_gps(fixtures_dir: Path
 
 
 def test_cutting_exif_out_of_a_rotated_jpeg_keeps_its_orientation_alone() -> None:
+    from mmkit.media import image_metadata  # here: the other tests run on a tree without it
+
     original = jpeg(orientation=6)
 
     stripped = image_metadata.strip(original, "image/jpeg")
@@ -255,6 +256,8 @@ def test_a_tiff_converted_for_openai_records_the_metadata_it_lost() -> None:
 def test_stripped_images_decode_to_the_same_pixels_without_gps(
     fmt: str, mode: str, size: tuple[int, int], seed: int, lat: float, orientation: int, make: str
 ) -> None:
+    from mmkit.media import image_metadata
+
     rng = np.random.default_rng(seed)
     channels = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
     picture = PILImage.fromarray(rng.integers(0, 256, channels, dtype=np.uint8), mode)
