@@ -240,6 +240,43 @@ def test_a_tiff_converted_for_openai_records_the_metadata_it_lost() -> None:
     assert image.conversions_for("openai")[-1] == "removed TIFF metadata (camera, XMP)"
 
 
+def commented_gif(path: Path) -> bytes:
+    """A GIF with a comment and an XMP application extension before its first image."""
+    data = path.read_bytes()
+    xmp = b"<x:xmpmeta>GPSLatitude 48.85</x:xmpmeta>"
+    extensions = (
+        b"\x21\xfe" + bytes([14]) + b"taken at home!" + b"\x00"
+        + b"\x21\xff\x0bXMP DataXMP" + bytes([len(xmp)]) + xmp + b"\x00"
+    )  # fmt: skip
+    first_image = data.index(b"\x2c\x00\x00\x00\x00")  # the first frame sits at 0, 0
+    return data[:first_image] + extensions + data[first_image:]
+
+
+def test_an_animated_gif_loses_its_comment_and_xmp_and_keeps_every_frame(
+    fixtures_dir: Path,
+) -> None:
+    from mmkit.media.image import ImageLimits
+
+    original = commented_gif(fixtures_dir / "animated.gif")
+    assert opened(original).info["comment"] == b"taken at home!"  # the input holds them
+    image = Image(original)
+
+    sent = image.encoded(ImageLimits(animation=True), target="vllm")  # takes animations
+
+    assert b"taken at home" not in sent.data and b"GPSLatitude" not in sent.data
+    assert sent.data == (fixtures_dir / "animated.gif").read_bytes()  # the rest, as it was
+    assert image.conversions_for("vllm") == ["removed comments and XMP metadata"]
+
+
+def test_a_still_gif_reaches_bytez_without_its_comment(fixtures_dir: Path) -> None:
+    image = Image(commented_gif(fixtures_dir / "still.gif"))
+
+    sent = received("bytez", image)
+
+    assert sent == (fixtures_dir / "still.gif").read_bytes()
+    assert image.conversions_for("bytez") == ["removed comments and XMP metadata"]
+
+
 # --- any JPEG or PNG with EXIF -----------------------------------------------------------------
 
 

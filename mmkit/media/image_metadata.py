@@ -1,14 +1,14 @@
 """Private metadata cut out of image bytes without touching the pixels.
 
 An image sent as it is would carry its EXIF (GPS position, camera serial, maker notes), XMP and
-text chunks to a third party. `strip` removes them at the container level: JPEG segments, PNG
-chunks and WebP chunks are dropped whole and everything else is copied byte for byte, so the
-compressed pixel data, and with it every decoded pixel, stays identical (a TIFF, whose metadata
-shares the directory its decoding needs, is written again losslessly instead). GIF and BMP are
-sent as they are. What decoding needs
-stays: JPEG/WebP EXIF holding only orientation and resolution, ICC colour profiles, JFIF and
-Adobe segments. PNG's eXIf always goes: mmkit does not apply a PNG's EXIF orientation (most
-decoders do not), so a receiver that did would show something else than what mmkit describes.
+text to a third party. `strip` removes them at the container level: JPEG segments, PNG chunks,
+WebP chunks and GIF extensions are dropped whole and everything else is copied byte for byte, so
+the compressed pixel data, and with it every decoded pixel, stays identical (a TIFF, whose
+metadata shares the directory its decoding needs, is written again losslessly instead; BMP holds
+none). What decoding needs stays: JPEG/WebP EXIF holding only orientation and resolution, ICC
+colour profiles, JFIF and Adobe segments, GIF timing and looping. PNG's eXIf always goes: mmkit
+does not apply a PNG's EXIF orientation (most decoders do not), so a receiver that did would show
+something else than what mmkit describes.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class _Malformed(Exception):
 def strip(data: bytes, mime: str, *, cut: bool = True) -> Stripped | None:
     """`data` without private metadata, and a note naming what went; None when the container
     could not be walked (the caller must not send it as it is). Types without a walker here
-    (GIF, BMP...) come back unchanged. `cut=False` only reads what there is (for an image being
+    (BMP, ICO...) come back unchanged. `cut=False` only reads what there is (for an image being
     re-encoded anyway): the note is the same, the data may still hold it."""
     walk = _WALKERS.get(mime)
     if walk is None:
@@ -267,6 +267,58 @@ def _webp(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
     return b"RIFF" + len(body).to_bytes(4, "little") + body, removed
 
 
+# --- GIF ---------------------------------------------------------------------------------------
+
+
+def _gif(data: bytes, cut: bool) -> tuple[bytes, list[str]]:
+    """Drop comment extensions, XMP application extensions and bytes after the trailer; the
+    image blocks, palettes, timing and looping extensions are copied as they are."""
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise _Malformed("no GIF header")
+    pos = 13 + _palette_size(data[10])
+    out, removed = [data[:pos]], []
+    while True:
+        block, start = data[pos], pos
+        if block == 0x3B:  # trailer
+            out.append(data[pos : pos + 1])
+            pos += 1
+            break
+        if block == 0x21:  # extension: label, then sub-blocks
+            label = data[pos + 1]
+            ident = data[pos + 3 : pos + 3 + data[pos + 2]] if label == 0xFF else b""
+            pos = _after_sub_blocks(data, pos + 2)
+            xmp = ident[:8] == b"XMP Data"
+            dropped = "comments" if label == 0xFE else "XMP metadata" if xmp else ""
+            if dropped:
+                if dropped not in removed:
+                    removed.append(dropped)
+                continue
+            out.append(data[start:pos])
+            continue
+        if block == 0x2C:  # image: descriptor, local palette, LZW code size, sub-blocks
+            pos = _after_sub_blocks(data, pos + 10 + _palette_size(data[pos + 9]) + 1)
+            out.append(data[start:pos])
+            continue
+        raise _Malformed(f"unknown GIF block {block:#x}")
+    if len(data) > pos:
+        removed.append(f"{len(data) - pos:,} bytes after the image's end")
+    return b"".join(out), removed
+
+
+def _palette_size(flags: int) -> int:
+    return 3 * (2 << (flags & 7)) if flags & 0x80 else 0
+
+
+def _after_sub_blocks(data: bytes, pos: int) -> int:
+    while True:
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+        if pos > len(data):
+            raise _Malformed("sub-block past the end")
+
+
 # --- TIFF --------------------------------------------------------------------------------------
 
 # Tags that say how to decode the pixels (and their colour profile); any other goes.
@@ -323,4 +375,10 @@ def _tiff_note(extra: set[int]) -> str:
     return f"TIFF metadata ({', '.join(kinds)})"
 
 
-_WALKERS = {"image/jpeg": _jpeg, "image/png": _png, "image/webp": _webp, "image/tiff": _tiff}
+_WALKERS = {
+    "image/jpeg": _jpeg,
+    "image/png": _png,
+    "image/webp": _webp,
+    "image/gif": _gif,
+    "image/tiff": _tiff,
+}
