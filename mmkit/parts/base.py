@@ -81,9 +81,9 @@ class MediaPart(BaseModel):
     _encoded: dict[Any, Any] = PrivateAttr(default_factory=dict)
     _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
     # Each target's latest encoding: name -> (cache key, its changes); "" for an unnamed caller.
-    # Kept per target so one target's resize is never reported as done for another.
+    # Kept per target so one target's resize is never reported as done for another; the last
+    # entry is the latest encoding.
     _sent: dict[str, tuple[Any, tuple[str, ...]]] = PrivateAttr(default_factory=dict)
-    _latest: str | None = PrivateAttr(default=None)
     _fetched: bytes | None = PrivateAttr(default=None)
 
     kind: ClassVar[str] = "media"  # "image", "audio", "video": the word errors and messages use
@@ -130,7 +130,8 @@ class MediaPart(BaseModel):
     def conversions(self) -> list[str]:
         """What changed on the way out: construction notes, then the latest encoding's changes,
         each prefixed by the target it was for ("to openai: resized 4000×3000 → 2048×1536")."""
-        return [*self.notes, *self._conversions, *self._changes_for(self._latest)]
+        latest = next(reversed(self._sent), None)
+        return [*self.notes, *self._conversions, *self._changes_for(latest)]
 
     @property
     def encodings(self) -> dict[str, list[str]]:
@@ -205,7 +206,6 @@ class MediaPart(BaseModel):
         name = target or ""
         self._sent.pop(name, None)  # re-inserted: the order says which was encoded last
         self._sent[name] = (key, tuple(found.conversions))
-        self._latest = name
         return found
 
     def _shown(self) -> list[str]:
