@@ -156,6 +156,7 @@ class Audio(MediaPart):
         self,
         limits: audio_codec.AudioLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,  # the receiver's name, for the recorded conversions
     ) -> audio_codec.EncodedAudio:
         """The audio as a receiver with `limits` accepts it; computed once per limits."""
         limits = limits or audio_codec.AudioLimits()
@@ -164,6 +165,7 @@ class Audio(MediaPart):
             lambda: audio_codec.encode(
                 *self._source_and_info(fetch), self.origin, self._request(), limits
             ),
+            target,
         )
         self.duration = found.duration  # counted while decoding: better than the header's claim
         return found
@@ -208,7 +210,7 @@ class Audio(MediaPart):
             preview = lambda: display.audio_preview(  # noqa: E731  # decoded only when shown
                 *self._source_and_info(None), self.origin, self.start, self.max_duration
             )
-        return display.audio_html(self.describe(), self.conversions, preview, self.duration)
+        return display.audio_html(self.describe(), self._shown(), preview, self.duration)
 
 
 def _resolve_audio(source: Any, notes: list[str]) -> Resolved:

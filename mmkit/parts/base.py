@@ -116,6 +116,10 @@ class MediaPart(BaseModel):
     _info: Any = PrivateAttr(default=None)  # the media module's header facts
     _encoded: dict[Any, Any] = PrivateAttr(default_factory=dict)
     _conversions: dict[str, None] = PrivateAttr(default_factory=dict)  # ordered set
+    # Each target's latest encoding: name -> (cache key, its changes); "" for an unnamed caller.
+    # Kept per target so one target's resize is never reported as done for another; the last
+    # entry is the latest encoding.
+    _sent: dict[str, tuple[Any, tuple[str, ...]]] = PrivateAttr(default_factory=dict)
     _fetched: bytes | None = PrivateAttr(default=None)
 
     kind: ClassVar[str] = "media"  # "image", "audio", "video": the word errors and messages use
@@ -160,8 +164,27 @@ class MediaPart(BaseModel):
 
     @property
     def conversions(self) -> list[str]:
-        """Everything changed on the way out: construction notes, then each encoding's changes."""
-        return [*self.notes, *self._conversions]
+        """What changed on the way out: construction notes, then the latest encoding's changes,
+        each prefixed by the target it was for ("to openai: resized 4000×3000 → 2048×1536")."""
+        latest = next(reversed(self._sent), None)
+        return [*self.notes, *self._conversions, *self._changes_for(latest)]
+
+    @property
+    def encodings(self) -> dict[str, list[str]]:
+        """Each target this part was encoded for, oldest first, with what its encoding changed
+        (an empty list: sent as it is)."""
+        return {name: list(changes) for name, (_, changes) in self._sent.items() if name}
+
+    def conversions_for(self, target: str) -> list[str]:
+        """What changed in what one target received: construction notes, then that target's
+        latest encoding's changes (unprefixed: the target is the one asked about)."""
+        if target not in self._sent:
+            done = ", ".join(name for name in self._sent if name) or "none yet"
+            raise InvalidOptionError(
+                f"{self.kind} {self.origin} was not encoded for {target!r} (encoded for: {done}); "
+                "convert a message holding it for that target first"
+            )
+        return [*self.notes, *self._conversions, *self._sent[target][1]]
 
     def describe(self) -> str:
         """One line saying what the part holds."""
@@ -206,15 +229,35 @@ class MediaPart(BaseModel):
             self._know(self._probe(source))
         return source, self._info
 
-    def _encoded_once(self, key: Any, make: Callable[[], E]) -> E:
-        """`make()` once per key (a target's limits and the part's options), its changes noted."""
+    def _encoded_once(self, key: Any, make: Callable[[], E], target: str | None = None) -> E:
+        """`make()` once per key (a target's limits and the part's options), its changes recorded
+        as what `target` (a wire format's name) received."""
         found: E | None = self._encoded.get(key)
         if found is None:
             needs_work()
             found = make()
             self._encoded[key] = found
-        self._conversions.update(dict.fromkeys(found.conversions))
+        if target is None and any(seen == key for seen, _ in self._sent.values()):
+            return found  # a caller re-reading an encoding a target already received
+        name = target or ""
+        self._sent.pop(name, None)  # re-inserted: the order says which was encoded last
+        self._sent[name] = (key, tuple(found.conversions))
         return found
+
+    def _shown(self) -> list[str]:
+        """What the notebook view lists: construction notes, then every target's encoding, each
+        named ("to bytez: sent as it is" when it changed nothing)."""
+        out = [*self.notes, *self._conversions]
+        for name in self._sent:
+            named = self._changes_for(name)
+            out.extend(named if named or not name else [f"to {name}: sent as it is"])
+        return out
+
+    def _changes_for(self, name: str | None) -> list[str]:
+        if name is None or name not in self._sent:
+            return []
+        prefix = f"to {name}: " if name else ""
+        return [prefix + change for change in self._sent[name][1]]
 
     def _note(self, text: str) -> None:
         self._conversions[text] = None

@@ -26,6 +26,7 @@ OPTIONS = (
     "inline",
     "pixel_limit",
     "max_frames",
+    "keep_metadata",
 )
 
 
@@ -48,6 +49,8 @@ class Image(MediaPart):
     pixel_limit: int | None = Field(default=None, gt=0)
     timestamp: float | None = None  # seconds into the video, for a frame sampled from one
     max_frames: int | None = Field(default=None, gt=0)
+    # False: EXIF (GPS position, camera), XMP and text chunks are cut out before sending
+    keep_metadata: bool = False
 
     _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
 
@@ -67,6 +70,7 @@ class Image(MediaPart):
         inline: bool | None = None,
         pixel_limit: int | None = None,
         max_frames: int | None = None,
+        keep_metadata: bool | None = None,
         **fields: Any,
     ) -> None:
         if fields:
@@ -81,7 +85,10 @@ class Image(MediaPart):
             inline=inline,
             pixel_limit=pixel_limit,
             max_frames=max_frames,
+            keep_metadata=keep_metadata,
         )
+        if keep_metadata is None:  # a bool field: unset means its default (or the JSON's value)
+            del options["keep_metadata"]
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
             return
@@ -134,15 +141,23 @@ class Image(MediaPart):
         self,
         limits: image_codec.ImageLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,
     ) -> image_codec.EncodedImage:
-        """The image as a receiver with `limits` accepts it; computed once per limits and reused."""
+        """The image as a receiver with `limits` accepts it; computed once per limits and reused.
+        `target` names the receiver (a wire format's name) in the recorded conversions."""
         limits = limits or image_codec.ImageLimits()
         request = image_codec.ImageRequest(
-            self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
+            self.max_side,
+            self.max_pixels,
+            self.format,
+            self.quality,
+            not self._pixels,
+            self.keep_metadata,
         )
         return self._encoded_once(
             (limits, request),
             lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),
+            target,
         )
 
     # --- what the base asks of each kind -------------------------------------------------------
@@ -172,7 +187,7 @@ class Image(MediaPart):
         from mmkit import display
 
         pixels = self.to_pil if self.data is not None else None
-        return display.image_html(self.describe(), self.conversions, pixels)
+        return display.image_html(self.describe(), self._shown(), pixels)
 
 
 def _is_pixels(source: Any) -> bool:

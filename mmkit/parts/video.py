@@ -7,10 +7,11 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, field_validator
 
 from mmkit.errors import (
     BlockedURLError,
@@ -24,7 +25,6 @@ from mmkit.errors import (
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, resolve
-from mmkit.offload import needs_work
 from mmkit.parts.audio import Audio
 from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 from mmkit.parts.image import Image
@@ -84,8 +84,6 @@ class Video(MediaPart):
     as_frames: bool | None = None
     pixel_limit: int | None = Field(default=None, gt=0)
     max_duration: float | None = Field(default=None, gt=0)
-
-    _sampled: dict[Any, list[Image]] = PrivateAttr(default_factory=dict)
 
     kind: ClassVar[str] = "video"
     sources: ClassVar[str] = "a path, bytes, URL or list of frames"
@@ -282,7 +280,13 @@ class Video(MediaPart):
                 jpeg_quality=_FRAME_QUALITY,
                 window=(lo - offset, hi - offset),
             )
-        if len(picked) < wanted:
+        if len(picked) < wanted and not exact:  # several times landed on one keyframe
+            self._note(
+                f"asked for {wanted} frames; keyframes only (exact=False): the {wanted} times in "
+                f"{clock_range(lo - offset, hi - offset)} fall on {len(picked)} distinct "
+                "keyframes, each taken once; pass exact=True for a frame at every time"
+            )
+        elif len(picked) < wanted:
             self._note(
                 f"asked for {wanted} frames; {clock_range(lo - offset, hi - offset)} holds "
                 f"{len(picked)} distinct ones: took all of them"
@@ -316,6 +320,7 @@ class Video(MediaPart):
         self,
         limits: video_codec.VideoLimits | None = None,
         fetch: FetchPolicy | None = None,
+        target: str | None = None,  # the receiver's name, for the recorded conversions
     ) -> video_codec.EncodedVideo:
         """The video as a receiver that reads video accepts it; computed once per limits."""
         limits = limits or video_codec.VideoLimits()
@@ -327,27 +332,36 @@ class Video(MediaPart):
             src, info = self._source_and_info(fetch)
             return video_codec.encode(src, info, self.origin, request, limits, self.pixel_limit)
 
-        return self._encoded_once((limits, request), make)
+        return self._encoded_once((limits, request), make, target)
 
     def sampled(
-        self, limits: video_codec.VideoLimits | None = None, fetch: FetchPolicy | None = None
+        self,
+        limits: video_codec.VideoLimits | None = None,
+        fetch: FetchPolicy | None = None,
+        target: str | None = None,  # the receiver's name, for the recorded conversions
     ) -> list[Image]:
-        """The frames a receiver without video gets (the part records "video → N frames")."""
+        """The frames a receiver without video gets, sampled once per limits; what sampling did
+        ("video → N frames", a max_frames cut) is recorded as what `target` received."""
         limits = limits or video_codec.VideoLimits()
         key = (limits.max_frames, self.num_frames, self.sample_fps, self.start, self.end)
-        found = self._sampled.get(key)
-        if found is None:
-            needs_work()
-            before = self.max_frames
-            cap = limits.max_frames if before is None else min(before, limits.max_frames)
-            self.max_frames = cap
+
+        def make() -> _Sampled:
+            before, noted = self.max_frames, dict(self._conversions)
+            self.max_frames = (
+                limits.max_frames if before is None else min(before, limits.max_frames)
+            )
             try:
                 found = self.frames(fetch=fetch)
             finally:
                 self.max_frames = before
-            self._sampled[key] = found
-        self._note(f"video → {len(found)} frames (the target reads no video)")
-        return found
+            made = [note for note in self._conversions if note not in noted]
+            for note in made:  # this target's sampling, not a change for every target
+                del self._conversions[note]
+            return _Sampled(
+                found, (*made, f"video → {len(found)} frames (the target reads no video)")
+            )
+
+        return self._encoded_once(("frames", key), make, target).frames
 
     # --- what the base asks of each kind -------------------------------------------------------
 
@@ -435,7 +449,7 @@ class Video(MediaPart):
         from mmkit import display
 
         frames = self.num_frames or video_codec.DEFAULT_FRAMES
-        plan = self.conversions or [
+        plan = self._shown() or [
             f'to OpenAI: video → {frames} frames; to Bytez, HF, vLLM (video="native"): the video'
         ]
         shown = self.data is not None or self.path is not None or self.frame_list is not None
@@ -547,3 +561,11 @@ def _frame_list_fields(items: Sequence[Any], fps: float | None) -> dict[str, Any
         "has_audio": False,
         "sample_fps": None,
     }
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """The frames sampled for a receiver without video, and what sampling changed."""
+
+    frames: list[Image]
+    conversions: tuple[str, ...]
