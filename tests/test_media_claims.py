@@ -94,7 +94,7 @@ def test_a_file_holding_more_than_its_header_claims_goes_to_bytez_cut_to_the_cla
     # 1 s at 10 fps: the frames at 0.0 … 0.9 s (the 2-frame slack past a claim is for rounding)
     assert frames <= 12 and last < 1.2
     assert sent[4:8] == b"ftyp"  # re-encoded as MP4
-    assert video.conversions[0] == (
+    assert video.conversions_for("bytez")[0] == (
         "cut to the 1.0 s its headers claim (the file holds more: a receiver would have played "
         "it all)"
     )
@@ -136,7 +136,7 @@ def test_a_wav_holding_more_than_its_header_claims_sends_the_claim_and_says_so(
     samples, got_rate = decode_audio(data)
     assert (len(samples), got_rate) == (rate, rate)  # 1.0 s, at HF's 16 kHz for HF
     assert len(data) < 40_000  # the 960,000 bytes after the data chunk stay home
-    assert audio.conversions[0] == (
+    assert audio.conversions_for(target)[0] == (
         "sent the 1.0 s its header describes, not the 960,000 bytes after it"
     )
 

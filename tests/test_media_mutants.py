@@ -114,7 +114,7 @@ def test_a_part_cap_below_the_targets_wins(fixtures_dir: Path) -> None:
     # shown by the frame at or before it.
     video = Video(fixtures_dir / "clip.mp4", max_frames=3)
     assert _labels(video, 32) == ["frame at 0:00.0", "frame at 0:00.3", "frame at 0:00.6"]
-    assert "sampled 3 frames, not 8 (max_frames=3)" in video.conversions
+    assert "sampled 3 frames, not 8 (max_frames=3)" in video.conversions_for("openai")
 
 
 def test_a_target_cap_below_the_parts_wins(fixtures_dir: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_target_cap_below_the_parts_wins(fixtures_dir: Path) -> None:
         "frame at 0:00.5",
         "frame at 0:00.7",
     ]
-    assert "sampled 4 frames, not 10 (max_frames=4)" in video.conversions
+    assert "sampled 4 frames, not 10 (max_frames=4)" in video.conversions_for("openai")
     assert video.max_frames == 20  # the part's own option is left as it was
 
 
