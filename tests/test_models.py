@@ -126,6 +126,9 @@ def test_qwen_video_samples_two_frames_a_second_in_pairs_within_the_frame_budget
     # 3 s at 30 fps: 6 frames; 1.5 s: the 4-frame minimum.
     assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 3.0, 30.0, 640, 480).frames == 6
     assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 1.5, 30.0, 640, 480).frames == 4
+    # 3.5 s: 7 frames at 2 fps, rounded to a pair (round half to even, as qwen-vl-utils does)
+    assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 3.5, 30.0, 640, 480).frames == 8
+    assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 2.5, 30.0, 640, 480).frames == 4
     with pytest.raises(MediaTooLargeError, match=r"1 frames; .* at least 2"):
         plan_video("Qwen/Qwen2-VL-2B-Instruct", 1.0, 1.0, 640, 480)
 
@@ -322,3 +325,23 @@ def test_shrinking_rules_never_grow_an_image(size: tuple[int, int]) -> None:
         # Pixtral rounds each side up to whole 16-px patches, never past the next one.
         slack = 15 if model.startswith("mistral") else 0
         assert plan.width <= w + slack and plan.height <= h + slack
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=sizes(),
+    duration=st.floats(1.0, 7200.0),
+    fps=st.sampled_from([10.0, 23.976, 25.0, 30.0, 60.0]),
+)
+def test_qwen_video_frames_come_in_pairs_within_the_frame_budget(
+    size: tuple[int, int], duration: float, fps: float
+) -> None:
+    plan = plan_video("Qwen/Qwen2.5-VL-7B-Instruct", duration, fps, *size)
+    assert plan.frames % 2 == 0 and 4 <= plan.frames <= 768
+    assert plan.width % 28 == 0 and plan.height % 28 == 0
+    if size[0] * size[1] < 2 * 128 * 28 * 28:
+        return  # a tiny frame is scaled up to the minimum, rounding up past the budget
+    # qwen-vl-utils' per-frame budget: the total budget shared by frame pairs, within bounds
+    budget = max(min(768 * 28 * 28, 24576 * 28 * 28 / plan.frames * 2), int(128 * 28 * 28 * 1.05))
+    assert plan.width * plan.height <= budget
+    assert plan.tokens == plan.frames // 2 * (plan.width // 28) * (plan.height // 28)
