@@ -17,10 +17,12 @@ from mmkit.errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    UnknownModelError,
     UnsupportedFormatError,
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
+from mmkit.models.count import media_tokens
 from mmkit.parts import Audio, Image, Text, Video
 
 __version__ = "0.1.0"
@@ -67,6 +69,7 @@ __all__ = [
     "Timeout",
     "TimeoutError",
     "TransportError",
+    "UnknownModelError",
     "UnsupportedFormatError",
     "Video",
     "__version__",
@@ -75,6 +78,7 @@ __all__ = [
     "from_bytez",
     "from_hf",
     "from_openai",
+    "media_tokens",
     "to_bytez",
     "to_hf",
     "to_openai",

@@ -345,3 +345,164 @@ def test_qwen_video_frames_come_in_pairs_within_the_frame_budget(
     budget = max(min(768 * 28 * 28, 24576 * 28 * 28 / plan.frames * 2), int(128 * 28 * 28 * 1.05))
     assert plan.width * plan.height <= budget
     assert plan.tokens == plan.frames // 2 * (plan.width // 28) * (plan.height // 28)
+
+
+# --- sending: Image(model=), Video(model=), media_tokens, Client, inspect ----------------------
+
+
+def photo(width: int, height: int) -> bytes:
+    """A real JPEG photo-like image (a gradient with noise) of any size."""
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(7)
+    x = np.linspace(0, 255, width)[None, :, None]
+    y = np.linspace(0, 255, height)[:, None, None]
+    pixels = (x * 0.5 + y * 0.5 + rng.normal(0, 20, (height, width, 3))).clip(0, 255)
+    buf = io.BytesIO()
+    PILImage.fromarray(pixels.astype("uint8")).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def decoded_size(data: bytes) -> tuple[int, int]:
+    import io
+
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(data)) as im:
+        im.load()
+        width, height = im.size
+        return int(width), int(height)
+
+
+PHOTO = photo(1200, 900)
+
+
+@pytest.mark.parametrize(
+    ("model", "size"),
+    [
+        ("Qwen/Qwen2.5-VL-7B-Instruct", (1204, 896)),  # multiples of 28, within its pixels
+        ("google/gemma-3-4b-it", (896, 896)),  # stretched, as its processor does
+        ("llava-hf/llava-1.5-7b-hf", (448, 336)),  # short side 336: the server only crops
+        ("llava-hf/llava-v1.6-mistral-7b-hf", (672, 505)),
+        ("mistral-community/pixtral-12b", (1024, 768)),
+        ("gpt-4o", (1024, 768)),
+        ("claude-sonnet-4-5", (1200, 900)),  # 1.08 MP: within Claude's bound already
+        ("HuggingFaceTB/SmolVLM-Instruct", (1200, 900)),  # it grows to 1536: not invented here
+    ],
+)
+def test_an_image_is_encoded_at_its_models_processor_size(
+    model: str, size: tuple[int, int]
+) -> None:
+    from mmkit import Image
+
+    sent = Image(PHOTO, model=model).encoded()
+    assert decoded_size(sent.data) == size
+    # the server's processor resizes nothing a second time (or only crops, for LLaVA-1.5)
+    again = plan_image(model, *size)
+    if model.startswith("llava-hf/llava-1.5"):
+        assert (again.width, again.height) == (336, 336)
+    elif not model.startswith("HuggingFaceTB"):
+        assert (again.width, again.height) == size
+
+
+def test_per_part_limits_win_and_an_unknown_model_changes_nothing() -> None:
+    from mmkit import Image
+
+    capped = Image(PHOTO, model="google/gemma-3-4b-it", max_side=512).encoded()
+    assert decoded_size(capped.data) == (512, 384)
+    few = Image(PHOTO, model="Qwen/Qwen2.5-VL-7B-Instruct", max_pixels=500_000).encoded()
+    assert decoded_size(few.data) == (816, 612)
+    plain = Image(PHOTO).encoded()
+    unknown = Image(PHOTO, model="my-alias").encoded()
+    assert unknown.data == plain.data == PHOTO  # passed through untouched, as today
+
+
+def test_the_receivers_model_applies_and_the_parts_own_model_wins() -> None:
+    from mmkit import Image
+    from mmkit.media.image import ImageLimits
+
+    receiver = ImageLimits(model="google/gemma-3-4b-it")
+    assert decoded_size(Image(PHOTO).encoded(receiver).data) == (896, 896)
+    own = Image(PHOTO, model="gpt-4o").encoded(receiver)
+    assert decoded_size(own.data) == (1024, 768)
+
+
+def test_media_tokens_counts_what_is_sent_to_the_model() -> None:
+    import mmkit
+    from mmkit import Audio, Image, Message, Video
+
+    assert mmkit.media_tokens(Image(PHOTO), model="bytez/google/gemma-3-4b-it") == 256
+    # 1024x768 after gpt-4o's resize: 2x2 tiles
+    two = [Message.user("compare", images=[Image(PHOTO), Image(PHOTO)]), Message.user("ok")]
+    assert mmkit.media_tokens(two, model="gpt-4o") == 2 * (85 + 4 * 170)
+    # Qwen2.5-VL at 1204x896: 43 x 32 merged patches
+    assert mmkit.media_tokens(Image(PHOTO), model="Qwen/Qwen2.5-VL-7B-Instruct") == 43 * 32
+    # the part's own max_side wins: 512x384 -> 18 x 14 (round(512/28), round(384/28))
+    small = Image(PHOTO, max_side=512)
+    assert mmkit.media_tokens(small, model="Qwen/Qwen2.5-VL-7B-Instruct") == 18 * 14
+    # a 1-s 96x64 clip at 10 fps: 4 frames (the minimum) of 392x280 (the per-frame minimum)
+    clip = Video(str(Path(__file__).parent.parent / "fixtures" / "clip.mp4"))
+    assert mmkit.media_tokens(clip, model="Qwen/Qwen2-VL-7B-Instruct") == 4 // 2 * 14 * 10
+    tone = Audio(str(Path(__file__).parent.parent / "fixtures" / "tone.wav"))
+    assert tone.duration == 1.0
+    assert mmkit.media_tokens(tone, model="Qwen/Qwen2-Audio-7B-Instruct") == 25
+    assert mmkit.media_tokens(Message.user("just text"), model="gpt-4o") == 0
+    with pytest.raises(mmkit.UnknownModelError, match="'my-alias'"):
+        mmkit.media_tokens(Image(PHOTO), model="my-alias")
+    with pytest.raises(mmkit.UnknownModelError):
+        mmkit.media_tokens(Message.user("just text"), model="my-alias")
+
+
+def test_a_video_for_qwen_samples_its_frame_count_within_its_frame_pixels() -> None:
+    from mmkit import Video
+
+    clip = str(Path(__file__).parent.parent / "fixtures" / "clip.mp4")
+    frames = Video(clip, model="Qwen/Qwen2.5-VL-7B-Instruct").sampled()
+    assert len(frames) == 4
+    assert {f.max_pixels for f in frames} == {392 * 280}
+    assert len(Video(clip).sampled()) == 8  # no model: today's default
+    assert len(Video(clip, model="Qwen/Qwen2.5-VL-7B-Instruct", frames=2).sampled()) == 2
+
+
+def test_a_client_encodes_for_the_model_it_names_or_the_media_model_of_an_alias(
+    server: Any,
+) -> None:
+    import mmkit
+    from mmkit import Image, Message
+
+    ask = [Message.user("hi", image=Image(PHOTO))]
+    base = server.base_url + "/v1"
+    with mmkit.Client("google/gemma-3-4b-it", base_url=base, api_key="k") as gemma:
+        assert gemma.chat(ask).text == 'text "hi"; image 896×896 JPEG'
+    with mmkit.Client("my-alias", base_url=base, api_key="k") as alias:
+        assert alias.chat(ask).text == 'text "hi"; image 1200×900 JPEG'
+    with mmkit.Client(
+        "my-alias", base_url=base, api_key="k", media_model="Qwen/Qwen2.5-VL-7B-Instruct"
+    ) as qwen:
+        assert qwen.chat(ask).text == 'text "hi"; image 1204×896 JPEG'
+        prepared = qwen.builder().build(ask)
+        assert qwen.chat(prepared).text == 'text "hi"; image 1204×896 JPEG'
+    assert mmkit.Client("bytez/google/gemma-3-4b-it", api_key="k").media_model == (
+        "google/gemma-3-4b-it"
+    )
+
+
+def test_inspect_shows_the_size_sent_and_the_models_tokens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(PHOTO)
+    run = [sys.executable, "-m", "mmkit.cli", "inspect", str(path), "--model"]
+    qwen = subprocess.run(
+        [*run, "Qwen/Qwen2.5-VL-7B-Instruct"], capture_output=True, text=True, timeout=60
+    )
+    assert qwen.returncode == 0, qwen.stderr
+    assert "sent to openai: image/jpeg 1204×896" in qwen.stdout
+    assert "for Qwen/Qwen2.5-VL-7B-Instruct: sent 1204×896, 1376 tokens" in qwen.stdout
+    alias = subprocess.run([*run, "my-alias", "--json"], capture_output=True, text=True, timeout=60)
+    record = json.loads(alias.stdout)
+    assert record["sent"]["width"] == 1200 and record["sent"]["model_tokens"] is None

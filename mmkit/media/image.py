@@ -87,6 +87,8 @@ class ImageLimits:
     max_bytes: int | None = 20 * 1024 * 1024
     max_pixels: int | None = None
     max_side: int | None = None
+    # The model behind the receiver (mmkit.models): its processor's size is sent, when smaller.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ImageRequest:
     format: str | None = None
     quality: int | None = None
     own_format: bool = True  # False for pixels (PIL, numpy): their PNG is only mmkit's holder
+    size: tuple[int, int] | None = None  # the model's own size (mmkit.models.send_size)
 
 
 @dataclass(frozen=True)
@@ -311,12 +314,11 @@ def encode(
 ) -> EncodedImage:
     """The image as the receiver accepts it; the original bytes when nothing has to change."""
     wanted = _wanted_format(request.format, limits, origin)
-    size = fit_size(
-        info.width,
-        info.height,
-        _smallest(request.max_side, limits.max_side),
-        _smallest(request.max_pixels, limits.max_pixels),
-    )
+    max_side = _smallest(request.max_side, limits.max_side)
+    max_pixels = _smallest(request.max_pixels, limits.max_pixels)
+    size = fit_size(info.width, info.height, max_side, max_pixels)
+    if request.size is not None and _model_size_fits(request.size, info, max_side, max_pixels):
+        size = request.size
     needs_change = not (
         size == (info.width, info.height)
         and info.orientation == 1
@@ -360,6 +362,19 @@ def encode(
     if request.quality is not None and mime in ("image/jpeg", "image/webp"):
         notes.append(f"encoded {short_name(mime).upper()} at quality {request.quality}")
     return _save_within(im, mime, request, limits, origin, notes)
+
+
+def _model_size_fits(
+    size: tuple[int, int], info: ImageInfo, max_side: int | None, max_pixels: int | None
+) -> bool:
+    """The model's size is sent when max_side/max_pixels allow it and it invents no pixels (a
+    processor that grows a small image grows it on the server, from the original)."""
+    w, h = size
+    return (
+        (max_side is None or max(w, h) <= max_side)
+        and (max_pixels is None or w * h <= max_pixels)
+        and w * h <= info.width * info.height
+    )
 
 
 def _fit_format(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
@@ -26,6 +27,7 @@ OPTIONS = (
     "inline",
     "pixel_limit",
     "max_frames",
+    "model",
 )
 
 
@@ -67,6 +69,7 @@ class Image(MediaPart):
         inline: bool | None = None,
         pixel_limit: int | None = None,
         max_frames: int | None = None,
+        model: str | None = None,
         **fields: Any,
     ) -> None:
         if fields:
@@ -81,6 +84,7 @@ class Image(MediaPart):
             inline=inline,
             pixel_limit=pixel_limit,
             max_frames=max_frames,
+            model=model,
         )
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
@@ -137,6 +141,13 @@ class Image(MediaPart):
         request = image_codec.ImageRequest(
             self.max_side, self.max_pixels, self.format, self.quality, not self._pixels
         )
+        model = self.model or limits.model  # the part's own model wins over the receiver's
+        if model is not None:
+            from mmkit.models.send import send_size
+
+            _, info = self._source_and_info(fetch)
+            size = send_size(model, info.width, info.height, self.detail)
+            request = replace(request, size=size)
         return self._encoded_once(
             (limits, request),
             lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),

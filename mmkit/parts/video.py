@@ -7,6 +7,7 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -24,6 +25,8 @@ from mmkit.errors import (
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, resolve
+from mmkit.models.plan import lookup
+from mmkit.models.timed import VideoPlan
 from mmkit.offload import needs_work
 from mmkit.parts.audio import Audio
 from mmkit.parts.base import MediaPart, refuse_unknown
@@ -45,6 +48,7 @@ OPTIONS = (
     "inline",
     "pixel_limit",
     "max_duration",
+    "model",
 )
 
 # Frames sampled from a video are kept as JPEG: the video was lossy already, and PNG costs 5×.
@@ -115,6 +119,7 @@ class Video(MediaPart):
         inline: bool | None = None,
         pixel_limit: int | None = None,
         max_duration: float | None = None,
+        model: str | None = None,
         **fields: Any,
     ) -> None:
         options = dict(
@@ -128,6 +133,7 @@ class Video(MediaPart):
             inline=inline,
             pixel_limit=pixel_limit,
             max_duration=max_duration,
+            model=model,
         )
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
@@ -311,6 +317,10 @@ class Video(MediaPart):
     ) -> video_codec.EncodedVideo:
         """The video as a receiver that reads video accepts it; computed once per limits."""
         limits = limits or video_codec.VideoLimits()
+        plan = self._model_plan(fetch)
+        if plan is not None:  # the model's frame size only ever lowers the receiver's cap
+            cap = plan.width * plan.height
+            limits = replace(limits, max_pixels=min(cap, limits.max_pixels or cap))
         request = video_codec.VideoRequest(self.start, self.end, self.max_side)
 
         def make() -> video_codec.EncodedVideo:
@@ -333,13 +343,34 @@ class Video(MediaPart):
             before = self.max_frames
             cap = limits.max_frames if before is None else min(before, limits.max_frames)
             self.max_frames = cap
+            # The model's own frame count, when the part asks for none
+            asked = self.num_frames is not None or self.sample_fps is not None
+            plan = None if asked else self._model_plan(fetch)
             try:
-                found = self.frames(fetch=fetch)
+                found = self.frames(plan.frames if plan else None, fetch=fetch)
             finally:
                 self.max_frames = before
+            if plan is not None:
+                for frame in found:  # each frame within the model's per-frame pixels
+                    cap = plan.width * plan.height
+                    frame.max_pixels = min(cap, frame.max_pixels or cap)
             self._sampled[key] = found
         self._note(f"video → {len(found)} frames (the target reads no video)")
         return found
+
+    def _model_plan(self, fetch: FetchPolicy | None) -> VideoPlan | None:
+        """What the part's model does to this video (None: no model, or no video rule)."""
+        if self.model is None or self.frame_list is not None:
+            return None
+        family = lookup(self.model)
+        if family is None or family.video is None:
+            return None
+        _, info = self._source_and_info(fetch)
+        lo, hi = video_codec.clip_range(info, self.start, self.end, self.origin)
+        try:
+            return family.video.plan(hi - lo, info.fps, info.width, info.height)
+        except MediaTooLargeError:  # too short for the model's sampling: sent as it is today
+            return None
 
     # --- what the base asks of each kind -------------------------------------------------------
 

@@ -41,6 +41,7 @@ from mmkit.errors import (
     TimeoutError,
     TransportError,
 )
+from mmkit.models.plan import lookup
 from mmkit.net.body import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -114,6 +115,7 @@ class ClientOptions(TypedDict, total=False):
     params: Mapping[str, Any] | None
     headers: Mapping[str, str] | None
     video: VideoMode | None
+    media_model: str | None
 
 
 class _Call:
@@ -157,6 +159,9 @@ class _BaseClient:
     headers. video: "native" sends videos as videos to an OpenAI-compatible server that reads
     them (vLLM, LiteLLM), "frames" as labelled sampled frames; default: the wire format's
     (frames for OpenAI's shape, since OpenAI's own API reads no video; video for Bytez).
+    media_model: the model whose processor images are sized for (mmkit.models); default: the
+    model itself when mmkit has its rule (`bytez/google/gemma-3-4b-it` sends 896x896), else none.
+    Name the real model for a proxy alias.
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class _BaseClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         video: VideoMode | None = None,
+        media_model: str | None = None,
     ) -> None:
         if video not in (None, "native", "frames"):
             raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
@@ -197,6 +203,9 @@ class _BaseClient:
         )
         self.drop_params = drop_params
         self.video: VideoMode | None = video
+        if media_model is None and lookup(model_id) is not None:
+            media_model = model_id  # a model mmkit knows is encoded for without asking
+        self.media_model = media_model
         self.params: dict[str, Any] = dict(params or {})
         self._headers = {
             "Content-Type": "application/json",
@@ -247,7 +256,14 @@ class _BaseClient:
             merged = {**self.params, **params} if self.params else params
             drop = self.drop_params if drop_params is None else drop_params
             content = build_body(
-                self.provider, self.model_id, messages, merged, stream, drop, self.video
+                self.provider,
+                self.model_id,
+                messages,
+                merged,
+                stream,
+                drop,
+                self.video,
+                self.media_model,
             )
         cap = self.max_response_bytes
         if max_response_bytes is not None:
@@ -261,7 +277,12 @@ class _BaseClient:
         """A picklable recipe for this client's request bodies, to build them in other
         processes (`builder.build(messages)`, then `chat(prepared)`)."""
         return RequestBuilder(
-            self.model, self.base_url, dict(self.params), self.drop_params, self.video
+            self.model,
+            self.base_url,
+            dict(self.params),
+            self.drop_params,
+            self.video,
+            self.media_model,
         )
 
     def _prepared(self, prepared: Prepared, params: dict[str, Any], stream: bool) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mmkit import formats
@@ -42,13 +42,23 @@ class RequestBuilder:
     params: Mapping[str, Any] = field(default_factory=dict)
     drop_params: bool = False
     video: VideoMode | None = None
+    media_model: str | None = None  # the model whose media rule images are encoded for
 
     def build(self, messages: Any, *, stream: bool = False, **params: Any) -> Prepared:
         """The body `client.chat(messages, **params)` would send, as a Prepared."""
         provider, model_id = resolve(self.model, self.base_url)
         merged = {**self.params, **params}
         return Prepared(
-            build_body(provider, model_id, messages, merged, stream, self.drop_params, self.video),
+            build_body(
+                provider,
+                model_id,
+                messages,
+                merged,
+                stream,
+                self.drop_params,
+                self.video,
+                self.media_model,
+            ),
             self.model,
             stream,
         )
@@ -62,15 +72,22 @@ def build_body(
     stream: bool,
     drop: bool,
     video: VideoMode | None = None,
+    media_model: str | None = None,
 ) -> bytes:
-    """Messages and parameters as the provider's JSON body (the one place bodies are made)."""
+    """Messages and parameters as the provider's JSON body (the one place bodies are made).
+    `media_model`: images are encoded at that model's processor size (mmkit.models)."""
     if isinstance(messages, str):  # a bare prompt is one user turn
         messages = [Message.user(messages)]
     extra_body = params.get("extra_body")
     if "extra_body" in params:  # a copy: the caller's dict may be built from again
         params = {name: value for name, value in params.items() if name != "extra_body"}
     wire_params = provider.map_params(params, drop)
-    encoded = formats.get(provider.wire_format).encode(messages, video=video)
+    wire = formats.get(provider.wire_format)
+    target = None
+    if media_model is not None:
+        images = replace(wire.target.images, model=media_model)
+        target = replace(wire.target, images=images)
+    encoded = wire.encode(messages, video=video, target=target)
     body = provider.body(model_id, encoded, wire_params, stream)
     if extra_body:  # the openai SDK's escape hatch: fields merged into the body as is
         body.update(extra_body)
