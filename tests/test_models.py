@@ -506,3 +506,20 @@ def test_inspect_shows_the_size_sent_and_the_models_tokens(tmp_path: Path) -> No
     alias = subprocess.run([*run, "my-alias", "--json"], capture_output=True, text=True, timeout=60)
     record = json.loads(alias.stdout)
     assert record["sent"]["width"] == 1200 and record["sent"]["model_tokens"] is None
+
+
+def test_a_known_models_rule_replaces_the_wire_formats_pixel_limits() -> None:
+    """OpenAI's 2048-px box is a rule of OpenAI's models, not of the OpenAI wire format that
+    vLLM also speaks: Qwen behind it gets Qwen's size; the part's own max_side still wins."""
+    from mmkit import Image
+    from mmkit.formats.openai import TARGET
+
+    assert TARGET.images.max_side == 2048
+    big = photo(2400, 1800)
+    assert decoded_size(Image(big).encoded(TARGET.images).data) == (2048, 1536)
+    qwen = Image(big, model="Qwen/Qwen2.5-VL-7B-Instruct").encoded(TARGET.images)
+    assert decoded_size(qwen.data) == (2408, 1792)
+    gpt = Image(big, model="gpt-4o").encoded(TARGET.images)
+    assert decoded_size(gpt.data) == (1024, 768)
+    capped = Image(big, model="Qwen/Qwen2.5-VL-7B-Instruct", max_side=2000)
+    assert decoded_size(capped.encoded(TARGET.images).data) == (2000, 1500)

@@ -316,6 +316,10 @@ def encode(
     wanted = _wanted_format(request.format, limits, origin)
     max_side = _smallest(request.max_side, limits.max_side)
     max_pixels = _smallest(request.max_pixels, limits.max_pixels)
+    if request.size is not None:
+        # A known model's rule sets the pixels: the wire format's pixel limits are its own
+        # models' rules (OpenAI's 2048-px box), not the transport's; the part's options stay.
+        max_side, max_pixels = request.max_side, request.max_pixels
     size = fit_size(info.width, info.height, max_side, max_pixels)
     if request.size is not None and _model_size_fits(request.size, info, max_side, max_pixels):
         size = request.size
