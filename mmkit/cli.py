@@ -419,7 +419,7 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from mmkit import formats
     from mmkit.parts import Video
 
-    video = Video(name, max_side=args.max_side)
+    video = Video(name, max_side=args.max_side, model=args.model)
     record: dict[str, Any] = {
         "input": name,
         "kind": "video",
@@ -464,7 +464,8 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
         )
     else:
         frames = video.sampled(limits)
-        images = [frame.encoded(target.images) for frame in frames]
+        image_limits = replace(target.images, model=args.model)  # each frame for the model
+        images = [frame.encoded(image_limits) for frame in frames]
         total = sum(len(image.data) for image in images)
         record["sent"] = {
             "target": args.target,
@@ -478,8 +479,30 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
         summary = f"  sent to {args.target}: {len(images)} {size}frames, {total:,} bytes"
     record["conversions"] = video.conversions
     record["lines"].append(summary)
+    if args.model is not None:
+        as_images = None if record["sent"]["as"] == "video" else images
+        record["lines"].append(_video_tokens_line(record, args.model, video, as_images))
     record["lines"].extend(f"  - {change}" for change in video.conversions)
     return record
+
+
+def _video_tokens_line(record: dict[str, Any], model: str, video: Any, frames: Any) -> str:
+    """The tokens the video costs `model`, read as video or as the frames sent (recorded
+    too), or why they are not known."""
+    from mmkit.errors import UnknownModelError, UnsupportedFormatError
+    from mmkit.models import media_tokens, plan_image
+
+    try:
+        if frames is None:
+            tokens, how = media_tokens(video, model), "read as video"
+        else:
+            tokens = sum(plan_image(model, f.width, f.height).tokens for f in frames)
+            how = f"{len(frames)} frames as images"
+    except (UnknownModelError, UnsupportedFormatError) as exc:
+        record["sent"].update(model=model, model_tokens=None)
+        return f"  {model}: no token count ({exc})"
+    record["sent"].update(model=model, model_tokens=tokens)
+    return f"  for {model} ({how}): {tokens} tokens"
 
 
 _INSPECTORS: dict[str, Inspector] = {

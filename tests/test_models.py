@@ -523,3 +523,38 @@ def test_a_known_models_rule_replaces_the_wire_formats_pixel_limits() -> None:
     assert decoded_size(gpt.data) == (1024, 768)
     capped = Image(big, model="Qwen/Qwen2.5-VL-7B-Instruct", max_side=2000)
     assert decoded_size(capped.encoded(TARGET.images).data) == (2000, 1500)
+
+
+def test_inspect_counts_a_videos_tokens_as_video_or_as_the_frames_sent() -> None:
+    import subprocess
+    import sys
+
+    clip = str(Path(__file__).parent.parent / "fixtures" / "clip.mp4")
+    run = [sys.executable, "-m", "mmkit.cli", "inspect", clip, "--model"]
+    qwen = subprocess.run(
+        [*run, "Qwen/Qwen2.5-VL-7B-Instruct", "--video", "native"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "for Qwen/Qwen2.5-VL-7B-Instruct (read as video): 280 tokens" in qwen.stdout
+    gemma = subprocess.run(
+        [*run, "google/gemma-3-4b-it", "--json"], capture_output=True, text=True, timeout=60
+    )
+    record = json.loads(gemma.stdout)
+    assert (record["sent"]["frames"], record["sent"]["model_tokens"]) == (8, 8 * 256)
+
+
+SMALL = photo(64, 48)
+
+
+@settings(max_examples=100, deadline=None)
+@given(model=st.text(st.characters(codec="ascii"), max_size=40))
+def test_an_id_mmkit_does_not_know_changes_nothing_sent(model: str) -> None:
+    from mmkit import Image
+
+    if lookup(model) is not None:
+        return  # a real family's id (drawn rarely): covered above
+    assert Image(SMALL, model=model).encoded().data == SMALL
+    with pytest.raises(UnknownModelError):
+        plan_image(model, 64, 48)
