@@ -22,8 +22,8 @@ from mmkit.errors import (
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
-from mmkit.models.count import media_tokens
 from mmkit.parts import Audio, Image, Text, Video
+from mmkit.tokens import media_tokens
 
 __version__ = "0.1.0"
 

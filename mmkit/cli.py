@@ -490,7 +490,8 @@ def _video_tokens_line(record: dict[str, Any], model: str, video: Any, frames: A
     """The tokens the video costs `model`, read as video or as the frames sent (recorded
     too), or why they are not known."""
     from mmkit.errors import UnknownModelError, UnsupportedFormatError
-    from mmkit.models import media_tokens, plan_image
+    from mmkit.models import plan_image
+    from mmkit.tokens import media_tokens
 
     try:
         if frames is None:

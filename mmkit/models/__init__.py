@@ -1,7 +1,6 @@
 """Model-aware media: what each model's processor does to an image, a video or audio, and what
 it costs in tokens. Knows no parts, messages or HTTP; the registry is data (registry.py)."""
 
-from mmkit.models.count import media_tokens
 from mmkit.models.plan import lookup, plan_audio, plan_image, plan_video
 from mmkit.models.registry import FAMILIES, Family
 from mmkit.models.rules import ImagePlan
@@ -14,7 +13,6 @@ __all__ = [
     "ImagePlan",
     "VideoPlan",
     "lookup",
-    "media_tokens",
     "plan_audio",
     "plan_image",
     "plan_video",

@@ -1,5 +1,6 @@
 """media_tokens: what the media of a part or of messages cost a model, counted on what mmkit
-sends it (the model's own size when known), before anything is sent."""
+sends it (the model's own size when known), before anything is sent. The parts' side of
+mmkit.models, which knows no parts."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mmkit.errors import InvalidMediaError, UnsupportedFormatError
+from mmkit.media.image import ImageLimits
+from mmkit.message import Message
 from mmkit.models.plan import family_of, plan_audio, plan_image, plan_video
+from mmkit.parts import Audio, Image, Video
 
 if TYPE_CHECKING:
     from mmkit.media.fetch import FetchPolicy
-    from mmkit.message import Message
-    from mmkit.parts import Audio, Image, Video
 
 
 def media_tokens(
@@ -24,9 +26,6 @@ def media_tokens(
     either) cost `model`. An image is counted at the size mmkit sends it for that model; a URL
     part is fetched (through `fetch`) to learn its size. Text is not counted. Raises
     UnknownModelError for a model mmkit has no rule for: nothing is guessed."""
-    from mmkit.message import Message
-    from mmkit.parts import Audio, Image, Video
-
     family_of(model)  # an unknown model is said at once, even for messages without media
     if isinstance(items, Message):
         return sum(media_tokens(part, model, fetch) for part in items.content)
@@ -46,8 +45,6 @@ def media_tokens(
 
 
 def _image(part: Image, model: str, fetch: FetchPolicy | None) -> int:
-    from mmkit.media.image import ImageLimits
-
     # The size the encoder picks for this model (the part's own limits win), as it is sent.
     sent = part.encoded(ImageLimits(model=part.model or model, max_bytes=None), fetch)
     return plan_image(model, sent.width, sent.height, part.detail).tokens
