@@ -18,11 +18,13 @@ from mmkit.errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    UnknownModelError,
     UnsupportedFormatError,
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
 from mmkit.parts import Audio, Image, Text, Video
+from mmkit.tokens import media_tokens
 
 __version__ = "0.1.0"
 
@@ -75,6 +77,7 @@ __all__ = [
     "Timeout",
     "TimeoutError",
     "TransportError",
+    "UnknownModelError",
     "UnsupportedFormatError",
     "Video",
     "__version__",
@@ -83,6 +86,7 @@ __all__ = [
     "from_bytez",
     "from_hf",
     "from_openai",
+    "media_tokens",
     "to_bytez",
     "to_hf",
     "to_openai",

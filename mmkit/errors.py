@@ -42,6 +42,10 @@ class ConfigError(MmkitError):
     """A configuration file, model name or missing environment variable is wrong."""
 
 
+class UnknownModelError(ConfigError):
+    """mmkit has no media rule for this model id, so it cannot plan or count its media."""
+
+
 class TransportError(MmkitError):
     """A chat request failed. Carries the HTTP status (if any), provider and model, and the
     server's Retry-After in seconds when it sent one (429s and some 503s do)."""
@@ -133,5 +137,6 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "UnknownModelError",
     "UnsupportedFormatError",
 ]

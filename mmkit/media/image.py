@@ -88,6 +88,8 @@ class ImageLimits:
     max_bytes: int | None = 20 * 1024 * 1024
     max_pixels: int | None = None
     max_side: int | None = None
+    # The model behind the receiver (mmkit.models): its processor's size is sent, when smaller.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class ImageRequest:
     quality: int | None = None
     own_format: bool = True  # False for pixels (PIL, numpy): their PNG is only mmkit's holder
     keep_metadata: bool = False  # True: EXIF (GPS, camera), XMP and text go to the receiver too
+    size: tuple[int, int] | None = None  # the model's own size (mmkit.models.send_size)
 
 
 @dataclass(frozen=True)
@@ -314,12 +317,15 @@ def encode(
     """The image as the receiver accepts it; the original bytes when nothing has to change, less
     their private metadata (cut out losslessly, see `image_metadata`) unless asked to keep it."""
     wanted = _wanted_format(request.format, limits, origin)
-    size = fit_size(
-        info.width,
-        info.height,
-        _smallest(request.max_side, limits.max_side),
-        _smallest(request.max_pixels, limits.max_pixels),
-    )
+    max_side = _smallest(request.max_side, limits.max_side)
+    max_pixels = _smallest(request.max_pixels, limits.max_pixels)
+    if request.size is not None:
+        # A known model's rule sets the pixels: the wire format's pixel limits are its own
+        # models' rules (OpenAI's 2048-px box), not the transport's; the part's options stay.
+        max_side, max_pixels = request.max_side, request.max_pixels
+    size = fit_size(info.width, info.height, max_side, max_pixels)
+    if request.size is not None and _model_size_fits(request.size, info, max_side, max_pixels):
+        size = request.size
     as_is = (
         size == (info.width, info.height)
         and info.orientation == 1
@@ -376,6 +382,19 @@ def encode(
     elif unwalkable:
         notes.append("removed its metadata by re-encoding (its structure could not be walked)")
     return _save_within(im, mime, request, limits, origin, notes)
+
+
+def _model_size_fits(
+    size: tuple[int, int], info: ImageInfo, max_side: int | None, max_pixels: int | None
+) -> bool:
+    """The model's size is sent when max_side/max_pixels allow it and it invents no pixels (a
+    processor that grows a small image grows it on the server, from the original)."""
+    w, h = size
+    return (
+        (max_side is None or max(w, h) <= max_side)
+        and (max_pixels is None or w * h <= max_pixels)
+        and w * h <= info.width * info.height
+    )
 
 
 def _fit_format(

@@ -110,6 +110,9 @@ class MediaPart(BaseModel):
     mime: str | None = None
     origin: str = ""
     inline: bool | None = None
+    # The model the part is sent to (mmkit.models): encoded at its processor's size; an id mmkit
+    # has no rule for changes nothing.
+    model: str | None = None
     # What was changed at construction (a declared type corrected by the bytes, ...).
     notes: list[str] = Field(default_factory=list)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
 from mmkit.media import image as image_codec
 from mmkit.media.source import Resolved, resolve
+from mmkit.offload import needs_work
 from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ OPTIONS = (
     "pixel_limit",
     "max_frames",
     "keep_metadata",
+    "model",
 )
 
 
@@ -71,6 +74,7 @@ class Image(MediaPart):
         pixel_limit: int | None = None,
         max_frames: int | None = None,
         keep_metadata: bool | None = None,
+        model: str | None = None,
         **fields: Any,
     ) -> None:
         if fields:
@@ -86,6 +90,7 @@ class Image(MediaPart):
             pixel_limit=pixel_limit,
             max_frames=max_frames,
             keep_metadata=keep_metadata,
+            model=model,
         )
         if keep_metadata is None:  # a bool field: unset means its default (or the JSON's value)
             del options["keep_metadata"]
@@ -154,6 +159,15 @@ class Image(MediaPart):
             not self._pixels,
             self.keep_metadata,
         )
+        model = self.model or limits.model  # the part's own model wins over the receiver's
+        if model is not None:
+            from mmkit.models.send import send_size
+
+            if self._info is None or self._held() is None:
+                needs_work()  # a fetch or a probe is work for a thread, never an event loop
+            _, info = self._source_and_info(fetch)
+            size = send_size(model, info.width, info.height, self.detail)
+            request = replace(request, size=size)
         return self._encoded_once(
             (limits, request),
             lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),

@@ -7,7 +7,7 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -25,6 +25,8 @@ from mmkit.errors import (
 from mmkit.media import video as video_codec
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, resolve
+from mmkit.models.plan import lookup
+from mmkit.models.timed import VideoPlan
 from mmkit.parts.audio import Audio
 from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 from mmkit.parts.image import Image
@@ -45,6 +47,7 @@ OPTIONS = (
     "inline",
     "pixel_limit",
     "max_duration",
+    "model",
 )
 
 # Frames sampled from a video are kept as JPEG: the video was lossy already, and PNG costs 5×.
@@ -113,6 +116,7 @@ class Video(MediaPart):
         inline: bool | None = None,
         pixel_limit: int | None = None,
         max_duration: float | None = None,
+        model: str | None = None,
         **fields: Any,
     ) -> None:
         options = dict(
@@ -126,6 +130,7 @@ class Video(MediaPart):
             inline=inline,
             pixel_limit=pixel_limit,
             max_duration=max_duration,
+            model=model,
         )
         if source is None:  # rebuilt from its own fields (JSON, model_validate)
             self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
@@ -324,6 +329,10 @@ class Video(MediaPart):
     ) -> video_codec.EncodedVideo:
         """The video as a receiver that reads video accepts it; computed once per limits."""
         limits = limits or video_codec.VideoLimits()
+        plan = self._model_plan(fetch)
+        if plan is not None:  # the model's frame size only ever lowers the receiver's cap
+            cap = plan.width * plan.height
+            limits = replace(limits, max_pixels=min(cap, limits.max_pixels or cap))
         request = video_codec.VideoRequest(self.start, self.end, self.max_side)
 
         def make() -> video_codec.EncodedVideo:
@@ -346,14 +355,21 @@ class Video(MediaPart):
         key = (limits.max_frames, self.num_frames, self.sample_fps, self.start, self.end)
 
         def make() -> _Sampled:
+            # The model's own frame count, when the part asks for none
+            asked = self.num_frames is not None or self.sample_fps is not None
+            plan = None if asked else self._model_plan(fetch)
             before, noted = self.max_frames, dict(self._conversions)
             self.max_frames = (
                 limits.max_frames if before is None else min(before, limits.max_frames)
             )
             try:
-                found = self.frames(fetch=fetch)
+                found = self.frames(plan.frames if plan else None, fetch=fetch)
             finally:
                 self.max_frames = before
+            if plan is not None:
+                for frame in found:  # each frame within the model's per-frame pixels
+                    cap = plan.width * plan.height
+                    frame.max_pixels = min(cap, frame.max_pixels or cap)
             made = [note for note in self._conversions if note not in noted]
             for note in made:  # this target's sampling, not a change for every target
                 del self._conversions[note]
@@ -362,6 +378,20 @@ class Video(MediaPart):
             )
 
         return self._encoded_once(("frames", key), make, target).frames
+
+    def _model_plan(self, fetch: FetchPolicy | None) -> VideoPlan | None:
+        """What the part's model does to this video (None: no model, or no video rule)."""
+        if self.model is None or self.frame_list is not None:
+            return None
+        family = lookup(self.model)
+        if family is None or family.video is None:
+            return None
+        _, info = self._source_and_info(fetch)
+        lo, hi = video_codec.clip_range(info, self.start, self.end, self.origin)
+        try:
+            return family.video.plan(hi - lo, info.fps, info.width, info.height)
+        except MediaTooLargeError:  # too short for the model's sampling: sent as it is today
+            return None
 
     # --- what the base asks of each kind -------------------------------------------------------
 

@@ -42,6 +42,7 @@ from mmkit.errors import (
     TimeoutError,
     TransportError,
 )
+from mmkit.models.plan import lookup
 from mmkit.net.body import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -119,6 +120,7 @@ class ClientOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     video: VideoMode | None
     fetch: FetchPolicy | None
+    media_model: str | None
 
 
 class _Call:
@@ -164,6 +166,9 @@ class _BaseClient:
     (frames for OpenAI's shape, since OpenAI's own API reads no video; video for Bytez).
     fetch: the FetchPolicy for media URLs the target needs inlined (an audio URL for OpenAI,
     `inline=True` parts); default: public hosts only. `chat(..., fetch=)` sets it per call.
+    media_model: the model whose processor images are sized for (mmkit.models); default: the
+    model itself when mmkit has its rule (`bytez/google/gemma-3-4b-it` sends 896x896), else none.
+    Name the real model for a proxy alias.
     """
 
     def __init__(
@@ -183,6 +188,7 @@ class _BaseClient:
         headers: Mapping[str, str] | None = None,
         video: VideoMode | None = None,
         fetch: FetchPolicy | None = None,
+        media_model: str | None = None,
     ) -> None:
         if video not in (None, "native", "frames"):
             raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
@@ -206,6 +212,9 @@ class _BaseClient:
         )
         self.drop_params = drop_params
         self.video: VideoMode | None = video
+        if media_model is None and lookup(model_id) is not None:
+            media_model = model_id  # a model mmkit knows is encoded for without asking
+        self.media_model = media_model
         self.params: dict[str, Any] = dict(params or {})
         self._headers = {
             "Content-Type": "application/json",
@@ -265,6 +274,7 @@ class _BaseClient:
                 drop,
                 self.video,
                 self.fetch if fetch is None else _check_fetch(fetch),
+                self.media_model,
             )
         cap = self.max_response_bytes
         if max_response_bytes is not None:
@@ -278,7 +288,13 @@ class _BaseClient:
         """A picklable recipe for this client's request bodies, to build them in other
         processes (`builder.build(messages)`, then `chat(prepared)`)."""
         return RequestBuilder(
-            self.model, self.base_url, dict(self.params), self.drop_params, self.video, self.fetch
+            self.model,
+            self.base_url,
+            dict(self.params),
+            self.drop_params,
+            self.video,
+            self.fetch,
+            self.media_model,
         )
 
     def _prepared(self, prepared: Prepared, params: dict[str, Any], stream: bool) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from mmkit import formats
@@ -46,6 +46,7 @@ class RequestBuilder:
     drop_params: bool = False
     video: VideoMode | None = None
     fetch: FetchPolicy | None = None  # how media URLs that must be inlined are downloaded
+    media_model: str | None = None  # the model whose media rule images are encoded for
 
     def build(self, messages: Any, *, stream: bool = False, **params: Any) -> Prepared:
         """The body `client.chat(messages, **params)` would send, as a Prepared."""
@@ -61,6 +62,7 @@ class RequestBuilder:
                 self.drop_params,
                 self.video,
                 self.fetch,
+                self.media_model,
             ),
             self.model,
             stream,
@@ -76,16 +78,23 @@ def build_body(
     drop: bool,
     video: VideoMode | None = None,
     fetch: FetchPolicy | None = None,
+    media_model: str | None = None,
 ) -> bytes:
     """Messages and parameters as the provider's JSON body (the one place bodies are made).
-    `fetch`: the policy for media URLs the target needs inlined (default: public hosts only)."""
+    `fetch`: the policy for media URLs the target needs inlined (default: public hosts only).
+    `media_model`: images are encoded at that model's processor size (mmkit.models)."""
     if isinstance(messages, str):  # a bare prompt is one user turn
         messages = [Message.user(messages)]
     extra_body = params.get("extra_body")
     if "extra_body" in params:  # a copy: the caller's dict may be built from again
         params = {name: value for name, value in params.items() if name != "extra_body"}
     wire_params = provider.map_params(params, drop)
-    encoded = formats.get(provider.wire_format).encode(messages, video=video, fetch=fetch)
+    wire = formats.get(provider.wire_format)
+    target = None
+    if media_model is not None:
+        images = replace(wire.target.images, model=media_model)
+        target = replace(wire.target, images=images)
+    encoded = wire.encode(messages, video=video, fetch=fetch, target=target)
     body = provider.body(model_id, encoded, wire_params, stream)
     if extra_body:  # the openai SDK's escape hatch: fields merged into the body as is
         body.update(extra_body)
