@@ -19,7 +19,16 @@ from mmkit.errors import (
     TransportError,
     UnsupportedFormatError,
 )
-from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
+from mmkit.formats import (
+    from_anthropic,
+    from_bytez,
+    from_hf,
+    from_openai,
+    to_anthropic,
+    to_bytez,
+    to_hf,
+    to_openai,
+)
 from mmkit.message import Message
 from mmkit.parts import Audio, Image, Text, Video
 
@@ -72,9 +81,11 @@ __all__ = [
     "__version__",
     "acompletion",
     "completion",
+    "from_anthropic",
     "from_bytez",
     "from_hf",
     "from_openai",
+    "to_anthropic",
     "to_bytez",
     "to_hf",
     "to_openai",

@@ -28,6 +28,14 @@ def to_hf(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
     return get("hf").encode(messages, **options)
 
 
+def to_anthropic(messages: MessagesLike, **options: Any) -> dict[str, Any]:
+    """Messages as an Anthropic Messages request: `{"system": …, "messages": [...]}` (Anthropic
+    has no system role; `system` is left out when there is none). Audio is refused."""
+    from mmkit.formats.anthropic import request
+
+    return request(get("anthropic").encode(messages, **options))
+
+
 def from_openai(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) -> list[Message]:
     """OpenAI message dicts as Messages; `local_files=True` lets trusted dicts name local files."""
     return get("openai").parse(items, local_files=local_files)
@@ -43,18 +51,29 @@ def from_hf(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) ->
     return get("hf").parse(items, local_files=local_files)
 
 
+def from_anthropic(
+    request: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, local_files: bool = False
+) -> list[Message]:
+    """An Anthropic request (`system` + `messages`, or a list of messages) as Messages."""
+    from mmkit.formats.anthropic import parse_request
+
+    return parse_request(request, local_files=local_files)
+
+
 # Each built-in format registers itself when its module is imported (like Pillow's plugins).
-from mmkit.formats import bytez, hf, openai  # noqa: E402, F401
+from mmkit.formats import anthropic, bytez, hf, openai  # noqa: E402, F401
 
 __all__ = [
     "Target",
     "WireFormat",
+    "from_anthropic",
     "from_bytez",
     "from_hf",
     "from_openai",
     "get",
     "names",
     "register",
+    "to_anthropic",
     "to_bytez",
     "to_hf",
     "to_openai",

@@ -1,0 +1,355 @@
+"""Anthropic Messages API: to_anthropic/from_anthropic, checked against the official SDK's types."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+from anthropic.types import MessageParam, TextBlockParam
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
+
+import mmkit
+from mmkit import Audio, Image, Message, Text, Video
+from mmkit.errors import (
+    BlockedURLError,
+    InvalidOptionError,
+    MediaTooLargeError,
+    MmkitError,
+    UnsupportedFormatError,
+)
+from mmkit.testing import strategies as mst
+
+MESSAGES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MESSAGE_PARAM: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(MessageParam)
+SYSTEM: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(str | list[TextBlockParam])
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def sdk_valid(request: dict[str, Any]) -> None:
+    """Every message validates as the anthropic SDK's MessageParam, and `system` as its type
+    (the SDK's Iterable fields validate lazily: walked here so every block is checked)."""
+    for message in request["messages"]:
+        _walk(MESSAGE_PARAM.validate_python(message))
+    if "system" in request:
+        SYSTEM.validate_python(request["system"])
+
+
+def _walk(value: Any) -> None:
+    if isinstance(value, Iterator):  # pydantic's ValidatorIterator
+        value = list(value)
+    if isinstance(value, dict):
+        for item in value.values():
+            _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            _walk(item)
+
+
+def png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    PILImage.new("RGB", (width, height), (200, 30, 90)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def image_sizes(request: dict[str, Any]) -> list[tuple[int, int]]:
+    sizes = []
+    for message in request["messages"]:
+        for block in message["content"]:
+            if block["type"] == "image":
+                data = base64.b64decode(block["source"]["data"], validate=True)
+                with PILImage.open(io.BytesIO(data)) as im:
+                    sizes.append(im.size)
+    return sizes
+
+
+# --- to_anthropic ------------------------------------------------------------------------------
+
+
+def test_system_goes_top_level_and_images_become_blocks(fixtures_dir: Path) -> None:
+    raw = (fixtures_dir / "rgb.png").read_bytes()
+    messages = [
+        Message.system("Answer in one word."),
+        Message.user(
+            "What is this?", images=[fixtures_dir / "rgb.png", "https://example.com/cat.jpg"]
+        ),
+        Message.assistant("A square."),
+        Message.user("Sure?"),
+    ]
+
+    request = mmkit.to_anthropic(messages)
+
+    assert request == {
+        "system": "Answer in one word.",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {
+                        "type": "image",
+                        "source": {
+                            "type": "base64",
+                            "media_type": "image/png",
+                            "data": base64.b64encode(raw).decode(),
+                        },
+                    },
+                    {
+                        "type": "image",
+                        "source": {"type": "url", "url": "https://example.com/cat.jpg"},
+                    },
+                ],
+            },
+            {"role": "assistant", "content": "A square."},
+            {"role": "user", "content": "Sure?"},
+        ],
+    }
+    sdk_valid(request)
+
+
+def test_openai_dicts_and_several_system_texts(fixtures_dir: Path) -> None:
+    request = mmkit.to_anthropic(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+            {"role": "user", "content": "Bonjour"},
+        ]
+    )
+
+    assert request == {
+        "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}],
+        "messages": [{"role": "user", "content": "Bonjour"}],
+    }
+    sdk_valid(request)
+
+
+def test_no_system_key_without_a_system_turn() -> None:
+    assert mmkit.to_anthropic([Message.user("hi")]) == {
+        "messages": [{"role": "user", "content": "hi"}]
+    }
+
+
+def test_video_goes_as_labelled_frames_that_validate(fixtures_dir: Path) -> None:
+    request = mmkit.to_anthropic(
+        [Message.user("What happens?", video=fixtures_dir / "clip.mp4", image=png(40, 30))]
+    )
+
+    blocks = request["messages"][0]["content"]
+    # the builder puts images before videos: text, the image, then label + frame pairs
+    assert [b["type"] for b in blocks[:5]] == ["text", "image", "text", "image", "text"]
+    assert blocks[1]["source"]["media_type"] == "image/png"
+    assert blocks[2] == {"type": "text", "text": "frame at 0:00.0"}
+    assert blocks[4] == {"type": "text", "text": "frame at 0:00.1"}
+    frames = [b for b in blocks[2:] if b["type"] == "image"]
+    assert len(frames) == 8  # clip.mp4 (1 s, 10 frames) sampled at mmkit's default of 8
+    assert {f["source"]["media_type"] for f in frames} == {"image/jpeg"}
+    sdk_valid(request)
+
+
+def test_video_native_is_refused_by_name(fixtures_dir: Path) -> None:
+    with pytest.raises(InvalidOptionError, match="Anthropic reads no video"):
+        mmkit.to_anthropic([Message.user(video=fixtures_dir / "clip.mp4")], video="native")
+
+
+def test_audio_is_refused_with_an_error_that_says_so(fixtures_dir: Path) -> None:
+    with pytest.raises(UnsupportedFormatError) as caught:
+        mmkit.to_anthropic([Message.user("Transcribe", audio=fixtures_dir / "tone.wav")])
+
+    message = str(caught.value)
+    assert message.startswith("message 1, part 2: ")
+    assert "Anthropic's Messages API reads no audio" in message
+    assert "gemini/" in message
+
+
+def test_more_than_twenty_images_are_held_to_2000_px() -> None:
+    wide = png(2400, 60)
+
+    few = mmkit.to_anthropic([Message.user(images=[wide] * 20)])
+    many = mmkit.to_anthropic([Message.user(images=[wide] * 21)])
+
+    assert image_sizes(few) == [(2400, 60)] * 20
+    assert image_sizes(many) == [(2000, 50)] * 21
+
+
+def test_more_than_100_images_are_refused_naming_the_limit() -> None:
+    small = png(8, 8)
+    mmkit.to_anthropic([Message.user(images=[small] * 100)])
+
+    with pytest.raises(MediaTooLargeError, match=r"this request has 101 images.*at most 100"):
+        mmkit.to_anthropic([Message.user(images=[small] * 60), Message.user(images=[small] * 41)])
+
+
+def test_an_image_over_8000_px_is_scaled_to_fit() -> None:
+    (size,) = image_sizes(mmkit.to_anthropic([Message.user(image=png(8400, 20))]))
+
+    assert size == (8000, 19)
+
+
+def test_bmp_is_converted_to_a_type_anthropic_reads(fixtures_dir: Path) -> None:
+    request = mmkit.to_anthropic([Message.user(image=fixtures_dir / "image.bmp")])
+
+    assert request["messages"][0]["content"][0]["source"]["media_type"] == "image/jpeg"
+    sdk_valid(request)
+
+
+@pytest.mark.parametrize(
+    ("messages", "error", "words"),
+    [
+        (
+            [Message.user("hi"), Message.system("late")],
+            InvalidOptionError,
+            "message 2 is a system turn after the conversation started",
+        ),
+        ([Message.user("hi", name="ann")], UnsupportedFormatError, "carry no name"),
+        (
+            [Message.tool("42", tool_call_id="c1")],
+            UnsupportedFormatError,
+            "Anthropic has no 'tool' role",
+        ),
+        ([Message.user("  ")], InvalidOptionError, "empty or only whitespace"),
+        (
+            [Message("assistant", [Image(png(8, 8))])],
+            UnsupportedFormatError,
+            "images in user turns only",
+        ),
+        (
+            [Message.assistant("x", tool_calls=[])],
+            UnsupportedFormatError,
+            "cannot carry tool_calls",
+        ),
+    ],
+)
+def test_what_anthropic_cannot_take_is_refused_by_name(
+    messages: list[Message], error: type[MmkitError], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        mmkit.to_anthropic(messages)
+
+
+# --- from_anthropic ----------------------------------------------------------------------------
+
+
+def test_from_anthropic_reads_the_request_back(fixtures_dir: Path) -> None:
+    raw = (fixtures_dir / "photo.jpg").read_bytes()
+    request = {
+        "system": [{"type": "text", "text": "Be kind."}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Look"},
+                    {
+                        "type": "image",
+                        "source": {
+                            "type": "base64",
+                            "media_type": "image/jpeg",
+                            "data": base64.b64encode(raw).decode(),
+                        },
+                    },
+                    {"type": "image", "source": {"type": "url", "url": "https://e.org/a.png"}},
+                ],
+            },
+            {"role": "assistant", "content": "Nice"},
+        ],
+    }
+
+    system, user, assistant = mmkit.from_anthropic(request)
+
+    assert system == Message("system", [Text("Be kind.")])
+    assert user.role == "user"
+    text, inline, linked = user.content
+    assert text == Text("Look")
+    assert isinstance(inline, Image) and (inline.mime, inline.width, inline.height) == (
+        "image/jpeg",
+        320,
+        240,
+    )
+    assert isinstance(linked, Image) and linked.url == "https://e.org/a.png"
+    assert assistant == Message("assistant", [Text("Nice")])
+
+
+@pytest.mark.parametrize("value", ["/etc/passwd", "file:///etc/passwd", "~/.ssh/id_rsa"])
+def test_from_anthropic_never_reads_local_files(value: str) -> None:
+    request = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image", "source": {"type": "url", "url": value}}],
+            }
+        ]
+    }
+    with pytest.raises(BlockedURLError, match="local_files=True"):
+        mmkit.from_anthropic(request)
+
+
+def test_from_anthropic_names_an_unknown_block() -> None:
+    request = {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}
+    with pytest.raises(UnsupportedFormatError, match="message 1: part 1 has type 'document'"):
+        mmkit.from_anthropic(request)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+PASSTHROUGH = mst.images(
+    mst.image_bytes(
+        formats=("png", "jpeg", "webp", "gif"),
+        modes=mst.PORTABLE_MODES,
+        animated=False,
+        exif_orientation=False,
+        max_side=64,
+    ),
+    options=st.just({}),
+)
+SAID = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def anthropic_conversations(draw: st.DrawFn) -> list[Message]:
+    """What Anthropic carries: an optional leading system prompt, then user/assistant turns."""
+    system = draw(st.none() | mst.messages(roles=("system",), texts=SAID, names=False))
+    turns = draw(
+        mst.conversations(roles=("user", "assistant"), images=PASSTHROUGH, texts=SAID, names=False)
+    )
+    return ([system] if system is not None else []) + turns
+
+
+@MESSAGES
+@given(anthropic_conversations())
+def test_round_trip_is_lossless(messages: list[Message]) -> None:
+    request = mmkit.to_anthropic(messages)
+
+    sdk_valid(request)
+    assert mmkit.from_anthropic(request) == messages
+
+
+@MESSAGES
+@given(mst.conversations(audios=mst.audios(max_seconds=0.1)))
+def test_any_conversation_is_a_valid_request_or_a_clear_refusal(
+    messages: list[Message],
+) -> None:
+    try:
+        request = mmkit.to_anthropic(messages)
+    except MmkitError as exc:
+        assert "Anthropic" in str(exc)
+        return
+    sdk_valid(request)
+    assert not any(isinstance(p, Audio) for m in messages for p in m.content)
+
+
+def test_round_trip_keeps_a_video_as_its_frames(fixtures_dir: Path) -> None:
+    request = mmkit.to_anthropic([Message.user("Go", video=Video(fixtures_dir / "clip.mp4"))])
+    (back,) = mmkit.from_anthropic(request)
+
+    assert [type(p).__name__ for p in back.content[:3]] == ["Text", "Text", "Image"]
+    assert mmkit.to_anthropic([back]) == request
