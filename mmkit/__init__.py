@@ -22,10 +22,12 @@ from mmkit.errors import (
 from mmkit.formats import (
     from_anthropic,
     from_bytez,
+    from_gemini,
     from_hf,
     from_openai,
     to_anthropic,
     to_bytez,
+    to_gemini,
     to_hf,
     to_openai,
 )
@@ -83,10 +85,12 @@ __all__ = [
     "completion",
     "from_anthropic",
     "from_bytez",
+    "from_gemini",
     "from_hf",
     "from_openai",
     "to_anthropic",
     "to_bytez",
+    "to_gemini",
     "to_hf",
     "to_openai",
 ]

@@ -341,7 +341,8 @@ def test_any_conversation_is_a_valid_request_or_a_clear_refusal(
     try:
         request = mmkit.to_anthropic(messages)
     except MmkitError as exc:
-        assert "Anthropic" in str(exc)
+        # the refusal names the receiver, or says what "the target" takes (image options)
+        assert "Anthropic" in str(exc) or "not accepted by the target" in str(exc)
         return
     sdk_valid(request)
     assert not any(isinstance(p, Audio) for m in messages for p in m.content)

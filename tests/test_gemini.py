@@ -1,0 +1,318 @@
+"""Gemini API: to_gemini/from_gemini, checked against google-genai's own types."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.genai import types
+from helpers import serve_folder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
+
+import mmkit
+from mmkit import Audio, Image, Message, Text, Video
+from mmkit.errors import (
+    BlockedURLError,
+    InvalidOptionError,
+    MediaTooLargeError,
+    MmkitError,
+    UnsupportedFormatError,
+)
+from mmkit.media.fetch import FetchPolicy
+from mmkit.testing import strategies as mst
+
+MESSAGES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def sdk_valid(request: dict[str, Any]) -> None:
+    """Every content validates as google-genai's types.Content (extra fields forbidden), and
+    the system instruction too."""
+    for content in request["contents"]:
+        types.Content.model_validate(content)
+    if "systemInstruction" in request:
+        types.Content.model_validate(request["systemInstruction"])
+
+
+def png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    PILImage.new("RGB", (width, height), (20, 130, 90)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# --- to_gemini ---------------------------------------------------------------------------------
+
+
+def test_system_instruction_contents_and_inline_media(fixtures_dir: Path) -> None:
+    image = (fixtures_dir / "rgb.png").read_bytes()
+    sound = (fixtures_dir / "tone.flac").read_bytes()
+    clip = (fixtures_dir / "clip.mp4").read_bytes()
+    messages = [
+        Message.system("Answer in one word."),
+        Message.user(
+            "What is this?",
+            image=fixtures_dir / "rgb.png",
+            audio=fixtures_dir / "tone.flac",
+            video=fixtures_dir / "clip.mp4",
+        ),
+        Message.assistant("Noise."),
+    ]
+
+    request = mmkit.to_gemini(messages)
+
+    assert request == {
+        "systemInstruction": {"parts": [{"text": "Answer in one word."}]},
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "What is this?"},
+                    {"inline_data": {"mime_type": "image/png", "data": b64(image)}},
+                    {"inline_data": {"mime_type": "audio/flac", "data": b64(sound)}},
+                    {"inline_data": {"mime_type": "video/mp4", "data": b64(clip)}},
+                ],
+            },
+            {"role": "model", "parts": [{"text": "Noise."}]},
+        ],
+    }
+    sdk_valid(request)
+
+
+def test_an_image_url_is_fetched_and_sent_inline(fixtures_dir: Path) -> None:
+    raw = (fixtures_dir / "photo.jpg").read_bytes()
+    with serve_folder(fixtures_dir) as base:
+        request = mmkit.to_gemini(
+            [Message.user(image=f"{base}/photo.jpg")],
+            fetch=FetchPolicy(allow_private=("127.0.0.1",)),
+        )
+
+    assert request["contents"][0]["parts"] == [
+        {"inline_data": {"mime_type": "image/jpeg", "data": b64(raw)}}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "mime"),
+    [
+        ("tone.wav", "audio/wav"),
+        ("tone_id3.mp3", "audio/mp3"),  # Gemini's own name for MPEG audio
+        ("tone.aiff", "audio/aiff"),
+        ("tone_adts.aac", "audio/aac"),
+        ("tone_vorbis.ogg", "audio/ogg"),
+    ],
+)
+def test_audio_gemini_reads_goes_as_it_is(fixtures_dir: Path, fixture: str, mime: str) -> None:
+    raw = (fixtures_dir / fixture).read_bytes()
+    request = mmkit.to_gemini([Message.user(audio=fixtures_dir / fixture)])
+
+    assert request["contents"][0]["parts"] == [
+        {"inline_data": {"mime_type": mime, "data": b64(raw)}}
+    ]
+    sdk_valid(request)
+
+
+def test_audio_gemini_does_not_read_is_converted(fixtures_dir: Path) -> None:
+    request = mmkit.to_gemini([Message.user(audio=fixtures_dir / "tone_aac.m4a")])
+
+    (part,) = request["contents"][0]["parts"]
+    assert part["inline_data"]["mime_type"] == "audio/wav"
+    assert base64.b64decode(part["inline_data"]["data"])[:4] == b"RIFF"
+
+
+def test_gif_and_bmp_are_converted_to_types_gemini_reads(fixtures_dir: Path) -> None:
+    request = mmkit.to_gemini(
+        [Message.user(images=[fixtures_dir / "still.gif", fixtures_dir / "image.bmp"])]
+    )
+
+    mimes = [p["inline_data"]["mime_type"] for p in request["contents"][0]["parts"]]
+    assert mimes == ["image/png", "image/jpeg"]
+
+
+def test_mkv_video_is_converted_to_mp4(fixtures_dir: Path) -> None:
+    request = mmkit.to_gemini([Message.user(video=fixtures_dir / "clip.mkv")])
+
+    (part,) = request["contents"][0]["parts"]
+    assert part["inline_data"]["mime_type"] == "video/mp4"
+    assert base64.b64decode(part["inline_data"]["data"])[4:8] == b"ftyp"
+
+
+def test_inline_data_past_the_limit_is_refused_naming_it() -> None:
+    image = png(8, 8)
+    size = len(b64(image))
+    mmkit.to_gemini([Message.user(images=[image] * 3)], max_inline_bytes=3 * size)
+
+    with pytest.raises(MediaTooLargeError) as caught:
+        mmkit.to_gemini([Message.user(images=[image] * 3)], max_inline_bytes=3 * size - 1)
+    assert f"{3 * size:,} bytes of inline media" in str(caught.value)
+    assert f"over Gemini's {3 * size - 1:,}-byte inline limit" in str(caught.value)
+
+
+def test_the_default_inline_limit_is_20_mb() -> None:
+    noise = PILImage.effect_noise((1800, 1800), 128).convert("RGB")
+    buf = io.BytesIO()
+    noise.save(buf, "PNG")  # ~9.7 MB of base64 each
+    image = Image(buf.getvalue())
+    mmkit.to_gemini([Message.user(images=[image] * 2)])
+
+    with pytest.raises(MediaTooLargeError, match="over Gemini's 20,971,520-byte inline limit"):
+        mmkit.to_gemini([Message.user(images=[image] * 3)])
+
+
+@pytest.mark.parametrize(
+    ("messages", "error", "words"),
+    [
+        (
+            [Message.user("hi"), Message.system("late")],
+            InvalidOptionError,
+            "message 2 is a system turn after the conversation started",
+        ),
+        ([Message.user("hi", name="ann")], UnsupportedFormatError, "carry no name"),
+        (
+            [Message.tool("42", tool_call_id="c1")],
+            UnsupportedFormatError,
+            "Gemini has no 'tool' role",
+        ),
+        ([Message.user("")], InvalidOptionError, "Gemini refuses an empty text part"),
+        (
+            [Message("system", [Image(png(8, 8))])],
+            UnsupportedFormatError,
+            "systemInstruction takes text only",
+        ),
+    ],
+)
+def test_what_gemini_cannot_take_is_refused_by_name(
+    messages: list[Message], error: type[MmkitError], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        mmkit.to_gemini(messages)
+
+
+# --- from_gemini -------------------------------------------------------------------------------
+
+
+def test_from_gemini_reads_both_spellings_back(fixtures_dir: Path) -> None:
+    sound = (fixtures_dir / "tone.wav").read_bytes()
+    request = {
+        "system_instruction": {"parts": [{"text": "Be kind."}]},
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "Listen"},
+                    {"inlineData": {"mimeType": "audio/wav", "data": b64(sound)}},
+                    {
+                        "file_data": {
+                            "mime_type": "video/mp4",
+                            "file_uri": "https://e.org/clip.mp4",
+                        }
+                    },
+                ],
+            },
+            {"role": "model", "parts": [{"text": "A tone"}]},
+        ],
+    }
+
+    system, user, model = mmkit.from_gemini(request)
+
+    assert system == Message("system", [Text("Be kind.")])
+    text, audio, video = user.content
+    assert text == Text("Listen")
+    assert isinstance(audio, Audio) and (audio.mime, audio.sample_rate) == ("audio/wav", 16000)
+    assert isinstance(video, Video) and video.url == "https://e.org/clip.mp4"
+    assert model == Message("assistant", [Text("A tone")])
+
+
+@pytest.mark.parametrize("value", ["/etc/passwd", "file:///etc/passwd", "~/.ssh/id_rsa"])
+def test_from_gemini_never_reads_local_files(value: str) -> None:
+    request = {
+        "contents": [
+            {
+                "role": "user",
+                "parts": [{"file_data": {"mime_type": "image/png", "file_uri": value}}],
+            }
+        ]
+    }
+    with pytest.raises(BlockedURLError, match="local_files=True"):
+        mmkit.from_gemini(request)
+
+
+def test_from_gemini_names_an_unknown_part() -> None:
+    request = {"contents": [{"role": "user", "parts": [{"functionCall": {"name": "f"}}]}]}
+    with pytest.raises(
+        UnsupportedFormatError, match=r"message 1: part 1 has keys \['functionCall'\]"
+    ):
+        mmkit.from_gemini(request)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+# Images Gemini takes as they are (no GIF: it is converted to PNG, so it would not round trip).
+PASSTHROUGH = mst.images(
+    mst.image_bytes(
+        formats=("png", "jpeg", "webp"),
+        modes=mst.PORTABLE_MODES,
+        animated=False,
+        exif_orientation=False,
+    ),
+    options=st.just({}),
+)
+SOUNDS = mst.audios(formats=("wav", "flac", "mp3"), max_seconds=0.1)
+SAID = st.text(min_size=1, max_size=40)
+
+
+@st.composite
+def gemini_conversations(draw: st.DrawFn) -> list[Message]:
+    """What Gemini carries: an optional leading system instruction, then user/assistant turns."""
+    system = draw(st.none() | mst.messages(roles=("system",), texts=SAID, names=False))
+    turns = draw(
+        mst.conversations(roles=("user", "assistant"), images=PASSTHROUGH, texts=SAID, names=False)
+    )
+    return ([system] if system is not None else []) + turns
+
+
+@MESSAGES
+@given(gemini_conversations())
+def test_round_trip_is_lossless(messages: list[Message]) -> None:
+    request = mmkit.to_gemini(messages)
+
+    sdk_valid(request)
+    assert mmkit.from_gemini(request) == messages
+
+
+@MESSAGES
+@given(mst.conversations(audios=SOUNDS))
+def test_any_conversation_is_a_valid_request_or_a_clear_refusal(
+    messages: list[Message],
+) -> None:
+    try:
+        request = mmkit.to_gemini(messages)
+    except MmkitError as exc:
+        # the refusal names the receiver, or says what "the target" takes (image options)
+        assert "Gemini" in str(exc) or "not accepted by the target" in str(exc)
+        return
+    sdk_valid(request)
+    assert mmkit.to_gemini(mmkit.from_gemini(request)) == request  # stable after one trip
+
+
+def test_round_trip_of_audio_and_video(fixtures_dir: Path) -> None:
+    request = mmkit.to_gemini(
+        [Message.user("Go", audio=fixtures_dir / "tone.flac", video=fixtures_dir / "clip.webm")]
+    )
+    (back,) = mmkit.from_gemini(request)
+
+    assert [type(p).__name__ for p in back.content] == ["Text", "Audio", "Video"]
+    assert mmkit.to_gemini([back]) == request
