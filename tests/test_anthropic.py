@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import Iterator
@@ -14,14 +15,17 @@ from anthropic.types import MessageParam, TextBlockParam
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
+from recording_server import Answer, recording_server, sse
 
 import mmkit
-from mmkit import Audio, Image, Message, Text, Video
+from mmkit import AsyncClient, Audio, Client, Image, Message, Text, Video
 from mmkit.errors import (
+    AuthError,
     BlockedURLError,
     InvalidOptionError,
     MediaTooLargeError,
     MmkitError,
+    ServerError,
     UnsupportedFormatError,
 )
 from mmkit.testing import strategies as mst
@@ -354,3 +358,245 @@ def test_round_trip_keeps_a_video_as_its_frames(fixtures_dir: Path) -> None:
 
     assert [type(p).__name__ for p in back.content[:3]] == ["Text", "Text", "Image"]
     assert mmkit.to_anthropic([back]) == request
+
+
+# --- the transport: a recording server on 127.0.0.1 ----------------------------------------------
+
+KEY = "sk-ant-test-0123456789abcdef"
+OK = {
+    "id": "msg_01",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "A red "}, {"type": "text", "text": "square."}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 12, "output_tokens": 3},
+}
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def test_client_sends_the_messages_route_headers_and_mapped_params() -> None:
+    with recording_server([Answer(200, OK)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        reply = client.chat(
+            [Message.system("Be brief."), Message.user("What is it?", image=png(4, 4))],
+            max_tokens=50,
+            temperature=0.1,
+            top_p=0.9,
+            top_k=5,
+            stop="END",
+        )
+
+    (sent,) = server.requests
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == KEY
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    assert sent.headers["content-type"] == "application/json"
+    assert "authorization" not in sent.headers
+    assert sent.json == {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 50,
+        "system": "Be brief.",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is it?"},
+                    {
+                        "type": "image",
+                        "source": {
+                            "type": "base64",
+                            "media_type": "image/png",
+                            "data": base64.b64encode(png(4, 4)).decode(),
+                        },
+                    },
+                ],
+            }
+        ],
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "top_k": 5,
+        "stop_sequences": ["END"],
+    }
+    assert (reply.text, reply.finish_reason, reply.id) == ("A red square.", "stop", "msg_01")
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (12, 3)
+    assert reply.usage.total_tokens == 15
+    assert reply.model == "claude-sonnet-4-5"
+
+
+def test_max_tokens_gets_its_documented_default_and_the_key_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    with recording_server([Answer(200, OK)]) as server:
+        Client("anthropic/claude-haiku-4-5", base_url=server.url).chat("hi")
+
+    (sent,) = server.requests
+    assert sent.json == {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 4096,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert sent.headers["x-api-key"] == KEY
+
+
+def test_no_key_is_an_auth_error_naming_the_variable() -> None:
+    with pytest.raises(AuthError, match="set the ANTHROPIC_API_KEY environment variable"):
+        Client("anthropic/claude-sonnet-4-5")
+
+
+def test_a_parameter_anthropic_lacks_is_refused_or_dropped() -> None:
+    with recording_server([Answer(200, OK)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        with pytest.raises(InvalidOptionError, match="does not take the parameter 'n'; Anthropic"):
+            client.chat("hi", n=2)
+        client.chat("hi", n=2, seed=1, drop_params=True)
+
+    (sent,) = server.requests
+    assert "n" not in sent.json and "seed" not in sent.json
+
+
+def test_529_overloaded_is_retried_like_a_503() -> None:
+    script = [Answer(529, OVERLOADED), Answer(200, OK)]
+    with recording_server(script) as server:
+        client = Client(
+            "anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY, backoff=0.01
+        )
+        reply = client.chat("hi")
+
+    assert reply.attempts == 2
+    assert len(server.requests) == 2
+
+
+def test_529_once_retries_run_out_is_a_server_error_in_anthropics_words() -> None:
+    with recording_server([Answer(529, OVERLOADED)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        with pytest.raises(ServerError) as caught:
+            client.chat("hi", max_retries=0)
+
+    assert caught.value.status == 529
+    assert str(caught.value) == "anthropic claude-sonnet-4-5: HTTP 529: Overloaded"
+
+
+def test_the_key_never_reaches_an_error_or_a_repr() -> None:
+    echo = {"type": "error", "error": {"type": "authentication_error", "message": f"bad {KEY}"}}
+    with recording_server([Answer(401, echo)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        with pytest.raises(AuthError) as caught:
+            client.chat("hi")
+
+    assert str(caught.value) == "anthropic claude-sonnet-4-5: HTTP 401: bad ****"
+    assert KEY not in repr(caught.value)
+    assert KEY not in repr(client)
+
+
+STREAM = sse(
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_02",
+                "model": "claude-sonnet-4-5",
+                "content": [],
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        },
+    ),
+    ("content_block_start", {"type": "content_block_start", "index": 0}),
+    ("ping", {"type": "ping"}),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hello"}},
+    ),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": " world"}},
+    ),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "max_tokens"},
+            "usage": {"output_tokens": 2},
+        },
+    ),
+    ("message_stop", {"type": "message_stop"}),
+)
+
+
+def test_stream_reads_named_events() -> None:
+    with recording_server([Answer(200, sse=STREAM)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        with client.stream("hi", max_tokens=2) as stream:
+            pieces = list(stream)
+
+    assert pieces == ["Hello", " world"]
+    reply = stream.reply
+    assert reply is not None
+    assert (reply.text, reply.finish_reason, reply.id) == ("Hello world", "length", "msg_02")
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (10, 2)
+    (sent,) = server.requests
+    assert sent.path == "/v1/messages"
+    assert sent.json["stream"] is True and sent.json["max_tokens"] == 2
+
+
+def test_an_error_event_mid_stream_is_raised_in_anthropics_words() -> None:
+    events = [*STREAM[:4], *sse(("error", OVERLOADED))]
+    with recording_server([Answer(200, sse=events)]) as server:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=server.url, api_key=KEY)
+        with pytest.raises(ServerError, match="the stream failed: Overloaded") as caught:
+            list(client.stream("hi"))
+
+    assert caught.value.status == 529
+
+
+def test_completion_gives_an_openai_shaped_response() -> None:
+    with recording_server([Answer(200, OK)]) as server:
+        response = mmkit.completion(
+            model="anthropic/claude-sonnet-4-5",
+            messages=[{"role": "user", "content": "hi"}],
+            base_url=server.url,
+            api_key=KEY,
+        )
+
+    assert response.choices[0].message.content == "A red square."
+    assert response.choices[0].finish_reason == "stop"
+    assert response.usage is not None and response.usage.prompt_tokens == 12
+
+
+def test_async_client_sends_the_same_request() -> None:
+    async def run(url: str) -> str:
+        async with AsyncClient("anthropic/claude-sonnet-4-5", base_url=url, api_key=KEY) as client:
+            return (await client.chat("hi", max_tokens=9)).text
+
+    with recording_server([Answer(200, OK)]) as server:
+        assert asyncio.run(run(server.url)) == "A red square."
+
+    (sent,) = server.requests
+    assert sent.path == "/v1/messages" and sent.headers["x-api-key"] == KEY
+    assert sent.json["max_tokens"] == 9
+
+
+def test_a_litellm_style_alias_reaches_anthropic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    with recording_server([Answer(200, OK)]) as server:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "model_list:\n"
+            "  - model_name: claude\n"
+            "    litellm_params:\n"
+            "      model: anthropic/claude-sonnet-4-5\n"
+            "      api_key: os.environ/ANTHROPIC_API_KEY\n"
+            f"      api_base: {server.url}\n"
+            "      max_tokens: 20\n"
+            "      top_k: 3\n"
+        )
+        assert Client.from_config(config, "claude").chat("hi").text == "A red square."
+
+    (sent,) = server.requests
+    assert sent.headers["x-api-key"] == KEY
+    assert (sent.json["max_tokens"], sent.json["top_k"]) == (20, 3)

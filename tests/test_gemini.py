@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from pathlib import Path
@@ -13,10 +14,13 @@ from helpers import serve_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
+from recording_server import Answer, recording_server, sse
 
 import mmkit
-from mmkit import Audio, Image, Message, Text, Video
+from mmkit import AsyncClient, Audio, Client, Image, Message, Text, Video
 from mmkit.errors import (
+    AuthError,
+    BadRequestError,
     BlockedURLError,
     InvalidOptionError,
     MediaTooLargeError,
@@ -316,3 +320,185 @@ def test_round_trip_of_audio_and_video(fixtures_dir: Path) -> None:
 
     assert [type(p).__name__ for p in back.content] == ["Text", "Audio", "Video"]
     assert mmkit.to_gemini([back]) == request
+
+
+# --- the transport: a recording server on 127.0.0.1 ----------------------------------------------
+
+KEY = "AIza-test-0123456789abcdef"
+OK = {
+    "candidates": [
+        {
+            "content": {"role": "model", "parts": [{"text": "A green "}, {"text": "square."}]},
+            "finishReason": "STOP",
+        },
+        {"content": {"role": "model", "parts": [{"text": "Green."}]}, "finishReason": "STOP"},
+    ],
+    "usageMetadata": {"promptTokenCount": 270, "candidatesTokenCount": 4, "totalTokenCount": 274},
+    "modelVersion": "gemini-2.5-flash",
+    "responseId": "resp-1",
+}
+
+
+def test_client_sends_the_generate_route_header_and_generation_config() -> None:
+    with recording_server([Answer(200, OK)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY)
+        reply = client.chat(
+            [Message.system("Be brief."), Message.user("What is it?", image=png(4, 4))],
+            max_tokens=50,
+            temperature=0.1,
+            top_p=0.9,
+            top_k=5,
+            stop="END",
+            n=2,
+            seed=7,
+        )
+
+    (sent,) = server.requests
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert sent.headers["x-goog-api-key"] == KEY
+    assert "authorization" not in sent.headers
+    assert sent.json == {
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "What is it?"},
+                    {"inline_data": {"mime_type": "image/png", "data": b64(png(4, 4))}},
+                ],
+            }
+        ],
+        "generationConfig": {
+            "maxOutputTokens": 50,
+            "temperature": 0.1,
+            "topP": 0.9,
+            "topK": 5,
+            "stopSequences": ["END"],
+            "candidateCount": 2,
+            "seed": 7,
+        },
+    }
+    assert (reply.text, reply.texts) == ("A green square.", ["A green square.", "Green."])
+    assert (reply.finish_reason, reply.id, reply.model) == ("stop", "resp-1", "gemini-2.5-flash")
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (270, 4)
+    assert reply.usage.total_tokens == 274
+
+
+def test_no_generation_config_without_parameters() -> None:
+    with recording_server([Answer(200, OK)]) as server:
+        Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY).chat("hi")
+
+    assert server.requests[0].json == {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+@pytest.mark.parametrize(
+    ("env", "sent"),
+    [
+        ({"GOOGLE_API_KEY": "google-key"}, "google-key"),
+        ({"GEMINI_API_KEY": "gemini-key"}, "gemini-key"),
+        ({"GEMINI_API_KEY": "gemini-key", "GOOGLE_API_KEY": "google-key"}, "gemini-key"),
+    ],
+)
+def test_the_key_comes_from_gemini_api_key_else_google_api_key(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], sent: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with recording_server([Answer(200, OK)]) as server:
+        Client("gemini/gemini-2.5-flash", base_url=server.url).chat("hi")
+
+    assert server.requests[0].headers["x-goog-api-key"] == sent
+
+
+def test_no_key_is_an_auth_error_naming_both_variables() -> None:
+    with pytest.raises(AuthError, match=r"set the GEMINI_API_KEY \(or GOOGLE_API_KEY\)"):
+        Client("gemini/gemini-2.5-flash")
+
+
+def test_an_error_reply_is_typed_and_scrubbed_of_the_key() -> None:
+    body = {
+        "error": {"code": 400, "message": f"API key {KEY} not valid", "status": "INVALID_ARGUMENT"}
+    }
+    with recording_server([Answer(400, body)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY)
+        with pytest.raises(BadRequestError) as caught:
+            client.chat("hi")
+
+    assert str(caught.value) == "gemini gemini-2.5-flash: HTTP 400: API key **** not valid"
+    assert KEY not in repr(client)
+
+
+def test_a_blocked_prompt_is_a_bad_request_naming_the_reason() -> None:
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"}}
+    with recording_server([Answer(200, blocked)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY)
+        with pytest.raises(BadRequestError, match=r"Gemini blocked the prompt \(SAFETY\)"):
+            client.chat("hi")
+
+
+def test_503_is_retried() -> None:
+    unavailable = {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}
+    with recording_server([Answer(503, unavailable), Answer(200, OK)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY, backoff=0.01)
+        assert client.chat("hi").attempts == 2
+
+
+STREAM = sse(
+    (None, {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello"}]}}]}),
+    (
+        None,
+        {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": " world"}]},
+                    "finishReason": "MAX_TOKENS",
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 3,
+                "candidatesTokenCount": 2,
+                "totalTokenCount": 5,
+            },
+            "modelVersion": "gemini-2.5-flash",
+        },
+    ),
+)
+
+
+def test_stream_uses_the_sse_method_and_reads_each_chunk() -> None:
+    with recording_server([Answer(200, sse=STREAM)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY)
+        with client.stream("hi", max_tokens=2) as stream:
+            pieces = list(stream)
+
+    assert pieces == ["Hello", " world"]
+    reply = stream.reply
+    assert reply is not None
+    assert (reply.text, reply.finish_reason) == ("Hello world", "length")
+    assert (reply.usage.prompt_tokens, reply.usage.total_tokens) == (3, 5)
+    (sent,) = server.requests
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert "stream" not in sent.json
+    assert sent.json["generationConfig"] == {"maxOutputTokens": 2}
+
+
+def test_completion_and_the_async_client() -> None:
+    async def run(url: str) -> str:
+        async with AsyncClient("gemini/gemini-2.5-flash", base_url=url, api_key=KEY) as client:
+            return (await client.chat("hi")).text
+
+    with recording_server([Answer(200, OK)]) as server:
+        response = mmkit.completion(
+            model="gemini/gemini-2.5-flash",
+            messages=[{"role": "user", "content": "hi"}],
+            base_url=server.url,
+            api_key=KEY,
+        )
+        assert asyncio.run(run(server.url)) == "A green square."
+
+    assert response.choices[0].message.content == "A green square."
+    assert [c.message.content for c in response.choices] == ["A green square.", "Green."]
+    assert response.usage is not None and response.usage.total_tokens == 274
+    assert [r.path for r in server.requests] == [
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    ] * 2
