@@ -600,3 +600,120 @@ def test_a_litellm_style_alias_reaches_anthropic(
     (sent,) = server.requests
     assert sent.headers["x-api-key"] == KEY
     assert (sent.json["max_tokens"], sent.json["top_k"]) == (20, 3)
+
+
+# --- the local conformance server: anthropic/echo ------------------------------------------------
+
+
+def test_anthropic_echo_decodes_and_describes_what_it_was_sent(fixtures_dir: Path) -> None:
+    reply = Client("anthropic/echo").chat(
+        [
+            Message.system("Be brief."),
+            Message.user(
+                "Describe", images=[fixtures_dir / "rgb.png", "https://example.com/cat.jpg?sig=1"]
+            ),
+        ]
+    )
+
+    assert reply.text == 'text "Describe"; image 320×240 PNG; image URL https://example.com/cat.jpg'
+    assert reply.finish_reason == "stop"
+    # words of the system prompt and the text, 85 an image; one token a word piece
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (173, 8)
+    assert reply.provider == "anthropic-echo"
+
+
+def test_anthropic_echo_streams_named_events_cut_at_max_tokens(fixtures_dir: Path) -> None:
+    client = Client("anthropic/echo")
+    with client.stream(
+        [Message.user("What is it?", image=fixtures_dir / "rgb.png")], max_tokens=3
+    ) as s:
+        pieces = list(s)
+
+    assert pieces == ["text", ' "What', " is"]
+    assert s.reply is not None
+    assert (s.reply.text, s.reply.finish_reason) == ('text "What is', "length")
+    assert (s.reply.usage.prompt_tokens, s.reply.usage.completion_tokens) == (88, 3)
+
+
+def test_anthropic_echo_video_arrives_as_frames(fixtures_dir: Path) -> None:
+    reply = Client("anthropic/echo").chat([Message.user(video=fixtures_dir / "clip.mp4")])
+
+    assert reply.text.startswith('text "frame at 0:00.0"; image 96×64 JPEG; text "frame at 0:00.1"')
+    assert reply.text.count("image 96×64 JPEG") == 8
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    import httpx
+
+    response = httpx.post(f"{url}/v1/messages", json=body, headers=headers or {})
+    return response.status_code, response.json()
+
+
+def test_the_server_refuses_what_anthropic_refuses_in_its_error_shape(
+    server: Any, fixtures_dir: Path
+) -> None:
+    jpeg = base64.b64encode((fixtures_dir / "photo.jpg").read_bytes()).decode()
+    user = {"role": "user", "content": "hi"}
+
+    assert _post(server.base_url, {"model": "m", "messages": [user]}) == (
+        400,
+        {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"},
+        },
+    )
+    mislabelled = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": jpeg},
+    }
+    status, body = _post(
+        server.base_url,
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [mislabelled]}]},
+    )
+    assert (status, body["error"]["message"]) == (
+        400,
+        "messages.0.content.0: declared image/png but the bytes are image/jpeg",
+    )
+    status, body = _post(
+        server.base_url,
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
+    )
+    assert (status, body["error"]["message"]) == (
+        400,
+        "messages.0.role: must be 'user' or 'assistant', not 'system'",
+    )
+
+
+def test_the_server_checks_x_api_key_and_injects_529s() -> None:
+    from mmkit.server import ServerOptions, serve_in_thread
+
+    options = ServerOptions(api_key="local-key", script=(529,))
+    with serve_in_thread(options) as running:
+        good = Client(
+            "anthropic/echo", base_url=running.base_url, api_key="local-key", backoff=0.01
+        )
+        reply = good.chat("hi")  # the first request gets the scripted 529, the retry an answer
+        bad = Client("anthropic/echo", base_url=running.base_url, api_key="wrong-key")
+        with pytest.raises(AuthError) as caught:
+            bad.chat("hi")
+
+    assert (reply.text, reply.attempts) == ('text "hi"', 2)
+    assert str(caught.value) == "anthropic-echo echo: HTTP 401: invalid x-api-key"
+
+
+def test_injected_faults_answer_in_anthropics_error_shape() -> None:
+    from mmkit.server import ServerOptions, serve_in_thread
+
+    with serve_in_thread(ServerOptions(script=(529,))) as running:
+        status, body = _post(running.base_url, {"model": "m", "max_tokens": 5, "messages": []})
+
+    assert (status, body) == (
+        529,
+        {
+            "type": "error",
+            "error": {
+                "type": "overloaded_error",
+                "message": "HTTP 529 (injected by the mmkit conformance server)",
+            },
+        },
+    )

@@ -502,3 +502,114 @@ def test_completion_and_the_async_client() -> None:
     assert [r.path for r in server.requests] == [
         "/v1beta/models/gemini-2.5-flash:generateContent"
     ] * 2
+
+
+# --- the local conformance server: gemini/echo ---------------------------------------------------
+
+
+def test_gemini_echo_decodes_images_audio_and_video(fixtures_dir: Path) -> None:
+    reply = Client("gemini/echo").chat(
+        [
+            Message.system("Be brief."),
+            Message.user(
+                "Describe",
+                image=fixtures_dir / "photo.webp",
+                audio=fixtures_dir / "tone.wav",
+                video=fixtures_dir / "clip.webm",
+            ),
+        ],
+        n=2,
+    )
+
+    expected = 'text "Describe"; image 320×240 WEBP; audio 1.0 s 16 kHz mono; video 1.0 s 96×64 vp9'
+    assert reply.texts == [expected, expected]  # candidateCount=2
+    assert reply.finish_reason == "stop"
+    # words (system and user) + 85 an image, 50 an audio, 200 a video
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (338, 16)
+    assert reply.provider == "gemini-echo"
+
+
+def test_gemini_echo_streams_over_alt_sse(fixtures_dir: Path) -> None:
+    client = Client("gemini/echo")
+    with client.stream(
+        [Message.user("Hear this", audio=fixtures_dir / "tone.flac")], max_tokens=4
+    ) as s:
+        pieces = list(s)
+
+    assert pieces == ["text", ' "Hear', ' this";', " audio"]
+    assert s.reply is not None
+    assert (s.reply.finish_reason, s.reply.usage.completion_tokens) == ("length", 4)
+
+
+def _post(url: str, body: dict[str, Any], method: str = "generateContent") -> Any:
+    import httpx
+
+    response = httpx.post(f"{url}/v1beta/models/echo:{method}", json=body)
+    return response.status_code, response.json()
+
+
+def test_the_server_refuses_what_gemini_refuses_in_its_error_shape(
+    server: Any, fixtures_dir: Path
+) -> None:
+    gif = b64((fixtures_dir / "still.gif").read_bytes())
+    hi = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+    assert _post(server.base_url, hi, "streamGenerateContent") == (
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "the conformance server streams with alt=sse only",
+                "status": "INVALID_ARGUMENT",
+            }
+        },
+    )
+    status, body = _post(
+        server.base_url,
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [{"inline_data": {"mime_type": "image/gif", "data": gif}}],
+                }
+            ]
+        },
+    )
+    assert (status, body["error"]["message"]) == (
+        400,
+        "contents[0].parts[0].inline_data: Unsupported MIME type: image/gif",
+    )
+    status, body = _post(
+        server.base_url, {"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]}
+    )
+    assert (status, body["error"]["message"]) == (
+        400,
+        "contents[0].role: please use a valid role: user, model",
+    )
+
+
+def test_the_server_checks_x_goog_api_key() -> None:
+    from mmkit.server import ServerOptions, serve_in_thread
+
+    with serve_in_thread(ServerOptions(api_key="local-key", script=(503,))) as running:
+        good = Client("gemini/echo", base_url=running.base_url, api_key="local-key", backoff=0.01)
+        reply = good.chat("hi")
+        bad = Client("gemini/echo", base_url=running.base_url)
+        with pytest.raises(AuthError) as caught:
+            bad.chat("hi")
+
+    assert (reply.text, reply.attempts) == ('text "hi"', 2)
+    assert str(caught.value) == (
+        "gemini-echo echo: HTTP 403: Method doesn't allow unregistered callers; send x-goog-api-key"
+    )
+
+
+def test_injected_faults_answer_in_googles_error_shape() -> None:
+    from mmkit.server import ServerOptions, serve_in_thread
+
+    with serve_in_thread(ServerOptions(script=(429,))) as running:
+        status, body = _post(running.base_url, {"contents": []})
+
+    assert status == 429
+    assert body["error"]["code"] == 429 and body["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert body["error"]["message"].endswith("(injected by the mmkit conformance server)")

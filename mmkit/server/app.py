@@ -62,6 +62,9 @@ def create_app(options: ServerOptions = DEFAULT_OPTIONS) -> Starlette:
         Route("/models/v2/openai/v1/models", server.models, methods=["GET"]),
         Route("/models/v2/{org}/{model}", server.bytez_chat, methods=["POST"]),
     ]
+    from mmkit.server import anthropic_routes, gemini_routes  # they use this module's readers
+
+    routes += anthropic_routes.routes(options) + gemini_routes.routes(options)
     stats = StatsCounter()
     app = Starlette(
         routes=routes,
