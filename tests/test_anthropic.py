@@ -241,6 +241,32 @@ def test_what_anthropic_cannot_take_is_refused_by_name(
         mmkit.to_anthropic(messages)
 
 
+def test_text_several_images_and_a_video_validate_and_round_trip(fixtures_dir: Path) -> None:
+    messages = [
+        Message.system("Compare."),
+        Message.user(
+            "These",
+            images=[fixtures_dir / "rgb.png", fixtures_dir / "photo.webp", "https://e.org/c.gif"],
+            video=fixtures_dir / "clip.webm",
+        ),
+        Message.assistant("Three images and a clip."),
+        Message.user("And this?", image=fixtures_dir / "photo.jpg"),
+    ]
+
+    request = mmkit.to_anthropic(messages)
+    sdk_valid(request)
+    back = mmkit.from_anthropic(request)
+
+    assert [m.role for m in back] == ["system", "user", "assistant", "user"]
+    assert mmkit.to_anthropic(back) == request  # the frames come back as text + image blocks
+
+
+def test_openai_dicts_never_read_local_files_on_the_way_out() -> None:
+    part = {"type": "image_url", "image_url": {"url": "/etc/passwd"}}
+    with pytest.raises(BlockedURLError, match="local_files=True"):
+        mmkit.to_anthropic([{"role": "user", "content": [part]}])
+
+
 # --- from_anthropic ----------------------------------------------------------------------------
 
 

@@ -205,6 +205,38 @@ def test_what_gemini_cannot_take_is_refused_by_name(
         mmkit.to_gemini(messages)
 
 
+def test_text_several_images_audio_and_video_validate_and_round_trip(fixtures_dir: Path) -> None:
+    with serve_folder(fixtures_dir) as base:
+        messages = [
+            Message.system("Compare."),
+            Message.user(
+                "These",
+                images=[fixtures_dir / "rgb.png", f"{base}/photo.jpg"],
+                audio=fixtures_dir / "tone_vorbis.ogg",
+                video=fixtures_dir / "clip.mp4",
+            ),
+            Message.assistant("Two images, a tone and a clip."),
+        ]
+        request = mmkit.to_gemini(messages, fetch=FetchPolicy(allow_private=("127.0.0.1",)))
+
+    sdk_valid(request)
+    back = mmkit.from_gemini(request)
+    assert [type(p).__name__ for p in back[1].content] == [
+        "Text",
+        "Image",
+        "Image",
+        "Audio",
+        "Video",
+    ]
+    assert mmkit.to_gemini(back) == request
+
+
+def test_openai_dicts_never_read_local_files_on_the_way_out() -> None:
+    part = {"type": "image_url", "image_url": {"url": "/etc/passwd"}}
+    with pytest.raises(BlockedURLError, match="local_files=True"):
+        mmkit.to_gemini([{"role": "user", "content": [part]}])
+
+
 # --- from_gemini -------------------------------------------------------------------------------
 
 
