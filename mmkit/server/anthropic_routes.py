@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mmkit.server.answer import Answer, describe_text, make_answer
-from mmkit.server.app import _Chat, _flag, _json_body, _parsed, _positive_int, _read_body
+from mmkit.server.native_body import NativeChat, Readers, flag, positive_int
 from mmkit.server.options import ServerOptions
 from mmkit.server.parse import TOKENS_PER, MediaJob, Plan
 from mmkit.server.replies import Rejection, error_response
@@ -33,27 +33,31 @@ _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 _ids = itertools.count(1)
 
 
-def routes(options: ServerOptions) -> list[Route]:
-    handler = _Messages(options)
+def routes(options: ServerOptions, readers: Readers) -> list[Route]:
+    handler = _Messages(options, readers)
     return [Route("/v1/messages", handler.messages, methods=["POST"])]
 
 
 class _Messages:
-    def __init__(self, options: ServerOptions) -> None:
+    def __init__(self, options: ServerOptions, readers: Readers) -> None:
         self.options = options
+        self.readers = readers
         self._key = options.api_key.encode() if options.api_key else None
 
     async def messages(self, request: Request) -> Response:
         try:
             self._authorize(request)
-            raw = await _read_body(request, self.options)
-            chat = await _parsed(raw, _plan_messages)
+            raw = await self.readers.read_body(request, self.options)
+            chat = await self.readers.parsed(raw, self._plan)
         except Rejection as rejection:
             return error_response("anthropic", rejection)
         answer = make_answer(chat.plan.descriptions(), chat.plan.prompt_tokens, chat.max_tokens)
         if chat.stream:
             return _stream(answer, chat.model)
         return JSONResponse(_message(answer, chat.model))
+
+    def _plan(self, raw: bytes) -> NativeChat:
+        return _plan_messages(self.readers.json_body(raw))
 
     def _authorize(self, request: Request) -> None:
         if self._key is None:
@@ -65,15 +69,14 @@ class _Messages:
             raise Rejection(401, said)
 
 
-def _plan_messages(raw: bytes) -> _Chat:
-    body = _json_body(raw)
+def _plan_messages(body: Mapping[str, Any]) -> NativeChat:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise Rejection(400, "model: Field required")
-    max_tokens = _positive_int(body, "max_tokens")
+    max_tokens = positive_int(body, "max_tokens")
     if max_tokens is None:
         raise Rejection(400, "max_tokens: Field required")
-    stream = _flag(body, "stream")
+    stream = flag(body, "stream")
     plan = Plan()
     system = body.get("system")
     if isinstance(system, str):
@@ -111,7 +114,7 @@ def _plan_messages(raw: bytes) -> _Chat:
             plan.last_user = range(start, len(plan.items))
     if images > MAX_IMAGES:
         raise Rejection(400, f"messages: too many images ({images}); at most {MAX_IMAGES}")
-    return _Chat(plan, stream, max_tokens, model)
+    return NativeChat(plan, stream, max_tokens, model)
 
 
 def _text(text: Any, where: str, plan: Plan) -> str:

@@ -15,7 +15,6 @@ import hmac
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mmkit.server.answer import Answer, describe_text, make_answer
-from mmkit.server.app import _Chat, _json_body, _parsed, _read_body
+from mmkit.server.native_body import NativeChat, Readers
 from mmkit.server.options import ServerOptions
 from mmkit.server.parse import TOKENS_PER, Kind, MediaJob, Plan
 from mmkit.server.replies import Rejection, error_response
@@ -64,8 +63,8 @@ _FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
 _ids = itertools.count(1)
 
 
-def routes(options: ServerOptions) -> list[Route]:
-    handler = _Generate(options)
+def routes(options: ServerOptions, readers: Readers) -> list[Route]:
+    handler = _Generate(options, readers)
     return [
         Route("/v1beta/models/{model}:generateContent", handler.generate, methods=["POST"]),
         Route("/v1beta/models/{model}:streamGenerateContent", handler.stream, methods=["POST"]),
@@ -73,8 +72,9 @@ def routes(options: ServerOptions) -> list[Route]:
 
 
 class _Generate:
-    def __init__(self, options: ServerOptions) -> None:
+    def __init__(self, options: ServerOptions, readers: Readers) -> None:
         self.options = options
+        self.readers = readers
         self._key = options.api_key.encode() if options.api_key else None
 
     async def generate(self, request: Request) -> Response:
@@ -90,15 +90,20 @@ class _Generate:
         model = request.path_params["model"]
         try:
             self._authorize(request)
-            raw = await _read_body(request, self.options)
-            chat = await _parsed(raw, _planner(model, stream))
+            raw = await self.readers.read_body(request, self.options)
+            chat = await self.readers.parsed(raw, self._planner(model, stream))
         except Rejection as rejection:
             return error_response("gemini", rejection)
         answer = make_answer(chat.plan.descriptions(), chat.plan.prompt_tokens, chat.max_tokens)
         if stream:
             return _stream(answer, model)
-        count = chat.candidates if isinstance(chat, _GeminiChat) else 1
-        return JSONResponse(_response(answer, model, count))
+        return JSONResponse(_response(answer, model, chat.candidates))
+
+    def _planner(self, model: str, stream: bool) -> Callable[[bytes], NativeChat]:
+        def plan(raw: bytes) -> NativeChat:
+            return _plan_generate(self.readers.json_body(raw), model, stream)
+
+        return plan
 
     def _authorize(self, request: Request) -> None:
         if self._key is None:
@@ -111,20 +116,7 @@ class _Generate:
             raise Rejection(400, "API key not valid. Please pass a valid API key.")
 
 
-@dataclass
-class _GeminiChat(_Chat):
-    candidates: int = 1  # generationConfig.candidateCount: the answer, that many times
-
-
-def _planner(model: str, stream: bool) -> Callable[[bytes], _Chat]:
-    def plan(raw: bytes) -> _Chat:
-        return _plan_generate(raw, model, stream)
-
-    return plan
-
-
-def _plan_generate(raw: bytes, model: str, stream: bool) -> _GeminiChat:
-    body = _json_body(raw)
+def _plan_generate(body: Mapping[str, Any], model: str, stream: bool) -> NativeChat:
     plan = Plan()
     inline = [0]
     system = body.get("systemInstruction", body.get("system_instruction"))
@@ -151,7 +143,7 @@ def _plan_generate(raw: bytes, model: str, stream: bool) -> _GeminiChat:
             400, f"Request payload size exceeds the limit: {MAX_INLINE_BYTES} bytes of inline data"
         )
     max_tokens, candidates = _generation_config(body)
-    return _GeminiChat(plan, stream, max_tokens, model, candidates=candidates)
+    return NativeChat(plan, stream, max_tokens, model, candidates)
 
 
 def _generation_config(body: Mapping[str, Any]) -> tuple[int | None, int]:

@@ -644,7 +644,3 @@ def resolve(model: str, base_url: str | None) -> tuple[Provider, str]:
 
 def known_prefixes() -> list[str]:
     return sorted(_REGISTRY)
-
-
-# Providers in modules of their own register themselves here (after the registry exists).
-from mmkit.transport import anthropic_provider, gemini_provider  # noqa: E402, F401
