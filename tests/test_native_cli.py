@@ -56,12 +56,13 @@ def test_caption_with_gemini_echo(fixtures_dir: Path, tmp_path: Path) -> None:
         shutil.copy(fixtures_dir / name, folder / name)
     out = tmp_path / "captions.jsonl"
 
-    assert main(["caption", "--model", "gemini/echo", "--out", str(out), str(folder)]) == 0
+    command = ["caption", "--model", "gemini/echo", "--prompt", "Describe it.", "--out", str(out)]
+    assert main([*command, str(folder)]) == 0
 
     assert captions(out) == {
-        "rgb.png": 'text "Describe this image in one sentence."; image 320×240 PNG',
-        "tone.wav": 'text "Describe this recording in one sentence."; audio 1.0 s 16 kHz mono',
-        "clip.mp4": 'text "Describe what happens in this video in o"; video 1.0 s 96×64 h264',
+        "rgb.png": 'text "Describe it."; image 320×240 PNG',
+        "tone.wav": 'text "Describe it."; audio 1.0 s 16 kHz mono',
+        "clip.mp4": 'text "Describe it."; video 1.0 s 96×64 h264',
     }
 
 
@@ -74,10 +75,19 @@ def test_caption_with_anthropic_echo_records_the_audio_refusal(
         shutil.copy(fixtures_dir / name, folder / name)
     out = tmp_path / "captions.jsonl"
 
-    status = main(["caption", "--model", "anthropic/echo", "--out", str(out), str(folder)])
+    command = [
+        "caption",
+        "--model",
+        "anthropic/echo",
+        "--prompt",
+        "Describe it.",
+        "--out",
+        str(out),
+    ]
+    status = main([*command, str(folder)])
 
     assert status == 0  # a failed item is recorded, not fatal (--retry-failed reruns it)
     assert "failed: 1\n  UnsupportedFormatError: 1" in capsys.readouterr().out
     found = captions(out)
-    assert found["photo.jpg"] == 'text "Describe this image in one sentence."; image 320×240 JPEG'
+    assert found["photo.jpg"] == 'text "Describe it."; image 320×240 JPEG'
     assert "Anthropic's Messages API reads no audio" in found["tone.wav"]
