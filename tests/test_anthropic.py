@@ -743,3 +743,16 @@ def test_injected_faults_answer_in_anthropics_error_shape() -> None:
             },
         },
     )
+
+
+def test_async_stream_through_anthropic_echo(fixtures_dir: Path) -> None:
+    async def run() -> tuple[list[str], str | None]:
+        async with AsyncClient("anthropic/echo") as client:
+            stream = client.stream([Message.user("Look", image=fixtures_dir / "rgb.png")])
+            pieces = [piece async for piece in stream]
+            return pieces, stream.reply.finish_reason if stream.reply else None
+
+    pieces, finish = asyncio.run(run())
+
+    assert pieces == ["text", ' "Look";', " image", " 320×240", " PNG"]
+    assert finish == "stop"

@@ -645,3 +645,16 @@ def test_injected_faults_answer_in_googles_error_shape() -> None:
     assert status == 429
     assert body["error"]["code"] == 429 and body["error"]["status"] == "RESOURCE_EXHAUSTED"
     assert body["error"]["message"].endswith("(injected by the mmkit conformance server)")
+
+
+def test_async_stream_through_gemini_echo(fixtures_dir: Path) -> None:
+    async def run() -> tuple[list[str], str | None]:
+        async with AsyncClient("gemini/echo") as client:
+            stream = client.stream([Message.user("Hear", audio=fixtures_dir / "tone.wav")])
+            pieces = [piece async for piece in stream]
+            return pieces, stream.reply.finish_reason if stream.reply else None
+
+    pieces, finish = asyncio.run(run())
+
+    assert pieces == ["text", ' "Hear";', " audio", " 1.0", " s", " 16", " kHz", " mono"]
+    assert finish == "stop"
