@@ -756,3 +756,10 @@ def test_async_stream_through_anthropic_echo(fixtures_dir: Path) -> None:
 
     assert pieces == ["text", ' "Look";', " image", " 320×240", " PNG"]
     assert finish == "stop"
+
+
+def test_nothing_after_message_stop_is_read() -> None:
+    late = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": " late"}}
+    with recording_server([Answer(200, sse=[*STREAM, *sse(("content_block_delta", late))])]) as s:
+        client = Client("anthropic/claude-sonnet-4-5", base_url=s.url, api_key=KEY)
+        assert "".join(client.stream("hi")) == "Hello world"
