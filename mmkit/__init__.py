@@ -21,7 +21,18 @@ from mmkit.errors import (
     UnknownModelError,
     UnsupportedFormatError,
 )
-from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
+from mmkit.formats import (
+    from_anthropic,
+    from_bytez,
+    from_gemini,
+    from_hf,
+    from_openai,
+    to_anthropic,
+    to_bytez,
+    to_gemini,
+    to_hf,
+    to_openai,
+)
 from mmkit.message import Message
 from mmkit.parts import Audio, Image, Text, Video
 from mmkit.tokens import media_tokens
@@ -83,11 +94,15 @@ __all__ = [
     "__version__",
     "acompletion",
     "completion",
+    "from_anthropic",
     "from_bytez",
+    "from_gemini",
     "from_hf",
     "from_openai",
     "media_tokens",
+    "to_anthropic",
     "to_bytez",
+    "to_gemini",
     "to_hf",
     "to_openai",
 ]

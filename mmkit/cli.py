@@ -367,7 +367,7 @@ def _model_tokens_line(record: dict[str, Any], model: str, sent: Any, detail: An
 
 
 def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    from mmkit import formats
+    from mmkit import Message, formats
     from mmkit.media.audio import describe
     from mmkit.parts import Audio
 
@@ -391,6 +391,7 @@ def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if audio.data is None:
         record["lines"].append("  a URL: not fetched by inspect")
         return record
+    formats.get(args.target).encode([Message.user([audio])])  # a target may take no audio
     sent = audio.encoded(formats.get(args.target).target.audio)
     base64_chars = (len(sent.data) + 2) // 3 * 4
     record["sent"] = {

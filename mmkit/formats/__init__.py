@@ -28,6 +28,22 @@ def to_hf(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:
     return get("hf").encode(messages, **options)
 
 
+def to_anthropic(messages: MessagesLike, **options: Any) -> dict[str, Any]:
+    """Messages as an Anthropic Messages request: `{"system": …, "messages": [...]}` (Anthropic
+    has no system role; `system` is left out when there is none). Audio is refused."""
+    from mmkit.formats.anthropic import request
+
+    return request(get("anthropic").encode(messages, **options))
+
+
+def to_gemini(messages: MessagesLike, **options: Any) -> dict[str, Any]:
+    """Messages as a Gemini request: `{"systemInstruction": …, "contents": [...]}`, every
+    medium inline (`max_inline_bytes=` sets the per-request limit, default 20 MB)."""
+    from mmkit.formats.gemini import request
+
+    return request(get("gemini").encode(messages, **options))
+
+
 def from_openai(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) -> list[Message]:
     """OpenAI message dicts as Messages; `local_files=True` lets trusted dicts name local files."""
     return get("openai").parse(items, local_files=local_files)
@@ -43,19 +59,41 @@ def from_hf(items: Iterable[Mapping[str, Any]], *, local_files: bool = False) ->
     return get("hf").parse(items, local_files=local_files)
 
 
+def from_anthropic(
+    request: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, local_files: bool = False
+) -> list[Message]:
+    """An Anthropic request (`system` + `messages`, or a list of messages) as Messages."""
+    from mmkit.formats.anthropic import parse_request
+
+    return parse_request(request, local_files=local_files)
+
+
+def from_gemini(
+    request: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, local_files: bool = False
+) -> list[Message]:
+    """A Gemini request (`systemInstruction` + `contents`, or a list of contents) as Messages."""
+    from mmkit.formats.gemini import parse_request
+
+    return parse_request(request, local_files=local_files)
+
+
 # Each built-in format registers itself when its module is imported (like Pillow's plugins).
-from mmkit.formats import bytez, hf, openai  # noqa: E402, F401
+from mmkit.formats import anthropic, bytez, gemini, hf, openai  # noqa: E402, F401
 
 __all__ = [
     "Target",
     "WireFormat",
+    "from_anthropic",
     "from_bytez",
+    "from_gemini",
     "from_hf",
     "from_openai",
     "get",
     "names",
     "register",
+    "to_anthropic",
     "to_bytez",
+    "to_gemini",
     "to_hf",
     "to_openai",
 ]

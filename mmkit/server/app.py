@@ -19,8 +19,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mmkit.server import anthropic_routes, gemini_routes
 from mmkit.server.answer import make_answer
 from mmkit.server.faults import FaultMiddleware, StatsCounter
+from mmkit.server.native_body import Readers
 from mmkit.server.options import DEFAULT_OPTIONS, ServerOptions
 from mmkit.server.parse import Plan, plan_bytez, plan_openai
 from mmkit.server.replies import (
@@ -62,6 +64,9 @@ def create_app(options: ServerOptions = DEFAULT_OPTIONS) -> Starlette:
         Route("/models/v2/openai/v1/models", server.models, methods=["GET"]),
         Route("/models/v2/{org}/{model}", server.bytez_chat, methods=["POST"]),
     ]
+    # Anthropic's and Gemini's routes read bodies with this module's readers, handed to them
+    readers = Readers(_read_body, _json_body, _parsed)
+    routes += anthropic_routes.routes(options, readers) + gemini_routes.routes(options, readers)
     stats = StatsCounter()
     app = Starlette(
         routes=routes,

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from mmkit.server.answer import Answer
 
-Api = Literal["openai", "bytez"]
+Api = Literal["openai", "bytez", "anthropic", "gemini"]
 
 # OpenAI's error `type` for each status (what its SDKs and LiteLLM switch on).
 _OPENAI_TYPES = {
@@ -69,9 +69,14 @@ class Rejection(Exception):
 
 
 def api_of(path: str) -> Api:
-    """Bytez native routes are /models/v2/<org>/<model>; the rest speak OpenAI."""
+    """Bytez native routes are /models/v2/<org>/<model>, Anthropic's /v1/messages, Gemini's
+    /v1beta/...; the rest speak OpenAI."""
     if path.startswith("/models/v2/") and not path.startswith("/models/v2/openai/"):
         return "bytez"
+    if path == "/v1/messages":
+        return "anthropic"
+    if path.startswith("/v1beta/"):
+        return "gemini"
     return "openai"
 
 
@@ -81,6 +86,10 @@ def error_response(api: Api, rejection: Rejection) -> Response:
     if api == "bytez":
         message = _BYTEZ_MESSAGES.get(status, rejection.message)
         body = {"error": message, "output": None}
+    elif api in ("anthropic", "gemini"):
+        from mmkit.server.native_errors import native_error
+
+        body = native_error(api, status, rejection.message)
     else:
         fallback = "server_error" if status >= 500 else "invalid_request_error"
         kind = _OPENAI_TYPES.get(status, fallback)

@@ -1,6 +1,9 @@
 """The chat transport: Client and AsyncClient on httpx, providers routed by model prefix,
 LiteLLM-style aliases and the seed's `completion()` call. Only this package imports httpx."""
 
+# Providers in modules of their own register themselves when imported (after the registry
+# exists; importing any mmkit.transport module runs this file first).
+from mmkit.transport import anthropic_provider, gemini_provider  # noqa: F401
 from mmkit.transport.client import AsyncClient, Client
 from mmkit.transport.compat import (
     AsyncChunkStream,

@@ -204,6 +204,7 @@ class _BaseClient:
         self.max_response_bytes = _check_cap(max_response_bytes)
         # parsed once: httpx parses a str URL on every request (~5% of a call's CPU)
         self._url = httpx.URL(provider.url(self.base_url, model_id))
+        self._stream_url = httpx.URL(provider.stream_url(self.base_url, model_id))
         self._format = formats.get(provider.wire_format)
         self.timeout = as_timeout(timeout)
         self._httpx_timeout = self.timeout.to_httpx()
@@ -221,6 +222,7 @@ class _BaseClient:
             "Accept": "application/json",
             # only what the body reader decodes under the byte cap (httpx would add br, zstd)
             "Accept-Encoding": ACCEPT_ENCODING,
+            **provider.extra_headers,
             **(headers or {}),
         }
         self._retryings: dict[int, Any] = {}
@@ -279,10 +281,11 @@ class _BaseClient:
         cap = self.max_response_bytes
         if max_response_bytes is not None:
             cap = _check_cap(max_response_bytes)
+        url = self._stream_url if stream else self._url
         if timeout is None:
-            return _Call(self._url, content, self._httpx_timeout, self.timeout.total, cap)
+            return _Call(url, content, self._httpx_timeout, self.timeout.total, cap)
         chosen = as_timeout(timeout)
-        return _Call(self._url, content, chosen.to_httpx(), chosen.total, cap)
+        return _Call(url, content, chosen.to_httpx(), chosen.total, cap)
 
     def builder(self) -> RequestBuilder:
         """A picklable recipe for this client's request bodies, to build them in other
@@ -314,7 +317,7 @@ class _BaseClient:
     def _send_headers(self) -> dict[str, str]:
         if self._key is None:
             return self._headers
-        return {**self._headers, "Authorization": self.provider.auth_header(self._key)}
+        return {**self._headers, **self.provider.auth_headers(self._key)}
 
     def _attempt_timeout(self, call: _Call) -> httpx.Timeout:
         """The call's timeout, each phase cut to what remains of its total budget."""

@@ -72,6 +72,7 @@ class Provider(ABC):
     refused: Mapping[str, str] = field(default_factory=dict)  # name -> hint for the caller
     accepted: frozenset[str] | None = None  # None: any other keyword passes through as is
     kept_headers: tuple[str, ...] = KEPT_HEADERS
+    extra_headers: Mapping[str, str] = field(default_factory=dict)  # sent on every request
 
     # --- routing and auth (called once, when a client is made) ---------------------------------
 
@@ -122,9 +123,17 @@ class Provider(ABC):
     def auth_header(self, key: Secret) -> str:
         return f"{self.auth_scheme} {key.reveal()}"
 
+    def auth_headers(self, key: Secret) -> dict[str, str]:
+        """The headers that carry the key (Anthropic and Gemini name their own)."""
+        return {"Authorization": self.auth_header(key)}
+
     @abstractmethod
     def url(self, base_url: str, model_id: str) -> str:
         """Where a chat request for this model goes."""
+
+    def stream_url(self, base_url: str, model_id: str) -> str:
+        """Where a streamed request goes (Gemini streams from another method)."""
+        return self.url(base_url, model_id)
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -641,10 +650,22 @@ ECHO = register(
 )
 
 
+# "<prefix>/echo": the local conformance server speaking that provider's API (no key sent).
+_ECHOES: dict[str, Provider] = {}
+
+
+def register_echo(provider: Provider) -> Provider:
+    """Route `<prefix>/echo` to `provider`, a copy of a provider aimed at the local server."""
+    _ECHOES[f"{provider.prefix}/echo"] = provider
+    return provider
+
+
 def resolve(model: str, base_url: str | None) -> tuple[Provider, str]:
     """(provider, model id as the server names it) for a model string such as `bytez/org/m`."""
     if not isinstance(model, str) or not model.strip():
         raise ConfigError(f"model must be a non-empty string, not {model!r}")
+    if model in _ECHOES:
+        return _ECHOES[model], "echo"
     head, _, rest = model.partition("/")
     provider = _REGISTRY.get(head)
     if provider is not None:

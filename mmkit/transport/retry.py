@@ -1,6 +1,7 @@
 """How long a chat call may take and when it is tried again: timeouts, and retries on tenacity.
 
-Retried: 429, 500, 502, 503, 504, dropped or refused connections, and timeouts. Never another 4xx.
+Retried: 429, 500, 502, 503, 504, Anthropic's 529, dropped or refused connections, and timeouts.
+Never another 4xx.
 The wait prefers the server's Retry-After (capped), and otherwise is exponential with full jitter.
 """
 
@@ -36,7 +37,8 @@ from mmkit.errors import (
 
 logger = logging.getLogger("mmkit.transport")
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 529: Anthropic's overloaded_error, a 503 by another number
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
 
 @dataclass(frozen=True)
