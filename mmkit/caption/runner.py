@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import multiprocessing
 import os
 import random
 import sys
@@ -412,17 +411,16 @@ def _retryable(exc: TransportError) -> bool:
 
 
 def _pool(workers: int, settings: EncodeSettings) -> concurrent.futures.Executor | None:
-    """Encoding processes. forkserver (spawn where there is none): safe beside the threads a
-    run has (the listing thread, an in-process echo server), and no re-import of `__main__`."""
+    """Encoding processes. forkserver: safe beside the threads a run has (the listing thread, an
+    in-process echo server); started without re-running the user's `__main__` (see pool.py)."""
     if workers == 0:
         return None
     from mmkit.caption.encode import init_worker
+    from mmkit.caption.pool import worker_context
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     return concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=context,
+        mp_context=worker_context(),
         initializer=init_worker,
         initargs=(settings, os.getpid()),
     )

@@ -1,0 +1,48 @@
+"""`mmkit.caption` as people paste it: the README's snippet run as a plain script (no
+`if __name__ == "__main__":` guard), in a child process with a time limit."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_caption_snippet() -> str:
+    """The Python block of the README's "Captioning a dataset" section that calls run()."""
+    section = (ROOT / "README.md").read_text().split("## Captioning a dataset", 1)[1]
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return next(block for block in blocks if "mmkit.caption.run(" in block)
+
+
+def test_the_readme_snippet_captions_every_fixture_from_a_plain_script(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    snippet = readme_caption_snippet()
+    assert "__main__" not in snippet  # pasted as it is: no guard
+    shutil.copytree(fixtures_dir, tmp_path / "photos")
+    (tmp_path / "script.py").write_text(snippet)
+    done = subprocess.run(
+        [sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=90
+    )
+    output = done.stdout + done.stderr
+    assert "bootstrapping phase" not in output
+    assert "BrokenProcessPool" not in output
+    assert done.returncode == 0, output
+    records = {
+        r["id"]: r for r in map(json.loads, (tmp_path / "captions.jsonl").read_text().splitlines())
+    }
+    media = ["rgb.png", "rgba.png", "palette.png", "gray.png", "gray16.png", "photo.jpg"]
+    media += ["exif_rotated.jpg", "cmyk.jpg", "photo.webp", "still.gif", "animated.gif"]
+    media += ["image.bmp", "image.tiff", "wrong_extension.png", "clip.mp4", "tone.wav"]
+    media += ["tone.flac", "tone_opus.ogg", "clip.webm", "clip.mkv"]
+    for name in media:
+        assert "caption" in records[f"photos/{name}"], records[f"photos/{name}"]
+    assert records["photos/truncated.jpg"]["error"]["type"] == "InvalidMediaError"
+    assert not [r for r in records.values() if "error" in r and "Pool" in r["error"]["type"]]
+    assert "captioned: " in done.stdout
