@@ -100,7 +100,7 @@ def _add_caption(commands: Subcommands) -> None:
         "or as sampled frames (default: what the target reads)",
     )
     caption.add_argument("--max-tokens", type=_positive, default=None, metavar="N")
-    caption.add_argument("--temperature", type=float, default=None)
+    caption.add_argument("--temperature", type=_number, default=None)
     caption.add_argument(
         "--param",
         action="append",
@@ -116,10 +116,14 @@ def _add_caption(commands: Subcommands) -> None:
         action="store_true",
         help="encode everything, send nothing: report sizes and estimated tokens",
     )
-    caption.add_argument("--retries", type=int, default=5, metavar="N")
+    caption.add_argument("--retries", type=_whole, default=5, metavar="N")
     caption.add_argument("--timeout", type=_positive_number, default=None, metavar="S")
     caption.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="encoding processes (default: cores)"
+        "--workers",
+        type=_whole,
+        default=None,
+        metavar="N",
+        help="encoding processes (default: one per core; 0: a thread of this process)",
     )
     caption.add_argument(
         "--allow-private-urls",
@@ -147,6 +151,7 @@ def _caption(args: argparse.Namespace) -> int:
 
     from mmkit.caption import CaptionOptions, Summary
     from mmkit.caption.runner import pipeline
+    from mmkit.caption.summary import EXIT_INTERRUPTED, EXIT_USAGE
 
     api_key = None
     if args.api_key_env:
@@ -156,43 +161,48 @@ def _caption(args: argparse.Namespace) -> int:
                 f"mmkit caption: error: environment variable {args.api_key_env} is not set",
                 file=sys.stderr,
             )
-            return 2
-    options = CaptionOptions(
-        model=args.model,
-        prompt=args.prompt,
-        out=args.out,
-        system=args.system,
-        max_side=args.max_side,
-        frames=args.frames,
-        video=args.video,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        params=_params(args.param),
-        config=args.config,
-        base_url=args.base_url,
-        api_key=api_key,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        retries=args.retries,
-        timeout=args.timeout,
-        limit=args.limit,
-        retry_failed=args.retry_failed,
-        dry_run=args.dry_run,
-        workers=args.workers,
-        allow_private_urls=args.allow_private_urls,
-        manifest_root=args.manifest_root,
-        progress=True,
-        progress_every=args.progress_every,
-    )
+            return EXIT_USAGE
     summary = Summary()
-    try:
+    try:  # what is raised before any item is a usage or configuration error
+        options = CaptionOptions(
+            model=args.model,
+            prompt=args.prompt,
+            out=args.out,
+            system=args.system,
+            max_side=args.max_side,
+            frames=args.frames,
+            video=args.video,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            params=_params(args.param),
+            config=args.config,
+            base_url=args.base_url,
+            api_key=api_key,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            retries=args.retries,
+            timeout=args.timeout,
+            limit=args.limit,
+            retry_failed=args.retry_failed,
+            dry_run=args.dry_run,
+            workers=args.workers,
+            allow_private_urls=args.allow_private_urls,
+            manifest_root=args.manifest_root,
+            progress=True,
+            progress_every=args.progress_every,
+        )
         asyncio.run(pipeline(args.paths, options, summary))
     except KeyboardInterrupt:
         summary.interrupted = True
         print(summary)
-        return 130
+        return EXIT_INTERRUPTED
+    except MmkitError as exc:
+        print(f"mmkit caption: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(summary)
-    return 0  # failed items are in the output with their error; the run itself succeeded
+    for message in summary.input_errors:
+        print(f"mmkit caption: error: {message}", file=sys.stderr)
+    return summary.exit_code  # 0 all done or skipped, 1 an item failed, 2 an input error
 
 
 def _params(pairs: list[str]) -> dict[str, object]:
@@ -639,6 +649,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
     return value
 
 

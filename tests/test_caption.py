@@ -149,6 +149,25 @@ def test_a_rerun_sends_nothing_and_writes_nothing(mixed: Path, tmp_path: Path) -
     assert (again.done, again.failures, again.skipped) == (0, 0, 6)
 
 
+def test_the_summary_gives_the_exit_status_a_script_should_return(
+    mixed: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    first = run([str(mixed)], out, server)  # broken.jpg fails
+    again = run([str(mixed)], out, server)  # everything is skipped
+    assert (first.failures, first.exit_code) == (1, 1)
+    assert (again.skipped, again.exit_code) == (6, 0)
+
+
+def test_a_missing_input_stops_the_run_before_anything_is_written(
+    mixed: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    with pytest.raises(ConfigError, match=f"no such file, folder or glob match: {tmp_path}/nope"):
+        run([str(mixed), str(tmp_path / "nope")], out, server)
+    assert not out.exists()
+
+
 def test_failed_items_are_retried_only_when_asked(mixed: Path, tmp_path: Path) -> None:
     out = tmp_path / "captions.jsonl"
     with serve_in_thread(ServerOptions(fail_first=5, fail_status=400)) as refusing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import make_images
 
 from mmkit.cli import main
 from mmkit.formats.openai import image_tokens
@@ -229,3 +231,85 @@ def test_inspect_json_for_audio_says_what_hf_gets(
     assert record["sent"]["format"] == "wav" and record["sent"]["sample_rate"] == 16_000
     assert record["sent"]["channels"] == 1
     assert "downmixed 2 channels to mono" in record["conversions"]
+
+
+# --- mmkit caption: exit status ----------------------------------------------------------------
+
+
+def caption(tmp_path: Path, *args: str) -> int:
+    """`mmkit caption ... --model echo` in this process, encoding in a thread (quick)."""
+    out = ["--out", str(tmp_path / "captions.jsonl"), "--workers", "0"]
+    return main(["caption", *args, "--model", "echo", *out])
+
+
+def test_caption_exits_0_when_every_item_is_captioned_or_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    assert caption(tmp_path, str(folder)) == 0
+    assert "captioned: 2 of 2 items" in capsys.readouterr().out
+    assert caption(tmp_path, str(folder)) == 0
+    assert "skipped (already done): 2" in capsys.readouterr().out
+
+
+def test_caption_exits_1_when_an_item_failed(
+    tmp_path: Path, fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    shutil.copy(fixtures_dir / "truncated.jpg", folder)
+    assert caption(tmp_path, str(folder)) == 1
+    out = capsys.readouterr().out
+    assert "captioned: 1 of 2 items" in out and "InvalidMediaError: 1" in out
+    assert caption(tmp_path, str(folder)) == 0  # the rerun skips both: nothing failed in it
+
+
+def test_caption_exits_2_for_a_missing_input_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    typo = tmp_path / "imsg"
+    assert caption(tmp_path, str(folder), str(typo), str(tmp_path / "*.webp")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"mmkit caption: error: no such file, folder or glob match: {typo}, {tmp_path}/*.webp"
+    )
+    assert not (tmp_path / "captions.jsonl").exists()
+
+
+def test_caption_exits_2_for_an_unreadable_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("file,caption\nimg0000.jpg,x\n")  # no path, url or source column
+    assert caption(tmp_path, str(manifest)) == 2
+    err = capsys.readouterr().err
+    assert f"mmkit caption: error: manifest {manifest} has no column named source, path, url" in err
+    assert caption(tmp_path, str(manifest)) == 2  # said again, never skipped as done
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--concurrency", "0"], "argument --concurrency: 0 must be 1 or more"),
+        (["--retries", "-1"], "argument --retries: -1 must be 0 or more"),
+        (["--timeout", "nan"], "argument --timeout: 'nan' is not a finite number"),
+        (["--param", "top_k"], "--param 'top_k': write KEY=VALUE"),
+        (["--api-key-env", "MMKIT_TEST_UNSET_KEY"], "MMKIT_TEST_UNSET_KEY is not set"),
+    ],
+)
+def test_caption_exits_2_for_bad_flags(
+    tmp_path: Path, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    try:
+        status = caption(tmp_path, str(tmp_path), *flags)
+    except SystemExit as exc:  # argparse's own refusal
+        status = int(exc.code or 0)
+    assert status == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "captions.jsonl").exists()

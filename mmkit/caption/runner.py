@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
+from mmkit.caption.check import check_inputs
 from mmkit.caption.encode import Encoded, EncodeSettings, Failed, Job, Outcome, Unchanged
 from mmkit.caption.inputs import Problem, Tally, expand
 from mmkit.caption.items import Item, PartOptions
@@ -37,6 +38,7 @@ from mmkit.errors import MmkitError, RateLimitError, TransportError
 Emit = Callable[[Record], None]
 _BATCH = 32  # items listed per hand-over from the listing thread
 _DONE = None
+_INPUTS = "inputs"  # the id of the record saying the inputs stopped being read
 
 
 async def pipeline(
@@ -47,6 +49,8 @@ async def pipeline(
 ) -> None:
     """Run a whole captioning job on the current loop, filling `summary` as it goes."""
     started = time.monotonic()
+    inputs = list(inputs)
+    check_inputs(inputs)
     summary.dry_run = options.dry_run
     summary.out = str(options.out or "")
     store = None
@@ -58,7 +62,7 @@ async def pipeline(
     client = _client(options)
     run = _Run(options, summary, store, client, progress, emit)
     try:
-        await run.go(list(inputs))
+        await run.go(inputs)
     except asyncio.CancelledError:
         summary.interrupted = True
         raise
@@ -185,7 +189,8 @@ class _Run:
                         return
                     batch = []
         except MmkitError as exc:  # a manifest that cannot be read stops the listing, not the run
-            batch.append(Problem("inputs", "inputs", type(exc).__name__, str(exc)))
+            self.summary.input_errors.append(str(exc))
+            batch.append(Problem(_INPUTS, _INPUTS, type(exc).__name__, str(exc)))
         if batch and not self._hand_over(batch, listed, loop):
             return
         self._hand_over(_DONE, listed, loop)
@@ -322,8 +327,10 @@ class _Run:
     # --- results -------------------------------------------------------------------------------
 
     def _problem(self, problem: Problem) -> None:
-        # Recorded before (with --retry-failed its failure was dropped at open, so it is not)
-        if self.store is not None and self.store.status(problem.id) is not None:
+        # Recorded before (with --retry-failed its failure was dropped at open, so it is not);
+        # an input that cannot be read is said again every run, never skipped as done
+        known = self.store is not None and self.store.status(problem.id) is not None
+        if known and problem.id != _INPUTS:
             self.summary.skipped += 1
             self._step()
             return

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What `mmkit caption` exits with, and `Summary.exit_code` says (README, "Exit status").
+EXIT_OK = 0  # every item captioned or skipped
+EXIT_FAILED = 1  # some item failed (its record says why)
+EXIT_USAGE = 2  # bad flags or configuration: a missing input, an unreadable manifest
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
 
 @dataclass
 class Summary:
@@ -14,6 +20,8 @@ class Summary:
     duplicates: ids met twice in the inputs; requests: HTTP requests sent; retries: requests that
     repeated an item's (429s included); rate_limited: 429 answers; tokens: as the server counted.
     dry_run: nothing sent; `sent_bytes` and `estimated_tokens` say what would have been.
+    input_errors: inputs that stopped being read (a manifest that turned out unreadable).
+    exit_code: 0 all captioned or skipped, 1 an item failed, 2 an input error, 130 interrupted.
     """
 
     out: str = ""
@@ -35,10 +43,19 @@ class Summary:
     estimated_tokens: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    input_errors: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
         return sum(self.failed.values())
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.input_errors:
+            return EXIT_USAGE
+        return EXIT_FAILED if self.failures else EXIT_OK
 
     @property
     def tokens(self) -> int:
@@ -54,6 +71,7 @@ class Summary:
             f"failed: {self.failures:,}"
             + "".join(f"\n  {name}: {n:,}" for name, n in sorted(self.failed.items())),
         ]
+        lines += [f"input error: {message}" for message in self.input_errors]
         if self.not_media or self.unsupported or self.duplicates:
             other = [f"not media: {self.not_media:,}"]
             other += [f"{mime}: {n:,}" for mime, n in sorted(self.unsupported.items())]
