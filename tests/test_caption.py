@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -185,6 +186,66 @@ def test_failed_items_are_retried_only_when_asked(mixed: Path, tmp_path: Path) -
     assert records[f"{mixed.as_posix()}/broken.jpg"]["error"]["type"] == "InvalidMediaError"  # type: ignore[index]
 
 
+def free_port() -> int:
+    """A loopback port with nothing listening on it (until something binds it again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_items_that_failed_while_the_server_was_down_are_captioned_by_a_plain_rerun(
+    mixed: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    port = free_port()
+    settings: dict[str, object] = {
+        "model": "gemma-3",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "out": out,
+        "workers": 1,
+        "retries": 1,
+    }
+    down = caption.run([str(mixed)], **settings)  # connection refused, retried, given up
+    assert (down.done, down.failures, down.transient, down.exit_code) == (0, 6, 5, 1)
+    assert "failed: 6 (5 not the item's fault: a plain rerun tries them again)" in str(down)
+    records = by_id(read_records(out))
+    images = [i for i in records if not i.endswith("broken.jpg")]
+    assert len(images) == 5
+    assert all(records[i]["error"]["transient"] is True for i in images)  # type: ignore[index]
+    broken = records[f"{mixed.as_posix()}/broken.jpg"]["error"]
+    assert isinstance(broken, dict)
+    assert (broken["type"], broken["transient"]) == ("InvalidMediaError", False)  # the item's
+
+    with serve_in_thread(port=port) as up:  # the server is back, on the same address
+        rerun = caption.run([str(mixed)], **settings)
+        assert up.stats.total == 5
+    assert (rerun.done, rerun.skipped, rerun.failures, rerun.exit_code) == (5, 1, 0, 0)
+    records = by_id(read_records(out))  # one record per id: the new ones
+    assert len(records) == 6
+    assert records[f"{mixed.as_posix()}/img0000.jpg"]["caption"] == (
+        f'text "{PROMPT}"; image 64×48 JPEG'
+    )
+    assert all("caption" in records[i] for i in images)
+
+
+def test_a_5xx_after_the_retries_is_tried_again_and_a_400_is_the_items(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.jsonl"
+    with serve_in_thread(ServerOptions(fail_first=2, fail_status=503)) as failing:
+        first = run([str(folder)], out, failing, retries=0)
+        assert (first.failed, first.transient) == ({"ServerError": 2}, 2)
+        second = run([str(folder)], out, failing, retries=0)
+    assert (second.done, second.skipped) == (2, 0)
+    refused = tmp_path / "refused.jsonl"
+    with serve_in_thread(ServerOptions(fail_first=2, fail_status=400)) as refusing:
+        first = run([str(folder)], refused, refusing)
+        assert (first.failed, first.transient) == ({"BadRequestError": 2}, 0)
+        second = run([str(folder)], refused, refusing)
+    assert (second.done, second.skipped, second.requests) == (0, 2, 0)
+    assert all(r["error"]["transient"] is False for r in read_records(refused))  # type: ignore[index]
+
+
 def test_changed_content_is_captioned_again_and_replaces_its_record(
     mixed: Path, tmp_path: Path, server: RunningServer
 ) -> None:
@@ -332,6 +393,65 @@ def test_a_rate_ceiling_spaces_the_requests(tmp_path: Path, server: RunningServe
     summary = run([str(folder)], tmp_path / "out.jsonl", server, rate=600)  # one per 0.1 s
     assert summary.done == 6
     assert time.monotonic() - started >= 0.5  # five gaps of 0.1 s at least
+
+
+@contextlib.contextmanager
+def hostile_server() -> Iterator[int]:
+    """tests/hostile_server.py in a child process (it stops when its stdin closes): its port."""
+    here = Path(__file__).resolve().parent
+    process = subprocess.Popen(
+        [sys.executable, str(here / "hostile_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_timeout_bounds_a_request_whose_answer_drips_forever(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    out = tmp_path / "captions.jsonl"
+    with hostile_server() as port:
+        command = [
+            sys.executable,
+            "-m",
+            "mmkit.cli",
+            "caption",
+            str(folder),
+            "--model",
+            "gemma-3",
+            "--base-url",
+            f"http://127.0.0.1:{port}/drip-body",  # 200, then one byte every 0.1 s, forever
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--timeout",
+            "1",
+            "--retries",
+            "1",
+        ]
+        done = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )  # cwd: the mmkit under test, not one in the folder the tests started from
+    assert done.returncode == 1, done.stderr
+    (record,) = read_records(out)
+    assert record["id"] == f"{folder.as_posix()}/img0000.jpg"
+    assert record["error"]["type"] == "TotalTimeoutError"  # type: ignore[index]
+    assert "total timeout of 1 s is used up" in record["error"]["message"]  # type: ignore[index]
+    assert record["attempts"] == 2  # each try has the whole --timeout
+    assert record["error"]["transient"] is True  # type: ignore[index]  # a rerun tries it again
 
 
 # --- stops: kill -9 and Ctrl-C --------------------------------------------------------------------
@@ -533,7 +653,7 @@ def test_the_command_line_captions_the_fixtures_with_echo(
         "native",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # truncated.jpg failed
     records = by_id(read_records(out))
     assert records[f"{fixtures_dir.as_posix()}/photo.jpg"]["caption"] == (
         f'text "{PROMPT}"; image 64×48 JPEG'
