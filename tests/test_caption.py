@@ -261,6 +261,51 @@ def test_changed_content_is_captioned_again_and_replaces_its_record(
     )
 
 
+def test_a_rerun_that_asks_another_thing_captions_again(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.jsonl"
+    assert run([str(folder)], out, server).done == 2
+    asks: list[dict[str, object]] = [
+        {"prompt": "What colour is it?"},
+        {"prompt": "What colour is it?", "system": "Answer in French."},
+        {"prompt": "What colour is it?", "system": "Answer in French.", "temperature": 0.2},
+        {"prompt": "What colour is it?", "system": "Answer in French.", "params": {"top_k": 3}},
+        {"prompt": "What colour is it?", "model": "gemma-3-27b"},
+    ]
+    for ask in asks:
+        summary = run([str(folder)], out, server, **ask)
+        assert (summary.done, summary.skipped) == (2, 0), ask
+        same = run([str(folder)], out, server, **ask)
+        assert (same.done, same.skipped) == (0, 2), ask
+    records = by_id(read_records(out))  # one record per id: the newest
+    assert len(records) == 2
+    newest = records[f"{folder.as_posix()}/img0000.jpg"]
+    assert (newest["prompt"], newest["model"]) == ("What colour is it?", "gemma-3-27b")
+    assert newest["caption"] == 'text "What colour is it?"; image 64×48 JPEG'
+
+
+def test_a_dry_run_reports_every_item_and_what_a_run_would_skip(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 3)
+    out = tmp_path / "captions.jsonl"
+    run([str(folder)], out, server)
+    make_images(folder, 1, start=3)  # one new item
+    before, requests = out.read_bytes(), server.stats.total
+    dry = run([str(folder)], out, server, dry_run=True)
+    assert (dry.items, dry.done, dry.skipped, dry.failures) == (4, 4, 3, 0)
+    assert dry.estimated_tokens == 4 * (255 + 9)  # every item, done or not
+    assert "dry run: encoded: 4 of 4 items" in str(dry)
+    assert "a run would skip (already done): 3" in str(dry)
+    assert out.read_bytes() == before and server.stats.total == requests
+    asked_again = run([str(folder)], out, server, dry_run=True, prompt="Another question?")
+    assert (asked_again.done, asked_again.skipped) == (4, 0)
+
+
 def test_a_torn_last_line_is_repaired_and_its_item_redone(
     mixed: Path, tmp_path: Path, server: RunningServer
 ) -> None:
