@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,8 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MmkitError as exc:
-        print(f"mmkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mmkit {args.command}: error: {for_shell(str(exc))}", file=sys.stderr)
         return 1
+
+
+# Python keywords that mmkit's errors name, and what a shell user passes instead.
+_FLAGS = {
+    "api_key": "--api-key-env NAME (an environment variable that holds the key)",
+    "base_url": "--base-url",
+    "api_base": "--base-url",
+    "manifest_root": "--manifest-root",
+    "max_side": "--max-side",
+    "retry_failed": "--retry-failed",
+    "allow_private_urls": "--allow-private-urls",
+}
+_KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?:=True\b|=)?")
+
+
+def for_shell(message: str) -> str:
+    """An error message as a shell user needs it: flags where it names Python keywords."""
+    return _KEYWORD.sub(lambda found: _FLAGS[found.group(1)], message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,11 +103,24 @@ def _add_caption(commands: Subcommands) -> None:
         metavar="NAME",
         help="read the API key from this environment variable (else the provider's own)",
     )
-    caption.add_argument("--concurrency", type=_positive, default=16, metavar="N")
+    caption.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="requests in flight at most (default 16); a 429 halves the window, each success "
+        "widens it again up to N",
+    )
     caption.add_argument(
         "--rate", type=_positive_number, default=None, metavar="RPM", help="requests per minute"
     )
-    caption.add_argument("--max-side", type=_positive, default=None, metavar="N")
+    caption.add_argument(
+        "--max-side",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="downscale images and video frames so no side is longer than N pixels",
+    )
     caption.add_argument(
         "--frames", type=_positive, default=8, metavar="N", help="frames sampled per video"
     )
@@ -99,8 +131,16 @@ def _add_caption(commands: Subcommands) -> None:
         help="send videos as videos (an OpenAI-compatible server that reads them, e.g. vLLM) "
         "or as sampled frames (default: what the target reads)",
     )
-    caption.add_argument("--max-tokens", type=_positive, default=None, metavar="N")
-    caption.add_argument("--temperature", type=_number, default=None)
+    caption.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the most tokens the model may write per caption (default: the provider's)",
+    )
+    caption.add_argument(
+        "--temperature", type=_number, default=None, help="sampling temperature (e.g. 0.2)"
+    )
     caption.add_argument(
         "--param",
         action="append",
@@ -109,15 +149,41 @@ def _add_caption(commands: Subcommands) -> None:
         help="a provider-specific parameter (VALUE read as JSON when it parses, else text); "
         "repeat for more",
     )
-    caption.add_argument("--limit", type=_positive, default=None, metavar="N")
-    caption.add_argument("--retry-failed", action="store_true", help="try failed items again")
+    caption.add_argument(
+        "--limit",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="caption only the first N media items of the inputs (a trial run)",
+    )
+    caption.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="try again the items that failed for their own sake (media that do not decode, a "
+        "4xx); failures that say nothing about the item are tried again without it",
+    )
     caption.add_argument(
         "--dry-run",
         action="store_true",
-        help="encode everything, send nothing: report sizes and estimated tokens",
+        help="encode every item, send nothing: report sizes, estimated tokens and how many "
+        "items a run would skip",
     )
-    caption.add_argument("--retries", type=_whole, default=5, metavar="N")
-    caption.add_argument("--timeout", type=_positive_number, default=None, metavar="S")
+    caption.add_argument(
+        "--retries",
+        type=_whole,
+        default=5,
+        metavar="N",
+        help="further tries of an item after a 5xx, a dropped connection or a timeout "
+        "(default 5; 429s wait for the server and do not use these up)",
+    )
+    caption.add_argument(
+        "--timeout",
+        type=_positive_number,
+        default=None,
+        metavar="S",
+        help="seconds each request may take whole: connecting, the headers and every piece "
+        "of the answer (default: 10 s to connect, 120 s per read)",
+    )
     caption.add_argument(
         "--workers",
         type=_whole,
@@ -197,11 +263,11 @@ def _caption(args: argparse.Namespace) -> int:
         print(summary)
         return EXIT_INTERRUPTED
     except MmkitError as exc:
-        print(f"mmkit caption: error: {exc}", file=sys.stderr)
+        print(f"mmkit caption: error: {for_shell(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     print(summary)
     for message in summary.input_errors:
-        print(f"mmkit caption: error: {message}", file=sys.stderr)
+        print(f"mmkit caption: error: {for_shell(message)}", file=sys.stderr)
     return summary.exit_code  # 0 all done or skipped, 1 an item failed, 2 an input error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import socket
@@ -313,3 +314,54 @@ def test_caption_exits_2_for_bad_flags(
     assert status == 2
     assert said in capsys.readouterr().err
     assert not (tmp_path / "captions.jsonl").exists()
+
+
+# --- mmkit caption: help and errors for a shell user ---------------------------------------------
+
+
+def test_caption_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["caption", "--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    for flag, said in {
+        "--concurrency N": "requests in flight at most (default 16)",
+        "--max-side N": "downscale images and video frames so no side is longer than N pixels",
+        "--max-tokens N": "the most tokens the model may write per caption",
+        "--limit N": "caption only the first N media items of the inputs",
+        "--retries N": "further tries of an item after a 5xx, a dropped connection or a timeout",
+        "--timeout S": "seconds each request may take whole",
+    }.items():
+        assert f"{flag} {said}" in shown
+    from mmkit.cli import _parser
+
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [a.option_strings for a in commands.choices["caption"]._actions if not a.help]
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (
+            ["--model", "openai/gpt-4o"],
+            "no API key for openai: set the OPENAI_API_KEY environment variable or pass "
+            "--api-key-env NAME (an environment variable that holds the key)",
+        ),
+        (
+            ["--model", "gemma-3", "--base-url", "http://me:s3cret@127.0.0.1:9/v1"],
+            "--base-url must not carry credentials; pass the key as --api-key-env NAME",
+        ),
+        (["--model", "nope"], "or pass --base-url for an OpenAI-compatible server"),
+    ],
+)
+def test_caption_errors_name_flags_and_environment_variables(
+    tmp_path: Path, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    out = ["--out", str(tmp_path / "captions.jsonl"), "--workers", "0"]
+    assert main(["caption", str(tmp_path), *flags, *out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmkit caption: error: ") and said in err
+    assert "api_key" not in err and "base_url" not in err  # Python keywords a shell cannot pass
+    assert "s3cret" not in err
