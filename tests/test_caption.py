@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -634,29 +635,113 @@ def test_a_dry_run_encodes_everything_and_sends_nothing(
     assert summary.estimated_tokens == 2 * (255 + 9)
 
 
-def test_the_iterator_yields_records_as_they_complete(
+class GatedServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 that answers the first request at once and
+    holds every later one until `release` is set (or, so a broken test cannot hang, 30 s pass:
+    then it answers 503 to every held request and says so in `gave_up`)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.gave_up = False
+        self.answered = 0
+        lock = threading.Lock()
+        gated = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    first = gated.answered == 0
+                    gated.answered += 1
+                if not first and not gated.release.wait(0 if gated.gave_up else 30):
+                    gated.gave_up = True
+                    self.send_error(503)
+                    return
+                body = json.dumps(
+                    {
+                        "id": "c",
+                        "object": "chat.completion",
+                        "model": "gemma-3",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": "a caption"},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+
+    def __enter__(self) -> GatedServer:
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def test_the_iterator_yields_records_as_they_complete(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 5)
+    out = tmp_path / "out.jsonl"
+    with GatedServer() as server:
+        records = caption.captions(
+            [folder],
+            model="gemma-3",
+            base_url=server.base_url,
+            out=out,
+            workers=0,
+            concurrency=1,
+            retries=0,
+        )
+        first = next(records)  # while the server still holds the second request
+        assert (first.ok, first.caption) == (True, "a caption")
+        assert not server.gave_up and not server.release.is_set()
+        assert len(read_records(out)) == 1  # written as it completed, too
+        server.release.set()
+        rest = list(records)
+    assert len(rest) == 4 and all(r.caption == "a caption" for r in rest)
+    assert not server.gave_up
+    assert {r.id for r in [first, *rest]} == {p.as_posix() for p in folder.iterdir()}
+
+
+def test_stopping_the_iterator_stops_the_run_and_a_rerun_yields_the_rest(
     tmp_path: Path, server: RunningServer
 ) -> None:
     folder = tmp_path / "imgs"
     make_images(folder, 5)
     out = tmp_path / "out.jsonl"
+    settings: dict[str, object] = {
+        "model": "gemma-3",
+        "base_url": f"{server.base_url}/v1",
+        "out": out,
+        "workers": 0,
+    }
     seen = []
-    for record in caption.captions(
-        [folder], model="gemma-3", base_url=f"{server.base_url}/v1", out=out, workers=0
-    ):
+    for record in caption.captions([folder], **settings):
         seen.append(record)
         if len(seen) == 2:
             break  # stopping early stops the run and leaves a valid file
     assert all(r.ok and r.caption for r in seen)
-    assert 2 <= len(read_records(out)) <= 5
-    rest = list(
-        caption.captions(
-            [folder], model="gemma-3", base_url=f"{server.base_url}/v1", out=out, workers=0
-        )
-    )
-    assert len(by_id(read_records(out))) == 5 and len(rest) == 5 - len(read_records(out)) + len(
-        rest
-    )
+    written = len(by_id(read_records(out)))
+    assert 2 <= written <= 5
+    rest = list(caption.captions([folder], **settings))
+    assert len(rest) == 5 - written  # the items not yet written, and only those
+    assert len(by_id(read_records(out))) == 5
 
 
 def test_parquet_output_resumes_like_jsonl(tmp_path: Path, server: RunningServer) -> None:
