@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,15 +22,30 @@ def readme_caption_snippet() -> str:
     return next(block for block in blocks if "mmkit.caption.run(" in block)
 
 
-def test_the_readme_snippet_captions_every_fixture_from_a_plain_script(
-    tmp_path: Path, fixtures_dir: Path
+# How people run a pasted snippet: a script, a module of their own (`python -m`), the REPL.
+WAYS = {
+    "script": (["script.py"], None),
+    "module": (["-m", "script"], None),
+    "repl": (["-i", "-q"], "script.py"),  # the snippet typed into the interactive interpreter
+}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_the_readme_snippet_captions_every_fixture_without_a_main_guard(
+    tmp_path: Path, fixtures_dir: Path, way: str
 ) -> None:
     snippet = readme_caption_snippet()
     assert "__main__" not in snippet  # pasted as it is: no guard
     shutil.copytree(fixtures_dir, tmp_path / "photos")
     (tmp_path / "script.py").write_text(snippet)
+    arguments, typed = WAYS[way]
     done = subprocess.run(
-        [sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=90
+        [sys.executable, *arguments],
+        input=(tmp_path / typed).read_text() + "\n" if typed else None,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     output = done.stdout + done.stderr
     assert "bootstrapping phase" not in output
