@@ -759,6 +759,28 @@ def test_parquet_output_resumes_like_jsonl(tmp_path: Path, server: RunningServer
     assert not (tmp_path / "captions.parquet.journal.jsonl").exists()
 
 
+def test_parquet_output_keeps_what_was_asked_and_which_failures_were_transient(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.parquet"
+    down = run([str(folder)], out, server, base_url=f"http://127.0.0.1:{free_port()}/v1", retries=0)
+    assert (down.failures, down.transient) == (2, 2)
+    errors = [r["error"] for r in pq.read_table(out).to_pylist()]
+    assert [(e["transient"]) for e in errors] == [True, True]
+    up = run([str(folder)], out, server)  # the merged Parquet file still says transient
+    assert (up.done, up.skipped) == (2, 0)
+    asked = run([str(folder)], out, server, prompt="What colour is it?")
+    assert (asked.done, asked.skipped) == (2, 0)
+    same = run([str(folder)], out, server, prompt="What colour is it?")
+    assert (same.done, same.skipped) == (0, 2)
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 2 and all(r["prompt"] == "What colour is it?" for r in rows)
+
+
 def test_the_command_line_captions_the_fixtures_with_echo(
     tmp_path: Path, fixtures_dir: Path
 ) -> None:
