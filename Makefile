@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := mmkit tests bench fixtures examples
 
-.PHONY: demo test lint bench fixtures clean
+.PHONY: demo test lint bench fixtures dist clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,5 +34,10 @@ bench: $(STAMP) fixtures
 	$(BIN)/python bench/bench_audio.py
 	$(BIN)/python bench/bench_caption.py
 
+# the wheel and the sdist (mmkit_chat-<version>) that PyPI would get, in dist/
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf dist $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

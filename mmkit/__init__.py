@@ -7,6 +7,7 @@ from mmkit.errors import (
     BadRequestError,
     BlockedURLError,
     ConfigError,
+    ConnectionError,
     FetchError,
     InvalidMediaError,
     InvalidOptionError,
@@ -17,15 +18,18 @@ from mmkit.errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    UnknownModelError,
     UnsupportedFormatError,
 )
 from mmkit.formats import from_bytez, from_hf, from_openai, to_bytez, to_hf, to_openai
 from mmkit.message import Message
 from mmkit.parts import Audio, Image, Text, Video
+from mmkit.tokens import media_tokens
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from mmkit.media.fetch import FetchPolicy
     from mmkit.transport import AsyncClient, Client, Reply, Timeout, acompletion, completion
 
 # The transport loads httpx: it is imported on first use so `import mmkit` stays fast.
@@ -37,6 +41,10 @@ def __getattr__(name: str) -> Any:
         import mmkit.caption
 
         return mmkit.caption
+    if name == "FetchPolicy":  # the guarded fetch (sockets, address checks) loads on use
+        from mmkit.media.fetch import FetchPolicy
+
+        return FetchPolicy
     if name in _LAZY:
         import mmkit.transport
 
@@ -52,7 +60,9 @@ __all__ = [
     "BlockedURLError",
     "Client",
     "ConfigError",
+    "ConnectionError",
     "FetchError",
+    "FetchPolicy",
     "Image",
     "InvalidMediaError",
     "InvalidOptionError",
@@ -67,6 +77,7 @@ __all__ = [
     "Timeout",
     "TimeoutError",
     "TransportError",
+    "UnknownModelError",
     "UnsupportedFormatError",
     "Video",
     "__version__",
@@ -75,6 +86,7 @@ __all__ = [
     "from_bytez",
     "from_hf",
     "from_openai",
+    "media_tokens",
     "to_bytez",
     "to_hf",
     "to_openai",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from mmkit import __version__
-from mmkit.errors import InvalidOptionError, MmkitError
+from mmkit.errors import AuthError, ConfigError, InvalidOptionError, MmkitError
 
 Handler = Callable[[argparse.Namespace], int]
 # a string: _SubParsersAction is not subscriptable at run time before Python 3.11
@@ -217,7 +217,7 @@ def _caption(args: argparse.Namespace) -> int:
 
     from mmkit.caption import CaptionOptions, Summary
     from mmkit.caption.runner import pipeline
-    from mmkit.caption.summary import EXIT_INTERRUPTED, EXIT_USAGE
+    from mmkit.caption.summary import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
     api_key = None
     if args.api_key_env:
@@ -264,7 +264,9 @@ def _caption(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except MmkitError as exc:
         print(f"mmkit caption: error: {for_shell(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
+        # bad options, inputs, config or key: usage (2); a crash inside the run: a failure (1)
+        usage = isinstance(exc, (ConfigError, InvalidOptionError, AuthError))
+        return EXIT_USAGE if usage else EXIT_FAILED
     print(summary)
     for message in summary.input_errors:
         print(f"mmkit caption: error: {for_shell(message)}", file=sys.stderr)
@@ -311,6 +313,13 @@ def _add_inspect(commands: Subcommands) -> None:
         choices=("auto", "low", "high"),
         default=None,
         help="OpenAI image detail (changes the token estimate)",
+    )
+    inspect.add_argument(
+        "--model",
+        default=None,
+        metavar="M",
+        help="the model behind the target (e.g. Qwen/Qwen2.5-VL-7B-Instruct): images are sized "
+        "as its processor sizes them, and its tokens are shown",
     )
     inspect.add_argument(
         "--video",
@@ -378,7 +387,7 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from mmkit.formats.openai import image_tokens
     from mmkit.parts import Image
 
-    image = Image(name, max_side=args.max_side, detail=args.detail)
+    image = Image(name, max_side=args.max_side, detail=args.detail, model=args.model)
     record: dict[str, Any] = {
         "input": name,
         "kind": "image",
@@ -415,8 +424,24 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
         f"{len(sent.data):,} bytes ({base64_chars:,} base64 chars); "
         f"about {tokens} tokens on OpenAI"
     )
+    if args.model is not None:
+        record["lines"].append(_model_tokens_line(record, args.model, sent, args.detail))
     record["lines"].extend(f"  - {change}" for change in image.conversions)
     return record
+
+
+def _model_tokens_line(record: dict[str, Any], model: str, sent: Any, detail: Any) -> str:
+    """The tokens the sent image costs `model` (recorded too), or that mmkit has no rule."""
+    from mmkit.errors import UnknownModelError
+    from mmkit.models import plan_image
+
+    try:
+        tokens = plan_image(model, sent.width, sent.height, detail).tokens
+    except UnknownModelError:
+        record["sent"].update(model=model, model_tokens=None)
+        return f"  {model}: mmkit has no media rule for it (sized for the target only)"
+    record["sent"].update(model=model, model_tokens=tokens)
+    return f"  for {model}: sent {sent.width}×{sent.height}, {tokens} tokens"
 
 
 def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -472,7 +497,7 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from mmkit import formats
     from mmkit.parts import Video
 
-    video = Video(name, max_side=args.max_side)
+    video = Video(name, max_side=args.max_side, model=args.model)
     record: dict[str, Any] = {
         "input": name,
         "kind": "video",
@@ -517,7 +542,8 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
         )
     else:
         frames = video.sampled(limits)
-        images = [frame.encoded(target.images) for frame in frames]
+        image_limits = replace(target.images, model=args.model)  # each frame for the model
+        images = [frame.encoded(image_limits) for frame in frames]
         total = sum(len(image.data) for image in images)
         record["sent"] = {
             "target": args.target,
@@ -531,8 +557,31 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
         summary = f"  sent to {args.target}: {len(images)} {size}frames, {total:,} bytes"
     record["conversions"] = video.conversions
     record["lines"].append(summary)
+    if args.model is not None:
+        as_images = None if record["sent"]["as"] == "video" else images
+        record["lines"].append(_video_tokens_line(record, args.model, video, as_images))
     record["lines"].extend(f"  - {change}" for change in video.conversions)
     return record
+
+
+def _video_tokens_line(record: dict[str, Any], model: str, video: Any, frames: Any) -> str:
+    """The tokens the video costs `model`, read as video or as the frames sent (recorded
+    too), or why they are not known."""
+    from mmkit.errors import UnknownModelError, UnsupportedFormatError
+    from mmkit.models import plan_image
+    from mmkit.tokens import media_tokens
+
+    try:
+        if frames is None:
+            tokens, how = media_tokens(video, model), "read as video"
+        else:
+            tokens = sum(plan_image(model, f.width, f.height).tokens for f in frames)
+            how = f"{len(frames)} frames as images"
+    except (UnknownModelError, UnsupportedFormatError) as exc:
+        record["sent"].update(model=model, model_tokens=None)
+        return f"  {model}: no token count ({exc})"
+    record["sent"].update(model=model, model_tokens=tokens)
+    return f"  for {model} ({how}): {tokens} tokens"
 
 
 _INSPECTORS: dict[str, Inspector] = {

@@ -42,6 +42,10 @@ class ConfigError(MmkitError):
     """A configuration file, model name or missing environment variable is wrong."""
 
 
+class UnknownModelError(ConfigError):
+    """mmkit has no media rule for this model id, so it cannot plan or count its media."""
+
+
 class TransportError(MmkitError):
     """A chat request failed. Carries the HTTP status (if any), provider and model, and the
     server's Retry-After in seconds when it sent one (429s and some 503s do)."""
@@ -99,6 +103,11 @@ class TimeoutError(TransportError):  # shadows the builtin on purpose: mmkit.Tim
     """The server did not connect or answer in time."""
 
 
+class ConnectionError(TransportError):  # shadows the builtin on purpose: mmkit.ConnectionError
+    """No connection could be made: refused (nothing listens there), unreachable, or TLS failed.
+    Retried like a dropped connection: a server that is restarting refuses for a moment."""
+
+
 _E = TypeVar("_E", bound=MmkitError)
 
 
@@ -117,6 +126,7 @@ __all__ = [
     "BadRequestError",
     "BlockedURLError",
     "ConfigError",
+    "ConnectionError",
     "FetchError",
     "InvalidMediaError",
     "InvalidOptionError",
@@ -127,5 +137,6 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "UnknownModelError",
     "UnsupportedFormatError",
 ]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmkit.errors import InvalidOptionError, MmkitError, with_where
-from mmkit.parts import Audio, Image, Text, Video
+from mmkit.parts import Audio, Image, Text, Video, refuse_unknown
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 Part = Annotated[Text | Image | Audio | Video, Field(discriminator="type")]
@@ -23,6 +23,9 @@ _MEDIA_KEYWORDS: dict[str, type[MediaPart]] = {
     "video": Video,
     "videos": Video,
 }
+
+# Message.user's keywords, for "did you mean" on a misspelt one.
+_USER_KEYWORDS = (*_MEDIA_KEYWORDS, "name")
 
 
 class Message(BaseModel):
@@ -62,9 +65,12 @@ class Message(BaseModel):
         video: Any = None,
         videos: Iterable[Any] | None = None,
         name: str | None = None,
+        **unknown: Any,
     ) -> Message:
         """Text (or an interleaved list of text and parts), then the media given by keyword.
         Audio is a file, URL, bytes, ... or (samples, rate); a video may be a list of frames."""
+        if unknown:  # `imag=` must say "did you mean image=?", as Image(maxside=) does
+            refuse_unknown("Message.user", unknown, _USER_KEYWORDS)
         return cls._build(
             "user",
             content,
@@ -78,7 +84,9 @@ class Message(BaseModel):
         )
 
     @classmethod
-    def system(cls, content: Any, *, name: str | None = None) -> Message:
+    def system(cls, content: Any, *, name: str | None = None, **unknown: Any) -> Message:
+        if unknown:
+            refuse_unknown("Message.system", unknown, ("name",))
         return cls._build("system", content, name)
 
     @classmethod
@@ -150,7 +158,7 @@ class Message(BaseModel):
     def _repr_html_(self) -> str:
         from mmkit.display import message_html
 
-        return message_html(self)
+        return message_html(self.role, [part._repr_html_() for part in self.content])
 
 
 def to_parts(content: Any) -> list[Text | Image | Audio | Video]:

@@ -129,11 +129,13 @@ def test_every_fixture_becomes_openai_input_audio(name: str, fixtures_dir: Path)
     assert abs(len(samples) / got_rate - seconds) <= TOLERANCE
     if name in OPENAI_AS_IS:
         assert data == (fixtures_dir / name).read_bytes() and fmt == OPENAI_AS_IS[name]
-        assert audio.conversions == []
+        assert audio.conversions_for("openai") == []
     else:
         assert fmt == "wav"
-        assert audio.conversions[0].startswith("converted ")
-        assert audio.conversions[0].endswith("→ 16-bit PCM WAV (the target does not accept it)")
+        assert audio.conversions_for("openai")[0].startswith("converted ")
+        assert audio.conversions_for("openai")[0].endswith(
+            "→ 16-bit PCM WAV (the target does not accept it)"
+        )
 
 
 def test_conversions_name_what_was_converted(fixtures_dir: Path) -> None:
@@ -147,7 +149,9 @@ def test_conversions_name_what_was_converted(fixtures_dir: Path) -> None:
     for name, expected in cases.items():
         audio = Audio(fixtures_dir / name)
         mmkit.to_openai([Message.user([audio])])
-        assert audio.conversions == [f"{expected} (the target does not accept it)"], name
+        assert audio.conversions_for("openai") == [f"{expected} (the target does not accept it)"], (
+            name
+        )
 
 
 def test_pcm16_samples_survive_the_float_wav_conversion_bit_exact(fixtures_dir: Path) -> None:
@@ -216,7 +220,7 @@ def test_start_end_mono_and_rate_are_applied_and_recorded(fixtures_dir: Path) ->
     samples, rate = decode_audio(data)
     assert (fmt, rate, samples.shape[1]) == ("wav", 16_000, 1)
     assert len(samples) == 8_000
-    assert audio.conversions == [
+    assert audio.conversions_for("openai") == [
         "converted AAC in M4A → 16-bit PCM WAV (the target does not accept it)",
         "skipped the first 0.25 s (start=)",
         "downmixed 2 channels to mono",
@@ -257,7 +261,7 @@ def test_mp3_at_a_rate_mp3_lacks_is_resampled_and_says_so() -> None:
     data, fmt = sent_audio("openai", audio)
     assert fmt == "mp3" and decode_audio(data)[1] == 32_000
     assert "resampled 37,000 Hz → 32,000 Hz (MP3 has no 37,000 Hz: 32,000 Hz instead)" in (
-        audio.conversions
+        audio.conversions_for("openai")
     )
 
 
@@ -324,7 +328,7 @@ def test_float_samples_beyond_full_scale_are_clipped_and_said_so() -> None:
     data, _ = sent_audio("openai", audio)
     sent, _ = soundfile.read(io.BytesIO(data), dtype="int16")
     assert sent.tolist() == [16384, 32767, -32768, 0]
-    assert "clipped 2 samples beyond full scale" in audio.conversions
+    assert "clipped 2 samples beyond full scale" in audio.conversions_for("openai")
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -408,7 +412,7 @@ def test_over_the_byte_limit_wav_falls_back_to_mp3_and_says_so(fixtures_dir: Pat
     data, fmt = sent_audio("openai", audio, audio=limits)
 
     assert fmt == "mp3" and len(data) <= 20_000
-    assert audio.conversions == [
+    assert audio.conversions_for("openai") == [
         "converted 16-bit PCM WAV → MP3 (over the target's 20,000 bytes)",
         "encoded as MP3 to fit 20,000 bytes",
     ]

@@ -602,7 +602,7 @@ def test_videos_are_captioned_from_sampled_frames(
     assert summary.done == 1
     assert record["prompt"] == "Describe what happens in this video in one sentence."
     assert record["caption"] == (
-        'text "Describe what happens in this video in o"; '  # the server cuts texts at 40
+        'text "Describe what happens in this video in o…"; '  # the server cuts texts at 40, marked
         'text "frame at 0:00.0"; image 48×32 JPEG; text "frame at 0:00.3"; image 48×32 JPEG; '
         'text "frame at 0:00.6"; image 48×32 JPEG'
     )
@@ -837,5 +837,5 @@ def test_videos_go_as_videos_to_a_server_that_reads_them(
     run([str(fixtures_dir / "clip.mp4")], out, server, video="native")
     (record,) = read_records(out)
     assert record["caption"] == (
-        'text "Describe what happens in this video in o"; video 1.0 s 96×64 h264'
+        'text "Describe what happens in this video in o…"; video 1.0 s 96×64 h264'
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +15,57 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import make_images
 
+import mmkit.caption as caption
 from mmkit.errors import ConfigError
 from mmkit.server import RunningServer
 
+# On Linux, Ray takes "127.0.0.1" as a request for the machine's reachable address unless it is
+# told it is not a cluster node; read when Ray is imported (by its workers too).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """A local Ray listening on loopback only."""
+    from ray._private import ray_constants
+
+    with pytest.MonkeyPatch.context() as patch:  # in case Ray was imported before this module
+        patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+        )
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def test_the_local_ray_listens_on_loopback_only(local_ray: None) -> None:
+    (node,) = ray.nodes()
+    assert node["NodeManagerAddress"] == "127.0.0.1"
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+
+
+def test_captioning_uses_ray_datas_current_arguments(local_ray: None) -> None:
+    from mmkit.caption.ray import caption_dataset
+
+    ds = ray.data.from_items([{"path": "a.jpg"}])  # Ray Data sets up its logging here
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("ray.data")  # Ray Data's own logger (it does not propagate)
+    logger.addHandler(handler)
+    try:
+        caption_dataset(ds, model="echo", actors=2)
+        ds.map_batches(lambda batch: batch, concurrency=2)  # what a deprecated argument says
+    finally:
+        logger.removeHandler(handler)
+    deprecated = [line for line in said if line.startswith("The argument ``concurrency``")]
+    assert len(deprecated) == 1, said  # the test's own call, not caption_dataset's
 
 
 def test_a_dataset_is_captioned_with_one_record_per_item(
@@ -56,8 +96,11 @@ def test_a_dataset_is_captioned_with_one_record_per_item(
         kind = "PNG" if n % 2 else "JPEG"
         assert row["caption"] == f'text "Describe this image in one sentence."; image 64×48 {kind}'
         assert row["error_type"] is None and row["attempts"] == 1
-    assert by_source["notes.txt"]["error_type"] == "InvalidMediaError"
-    assert by_source["notes.txt"]["caption"] is None
+    # A file that is not media is skipped and counted, as `mmkit caption` does in a folder
+    notes = by_source["notes.txt"]
+    assert (notes["skipped"], notes["error_type"], notes["caption"]) == ("not media", None, None)
+    summary = caption.run([str(folder)], model="echo", workers=0)
+    assert (summary.done, summary.not_media, summary.failures) == (12, 1, 0)
 
 
 # --- resuming: done= ---------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import shutil
 import socket
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import pytest
 from helpers import make_images
+from project import project
 
 from mmkit.cli import main
 from mmkit.formats.openai import image_tokens
@@ -94,7 +94,7 @@ def test_no_arguments_prints_usage_to_stderr() -> None:
 def test_version() -> None:
     done = run("--version")
     assert done.returncode == 0
-    assert done.stdout == f"mmkit {version('mmkit')}\n"
+    assert done.stdout == f"mmkit {project()['version']}\n"  # the checkout's pyproject.toml
 
 
 @pytest.mark.parametrize("port", ["99999", "65536", "-1"])

@@ -78,7 +78,9 @@ def test_format_openai_refuses_is_converted_and_recorded(
     sent = sent_to_openai(image)
 
     out = {"image/jpeg": "JPEG", "image/png": "PNG"}[str(sniff(sent))]
-    assert image.conversions == [f"converted {kind} → {out} (the target does not accept it)"]
+    assert image.conversions_for("openai") == [
+        f"converted {kind} → {out} (the target does not accept it)"
+    ]
     assert decode(sent).size == (100, 80)
 
 
@@ -104,7 +106,7 @@ def test_16_bit_gray_becomes_8_bit_keeping_its_tonal_range(fixtures_dir: Path) -
     assert abs(pixels.max() - source.max() / 257) <= 1
     assert abs(pixels.min() - source.min() / 257) <= 1
     assert np.abs(pixels - source / 257).max() <= 1  # every pixel, not just the extremes
-    assert image.conversions == ["converted 16-bit grayscale to 8-bit"]
+    assert image.conversions_for("openai") == ["converted 16-bit grayscale to 8-bit"]
 
 
 def test_cmyk_jpeg_becomes_rgb(fixtures_dir: Path) -> None:
@@ -113,7 +115,7 @@ def test_cmyk_jpeg_becomes_rgb(fixtures_dir: Path) -> None:
     sent = decode(sent_to_openai(image))
 
     assert sent.mode == "RGB"
-    assert image.conversions == ["converted CMYK to RGB"]
+    assert image.conversions_for("openai") == ["converted CMYK to RGB"]
     difference = np.abs(
         np.asarray(sent, dtype=np.int16)
         - source_pixels(fixtures_dir / "cmyk.jpg", "RGB").astype(np.int16)
@@ -135,7 +137,7 @@ def test_exif_orientation_is_applied(fixtures_dir: Path) -> None:
     )
     assert top_right[0] > 200 and top_right[1:].max() < 50  # the red block
     assert bottom_left[2] > 200 and bottom_left[:2].max() < 50  # the blue block
-    assert image.conversions == ["applied EXIF orientation 6"]
+    assert image.conversions_for("openai") == ["applied EXIF orientation 6"]
 
 
 def test_exif_orientation_is_not_sent_again(fixtures_dir: Path) -> None:
@@ -152,8 +154,8 @@ def test_alpha_is_flattened_on_white_for_jpeg(fixtures_dir: Path) -> None:
     assert sniff(sent) == "image/jpeg"
     pixels = np.asarray(decode(sent).convert("RGB"), dtype=np.int16)
     assert (np.abs(pixels[10:140, 5:40] - 255) <= 3).all()  # the fully transparent band
-    assert "flattened transparency on white (JPEG has no alpha)" in image.conversions
-    assert "converted PNG → JPEG" in image.conversions
+    assert "flattened transparency on white (JPEG has no alpha)" in image.conversions_for("openai")
+    assert "converted PNG → JPEG" in image.conversions_for("openai")
 
 
 def test_alpha_is_kept_when_resizing_png(fixtures_dir: Path) -> None:
@@ -166,7 +168,7 @@ def test_alpha_is_kept_when_resizing_png(fixtures_dir: Path) -> None:
     assert (decoded.mode, decoded.size) == ("RGBA", (100, 75))
     alpha = np.asarray(decoded.getchannel("A"))
     assert alpha[:, :20].max() == 0 and alpha[:, -10:].min() == 255
-    assert image.conversions == ["resized 200×150 → 100×75"]
+    assert image.conversions_for("openai") == ["resized 200×150 → 100×75"]
 
 
 def test_animated_gif_sends_its_first_frame_only(fixtures_dir: Path) -> None:
@@ -179,7 +181,9 @@ def test_animated_gif_sends_its_first_frame_only(fixtures_dir: Path) -> None:
     with PILImage.open(fixtures_dir / "animated.gif") as source:
         first = np.asarray(source.convert("RGB"))
     np.testing.assert_array_equal(np.asarray(sent.convert("RGB")), first)
-    assert image.conversions[0] == "took the first of 4 frames (the target takes stills)"
+    assert (
+        image.conversions_for("openai")[0] == "took the first of 4 frames (the target takes stills)"
+    )
 
 
 def test_animated_gif_passes_to_a_target_that_takes_animation(fixtures_dir: Path) -> None:
@@ -198,7 +202,9 @@ def test_format_option_converts_and_records(name: str, fixtures_dir: Path) -> No
     sent = sent_to_openai(image)
 
     assert sniff(sent) == ("image/png" if name == "photo.webp" else "image/webp")
-    assert len(image.conversions) == 1 and image.conversions[0].startswith("converted ")
+    assert len(image.conversions_for("openai")) == 1 and image.conversions_for("openai")[
+        0
+    ].startswith("converted ")
 
 
 def test_quality_option_reencodes_jpeg_and_says_so(fixtures_dir: Path) -> None:
@@ -209,7 +215,7 @@ def test_quality_option_reencodes_jpeg_and_says_so(fixtures_dir: Path) -> None:
 
     assert sniff(sent) == "image/jpeg"
     assert len(sent) < len(original)
-    assert image.conversions == ["encoded JPEG at quality 30"]
+    assert image.conversions_for("openai") == ["encoded JPEG at quality 30"]
 
 
 def test_alpha_is_flattened_on_white_for_gif(fixtures_dir: Path) -> None:
@@ -220,7 +226,9 @@ def test_alpha_is_flattened_on_white_for_gif(fixtures_dir: Path) -> None:
     assert sniff(sent) == "image/gif"
     pixels = np.asarray(decode(sent).convert("RGB"), dtype=np.int16)
     assert (np.abs(pixels[10:140, 5:40] - 255) <= 3).all()  # the fully transparent band
-    assert "flattened transparency on white (GIF keeps no alpha channel)" in image.conversions
+    assert "flattened transparency on white (GIF keeps no alpha channel)" in image.conversions_for(
+        "openai"
+    )
 
 
 # --- sizes -------------------------------------------------------------------------------------
@@ -247,7 +255,7 @@ def test_size_limits_are_respected(
 
     assert decoded.size == size
     if size != (320, 240):
-        assert image.conversions == [f"resized 320×240 → {size[0]}×{size[1]}"]
+        assert image.conversions_for("openai") == [f"resized 320×240 → {size[0]}×{size[1]}"]
 
 
 def test_max_side_applies_to_the_displayed_orientation(fixtures_dir: Path) -> None:
@@ -378,7 +386,7 @@ def test_byte_limit_forces_reencoding(fixtures_dir: Path) -> None:
 
     assert len(sent) <= 5000
     assert decode(sent).size == (320, 240)
-    assert "re-encoded as JPEG to fit 5,000 bytes" in image.conversions
+    assert "re-encoded as JPEG to fit 5,000 bytes" in image.conversions_for("openai")
 
 
 def test_impossible_byte_limit_names_the_limit_and_the_fix(fixtures_dir: Path) -> None:
@@ -453,7 +461,7 @@ def test_a_still_target_takes_the_first_frame_of_an_over_cap_animation() -> None
     image = Image(hostile.many_frame_gif(300, 4))
 
     assert decode(sent_to_openai(image)).size == (4, 4)
-    assert image.conversions == [
+    assert image.conversions_for("openai") == [
         "took the first of over 100 frames (the target takes stills)",
         "converted GIF → PNG",
     ]
@@ -622,9 +630,10 @@ def test_corrupt_exif_becomes_a_note_not_a_warning() -> None:
         image = Image(buf.getvalue())
         sent_to_openai(image)
 
-    assert image.conversions == [
+    assert image.conversions_for("openai") == [
         "decoder warning: Tag data larger than file. Skipping tag 270 (read anyway)",
         "applied EXIF orientation 6",
+        "removed EXIF metadata (partly unreadable)",  # the broken description is not sent
     ]
 
 

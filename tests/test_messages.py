@@ -588,3 +588,22 @@ def test_an_echo_error_names_the_model_once() -> None:
     with mmkit.Client("echo") as client, pytest.raises(mmkit.BadRequestError) as err:
         client.chat("hi", max_tokens=-1)
     assert str(err.value).startswith("echo: HTTP 400: ")
+
+
+def test_a_misspelt_builder_keyword_says_which_was_meant(fixtures_dir: Path) -> None:
+    photo = str(fixtures_dir / "photo.jpg")
+    with pytest.raises(mmkit.InvalidOptionError) as caught:
+        Message.user("What is this?", imag=photo)
+    assert str(caught.value) == (
+        f"Message.user got an unknown keyword imag={photo!r}; did you mean image=?"
+    )
+    with pytest.raises(mmkit.InvalidOptionError, match=r"did you mean videos=\?$"):
+        Message.user("Compare", vidoes=[photo])
+    with pytest.raises(mmkit.InvalidOptionError) as caught:
+        Message.user("hi", colour="red")  # nothing close: the keywords it takes
+    assert str(caught.value) == (
+        "Message.user got an unknown keyword colour='red'; options are image, images, audio, "
+        "audios, video, videos, name"
+    )
+    with pytest.raises(mmkit.InvalidOptionError, match=r"^Message.system got .* did you mean"):
+        Message.system("Be brief", nam="rules")

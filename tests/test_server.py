@@ -132,14 +132,14 @@ def test_describes_each_kind_of_media(client: httpx.Client) -> None:
     assert response.json()["usage"]["prompt_tokens"] == 5 + 3 * 85 + 50 + 200
 
 
-def test_describes_only_the_last_user_message_and_cuts_text_at_40(client: httpx.Client) -> None:
+def test_describes_only_the_last_user_message_and_marks_a_cut_at_40(client: httpx.Client) -> None:
     long_text = "one two three four five six seven eight nine ten eleven"
     messages = [
         *user("first question", image_part("photo.jpg", "image/jpeg")),
         {"role": "assistant", "content": "an answer"},
         {"role": "user", "content": long_text},
     ]
-    assert content_of(chat(client, messages)) == f'text "{long_text[:40]}"'
+    assert content_of(chat(client, messages)) == 'text "one two three four five six seven eight …"'
 
 
 def test_audio_by_url_part_and_file_part(client: httpx.Client) -> None:
@@ -627,7 +627,7 @@ def test_missing_extra_is_a_config_error() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     ).stdout
-    assert out.startswith("ConfigError") and "pip install 'mmkit[server]'" in out
+    assert out.startswith("ConfigError") and "pip install 'mmkit-chat[server]'" in out
 
 
 # --- the event loop and connection limits ------------------------------------------------------

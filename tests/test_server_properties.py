@@ -457,6 +457,11 @@ def describe_image_url(url: str) -> str:
     return f"image {width}×{height} {short_name(mime).upper()}"
 
 
+def quoted(text: str) -> str:
+    """A text part as the server quotes it: 40 characters, then "…" if it had more."""
+    return f'text "{text}"' if len(text) <= 40 else f'text "{text[:40]}…"'
+
+
 def expected_descriptions(messages: list[dict[str, Any]]) -> list[str]:
     """What the server says of the last user message, part by part."""
     users = [m for m in messages if m["role"] == "user"]
@@ -464,9 +469,9 @@ def expected_descriptions(messages: list[dict[str, Any]]) -> list[str]:
         return []
     content = users[-1]["content"]
     if isinstance(content, str):
-        return [f'text "{content[:40]}"']
+        return [quoted(content)]
     return [
-        f'text "{part["text"][:40]}"'
+        quoted(part["text"])
         if part["type"] == "text"
         else describe_image_url(part["image_url"]["url"])
         for part in content

@@ -178,7 +178,7 @@ def test_photographic_pixels_are_sent_as_jpeg_and_it_is_recorded(fixtures_dir: P
 
     assert sniff(sent) == "image/jpeg"
     assert len(sent) < len(image.data or b"") / 2  # the lossless PNG holder
-    assert image.conversions == [
+    assert image.conversions_for("openai") == [
         "encoded the pixels as JPEG (photographic: no alpha, many colours); "
         "pass format='png' to keep them lossless"
     ]

@@ -17,6 +17,7 @@ import mmkit.transport as transport
 from mmkit.errors import (
     AuthError,
     BadRequestError,
+    ConnectionError,
     MmkitError,
     NotFoundError,
     RateLimitError,
@@ -284,15 +285,15 @@ def test_unknown_route_is_not_found(server: RunningServer) -> None:
         client.chat("hi")
 
 
-def test_refused_connection_is_a_server_error() -> None:
+def test_refused_connection_is_a_connection_error() -> None:
     with serve_in_thread() as server:
         base_url = server.base_url
     with (
         Client("m", base_url=base_url, max_retries=1, backoff=0.01) as client,
-        pytest.raises(ServerError) as caught,
+        pytest.raises(ConnectionError) as caught,
     ):
         client.chat("hi")
-    assert caught.value.status is None
+    assert caught.value.status is None and "is the server running?" in str(caught.value)
 
 
 # --- retries ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from mmkit.errors import (
     AuthError,
     BadRequestError,
     ConfigError,
+    ConnectionError,
     InvalidOptionError,
     MmkitError,
     NotFoundError,
@@ -622,7 +623,7 @@ def test_retry_after_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert waits == [2.5]
 
 
-def test_connection_errors_are_retried_then_raised_as_server_errors() -> None:
+def test_connection_errors_are_retried_then_raised_as_connection_errors() -> None:
     calls = []
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -636,9 +637,9 @@ def test_connection_errors_are_retried_then_raised_as_server_errors() -> None:
         max_retries=2,
         backoff=0.001,
     )
-    with client, pytest.raises(ServerError) as caught:
+    with client, pytest.raises(ConnectionError) as caught:
         client.chat("hi")
-    assert caught.value.status is None and "dropped" in str(caught.value)
+    assert caught.value.status is None and "could not connect to" in str(caught.value)
     assert len(calls) == 3
 
 

@@ -274,7 +274,7 @@ def test_every_fixture_as_labelled_frames_for_openai(fixtures_dir: Path, name: s
     for part in content[2::2]:
         assert part["type"] == "image_url"
         assert payload(part["image_url"]["url"])[:3] == b"\xff\xd8\xff"
-    assert video.conversions == ["video → 4 frames (the target reads no video)"]
+    assert video.conversions_for("openai") == ["video → 4 frames (the target reads no video)"]
 
 
 def test_frame_labels_read_as_clock_times() -> None:
@@ -307,7 +307,7 @@ def test_trim_and_scale_re_encode_to_h264_mp4(fixtures_dir: Path) -> None:
     assert (out.mime, out.codec, out.width, out.height) == ("video/mp4", "h264", 48, 32)
     assert out.duration == pytest.approx(0.5, abs=0.05)
     assert out.has_audio is True
-    assert video.conversions == [
+    assert video.conversions_for("bytez") == [
         "trimmed to 0:00.2–0:00.7",
         "resized 96×64 → 48×32",
         "re-encoded as H.264 MP4",

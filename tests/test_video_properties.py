@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 import mmkit
 from mmkit import Message, Video
-from mmkit.errors import MmkitError
+from mmkit.errors import InvalidMediaError, MediaTooLargeError
 from mmkit.formats import get as get_format
 from mmkit.media import video as video_codec
+from mmkit.media.video import decode as video_decode
+from mmkit.media.video import sampling as video_sample
 from mmkit.testing import strategies as mst
 
 
@@ -28,61 +32,109 @@ def decoded_times(data: bytes) -> list[float]:
         return [float(f.pts * stream.time_base) for f in container.decode(stream)]
 
 
-CLIPS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CLIPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RATES = (5, 10, 24, 25, 30)  # the rates video_bytes draws from
+
+
+@st.composite
+def known_clips(
+    draw: st.DrawFn, min_frames: int = 1, max_frames: int = 12
+) -> tuple[bytes, int, int]:
+    """(clip, rate, frame count): video_bytes with both drawn first, so the test knows them. As
+    mmkit.testing makes them, frame i starts at i / rate and the clip lasts count / rate."""
+    rate = draw(st.sampled_from(RATES), label="rate")
+    count = draw(st.integers(min_frames, max_frames), label="count")
+    data = draw(mst.video_bytes(fps=(rate,), min_frames=count, max_frames=count))
+    return data, rate, count
+
+
+def expected_frames(
+    frames: list[float], times: list[float], start: float, end: float
+) -> list[float]:
+    """The frame times mmkit's documented rule picks for `times` over [start, end), worked out
+    from the frames' known times: each time shows the last frame starting at or before it (the
+    first in range when none does); a frame already taken gives way to the next one; when the
+    times ask for at least every frame in range, every frame in range."""
+    inside = [f for f in frames if start - 1e-9 <= f < end]
+    if len(times) >= len(inside):
+        return inside
+    out: list[float] = []
+    for t in times:
+        before = [f for f in inside if f <= t + 1e-9]
+        frame = before[-1] if before else inside[0]
+        if out and frame <= out[-1]:
+            after = [f for f in inside if f > out[-1]]
+            if not after:
+                break
+            frame = after[0]
+        out.append(frame)
+    return out
+
+
+def clear_of_frames(times: list[float], frames: list[float]) -> bool:
+    """No time within 2 ms of a frame's start (but 0 on the first): containers store times in
+    ticks (WebM's are milliseconds), so a time on a frame may fall either side of it."""
+    return all(abs(t - f) > 2e-3 or t == f == 0 for t in times for f in frames)
+
+
+def frame_starts(data: bytes, rate: int, count: int) -> list[float]:
+    """Each frame's start as stored: i / rate to the container's tick (checked against PyAV)."""
+    stored = decoded_times(data)
+    assert stored == pytest.approx([i / rate for i in range(count)], abs=1e-3)
+    return stored
 
 
 @CLIPS
-@given(mst.video_bytes(), st.integers(1, 16))
-def test_n_frames_gives_n_or_all_and_says_so(data: bytes, n: int) -> None:
+@given(known_clips(), st.integers(1, 16))
+def test_n_frames_gives_n_or_all_and_says_so(clip: tuple[bytes, int, int], n: int) -> None:
+    data, rate, count = clip
     video = Video(data)
     frames = video.frames(n)
-    count = video.frame_count or 0
-    assert len(frames) == min(n, count)
+    stamps = [f.timestamp for f in frames]
+    span = count / rate
+    times = [k * span / n for k in range(n)]  # n spread evenly over the clip, by hand
+    frames_at = frame_starts(data, rate, count)
+    assume(clear_of_frames(times, frames_at))
+    expected = expected_frames(frames_at, times, 0.0, span)
+    assert stamps == pytest.approx(expected, abs=1e-3)
     if n > count:
-        assert any("took all of them" in note for note in video.conversions)
+        assert video.conversions == [
+            f"asked for {n} frames; 0:00.0–{video_codec.clock(span)} holds {count} distinct "
+            "ones: took all of them"
+        ]
     else:
         assert video.conversions == []
-    stamps = [f.timestamp or 0.0 for f in frames]
-    assert all(f.timestamp is not None for f in frames)
-    assert stamps == sorted(set(stamps))  # strictly increasing
-    assert all(0 <= t < (video.duration or 0) for t in stamps)
 
 
 @CLIPS
-@given(mst.video_bytes(min_frames=4), st.data())
-def test_frames_in_a_range_stay_inside_it(data: bytes, draw: st.DataObject) -> None:
-    video = Video(data)
-    span = video.duration or 0
+@given(known_clips(min_frames=4), st.data())
+def test_frames_in_a_range_are_the_ones_shown_at_evenly_spread_times(
+    clip: tuple[bytes, int, int], draw: st.DataObject
+) -> None:
+    data, rate, count = clip
+    span = count / rate
     start = draw.draw(st.floats(0, span * 0.8), label="start")
     end = draw.draw(st.floats(start + span * 0.1, span), label="end")
     n = draw.draw(st.integers(1, 8), label="n")
-    frames = video.frames(n, start=start, end=end)
-    stamps = [f.timestamp or 0.0 for f in frames]
-    assert stamps == sorted(set(stamps))
-    assert all(start - 1e-6 <= t < end for t in stamps)
-    step = 1 / (video.fps or 1)
-    wanted = video_codec.uniform_times(n, start, end)
-    for t in stamps:  # each frame within one frame (+ 1 ms of container rounding) of a time
-        assert min(abs(t - w) for w in wanted) < step + 1e-3
-    times = decoded_times(data)
-    # an end a float's rounding past a frame (0.12000000000000002 vs 0.12) may take it or not
-    if not any(0 < end - t < 1e-6 for t in times):
-        inside = [t for t in times if start - 1e-9 <= t < end]
-        assert len(frames) == min(n, len(inside))  # n, or all the range holds
+    frames_at = frame_starts(data, rate, count)
+    times = [start + k * (end - start) / n for k in range(n)]  # by hand, not uniform_times
+    assume(clear_of_frames([*times, end], frames_at))
+    video = Video(data)
+    stamps = [f.timestamp for f in video.frames(n, start=start, end=end)]
+    assert stamps == pytest.approx(expected_frames(frames_at, times, start, end), abs=1e-3)
 
 
 @CLIPS
-@given(mst.video_bytes(), st.sampled_from([1.0, 2.5, 7.0]))
-def test_frames_at_a_rate(data: bytes, fps: float) -> None:
-    video = Video(data)
-    frames = video.frames(fps=fps)
-    stamps = [f.timestamp or 0.0 for f in frames]
-    assert stamps == sorted(set(stamps))
-    wanted = video_codec.rate_times(fps, 0, video.duration or 0)
-    assert len(frames) <= len(wanted)
-    step = 1 / (video.fps or 1)
-    if len(frames) == len(wanted):
-        assert all(abs(a - b) < step + 1e-3 for a, b in zip(stamps, wanted, strict=True))
+@given(known_clips(), st.sampled_from([1.0, 2.5, 7.0]))
+def test_frames_at_a_rate(clip: tuple[bytes, int, int], fps: float) -> None:
+    data, rate, count = clip
+    span = count / rate
+    asked = math.ceil(span * fps - 1e-9)  # one every 1/fps s over the clip, counted by hand
+    times = [k / fps for k in range(asked)]
+    frames_at = frame_starts(data, rate, count)
+    assume(clear_of_frames(times, frames_at))
+    stamps = [f.timestamp for f in Video(data).frames(fps=fps)]
+    assert stamps == pytest.approx(expected_frames(frames_at, times, 0.0, span), abs=1e-3)
 
 
 @CLIPS
@@ -103,50 +155,65 @@ def test_max_side_holds_on_frames_and_on_re_encoded_video(data: bytes, side: int
 
 
 @CLIPS
-@given(mst.video_bytes(), st.data())
-def test_truncated_clips_give_mmkit_errors_only(data: bytes, draw: st.DataObject) -> None:
+@given(known_clips(), st.data())
+def test_a_truncated_clip_is_refused_as_invalid_or_gives_frames_it_holds(
+    clip: tuple[bytes, int, int], draw: st.DataObject
+) -> None:
+    data, rate, count = clip
     cut = draw.draw(st.integers(0, len(data) - 1), label="cut")
     try:
         video = Video(data[:cut])
-        video.frames(3)
-        mmkit.to_bytez([Message.user(video=video)])
-    except MmkitError:
-        pass
+        frames = video.frames(3)
+        (message,) = mmkit.to_bytez([Message.user(video=video)])
+    except InvalidMediaError as exc:
+        assert "video bytes" in str(exc)  # names the input
+        return
+    # what decodes is the clip's own frames, at most the 3 asked for, and Bytez gets a video
+    assert 1 <= len(frames) <= 3
+    frames_at = [i / rate for i in range(count)]
+    assert all(min(abs(f.timestamp - t) for t in frames_at) < 1e-3 for f in frames)  # type: ignore[operator]
+    assert message["content"][0]["type"] == "video"
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.one_of(mst.corrupt_bytes(), st.binary(max_size=2048)))
-def test_random_bytes_give_mmkit_errors_only(data: bytes) -> None:
-    try:
-        video = Video(data)
-        video.frames(2)
-    except MmkitError:
-        pass
+def test_random_bytes_are_refused_as_invalid_at_construction(data: bytes) -> None:
+    with pytest.raises(InvalidMediaError, match="video bytes"):
+        Video(data)
 
 
 @CLIPS
 @given(mst.video_bytes(), st.data())
-def test_flipped_bytes_give_mmkit_errors_only(data: bytes, draw: st.DataObject) -> None:
+def test_flipped_bytes_are_refused_as_invalid_or_too_large_or_still_sampled(
+    data: bytes, draw: st.DataObject
+) -> None:
     spots = draw.draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8))
     broken = bytearray(data)
     for spot in spots:
         broken[spot] ^= 0xFF
     try:
         video = Video(bytes(broken))
-        video.frames(4)
-        video.encoded(video_codec.VideoLimits(mimes=frozenset()), None)
-    except MmkitError:
-        pass
+        frames = video.frames(4)
+        encoded = video.encoded(video_codec.VideoLimits(mimes=frozenset()), None)
+    except (InvalidMediaError, MediaTooLargeError) as exc:
+        assert "video bytes" in str(exc)  # names the input
+        return
+    assert 1 <= len(frames) <= 4
+    assert encoded.mime == "video/mp4" and encoded.data[4:8] == b"ftyp"  # re-encoded: no MIME taken
 
 
 @CLIPS
-@given(mst.videos(max_frames=6), st.integers(1, 4))
-def test_openai_gets_labelled_frames_capped_by_the_target(video: Video, cap: int) -> None:
+@given(known_clips(max_frames=6), st.integers(1, 4))
+def test_openai_gets_labelled_frames_capped_by_the_target(
+    clip: tuple[bytes, int, int], cap: int
+) -> None:
+    data, _rate, count = clip
     limits = video_codec.VideoLimits(native=False, max_frames=cap)
+    video = Video(data)
     (message,) = get_format("openai").encode([Message.user(video=video)], videos=limits)
     content = message["content"]
     labels, images = content[0::2], content[1::2]
-    assert len(images) == min(cap, video.frame_count or 0)
+    assert len(images) == min(cap, count)  # the clip's known frame count, not the probe's
     assert all(p["type"] == "text" and p["text"].startswith("frame at ") for p in labels)
     assert all(p["type"] == "image_url" for p in images)
 
@@ -223,8 +290,8 @@ def test_times_are_grouped_by_the_keyframe_they_decode_from() -> None:
     # keyframes at 0, 2 and 4 s: times decoding from one keyframe stay together, in order
     keys = [0.0, 2.0, 4.0]
     times = [0.0, 0.5, 1.99, 2.0, 3.5, 4.25, 9.0]
-    assert video_codec._gop_groups(times, keys) == [[0.0, 0.5, 1.99], [2.0, 3.5], [4.25, 9.0]]
-    assert video_codec._gop_groups([1.0], keys) == [[1.0]]
+    assert video_sample._gop_groups(times, keys) == [[0.0, 0.5, 1.99], [2.0, 3.5], [4.25, 9.0]]
+    assert video_sample._gop_groups([1.0], keys) == [[1.0]]
 
 
 def test_parallel_decoders_give_what_one_decoder_gives() -> None:
@@ -279,11 +346,11 @@ def test_keyframe_times_are_when_keyframes_are_shown(fixtures_dir: Path) -> None
     for clip in (B_CLIP, (fixtures_dir / "clip.mkv").read_bytes()):
         with av.open(io.BytesIO(clip)) as container:
             stream = container.streams.video[0]
-            ticks = video_codec._keyframe_ticks(stream)
+            ticks = video_decode._keyframe_ticks(stream)
             shown = [frame.pts for frame in container.decode(stream) if frame.key_frame]
         assert ticks == shown
     info = Video(B_CLIP)._source_and_info(None)[1]
     with av.open(io.BytesIO(B_CLIP)) as container:
         stream = container.streams.video[0]
-        seconds = video_codec._keyframe_seconds(stream, video_codec._keyframe_ticks(stream), info)
+        seconds = video_sample._keyframe_seconds(stream, video_decode._keyframe_ticks(stream), info)
     assert [round(t * B_RATE) for t in seconds] == [0, B_GOP, 2 * B_GOP]

@@ -29,8 +29,13 @@ def check_inputs(inputs: Iterable[str | os.PathLike[str]]) -> None:
 def _found(text: str) -> bool:
     if text.startswith(("http://", "https://")):
         return True  # fetched per item: a missing URL is that item's error
-    if os.path.lexists(text):
+    try:
+        os.lstat(text)
         return True  # a dangling link or an unreadable file is reported per item
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except (OSError, ValueError):
+        return True  # there but not readable (a name too long, no permission): its item says so
     # the shell passes a glob that matched nothing as it is: mmkit expands it, once
     globbed = bool(_GLOB_CHARS & set(text))
     return globbed and next(glob.iglob(text, recursive=True), None) is not None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmkit.caption.files import open_regular
 from mmkit.caption.items import KINDS, Item, PartOptions, kind_of, media_type
 from mmkit.errors import InvalidMediaError, MediaTooLargeError, MmkitError, UnsupportedFormatError
 from mmkit.media.source import Resolved
@@ -85,14 +86,43 @@ def init_worker(settings: EncodeSettings, run_pid: int | None = None) -> None:
 def _exit_with(pid: int) -> None:
     """A pool worker waits on its task queue forever once the run is gone (the queue's other
     end lives on in the worker itself): look for the run once a second instead."""
+    born = _started(pid)
     while True:
         time.sleep(_WATCH_SECONDS)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid, born):
             os._exit(1)
-        except PermissionError:  # the pid went to another user's process: the run is gone
-            os._exit(1)
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time (/proc/<pid>/stat field 22), which tells a reused pid apart;
+    None where there is no /proc."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()  # the name may hold spaces and ")"
+
+
+def _alive(pid: int, born: str | None) -> bool:
+    """Whether the run is still running. A killed run its parent has not reaped yet is a zombie:
+    `kill(pid, 0)` still succeeds on it, while it holds no pipe and takes no more results."""
+    if born is not None:  # Linux: the state and start time say it
+        fields = _stat_fields(pid)
+        return fields is not None and fields[0] not in ("Z", "X") and fields[19] == born
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the pid went to another user's process: the run is gone
+        return False
+    return True
 
 
 def run_job(job: Job) -> Outcome:
@@ -156,7 +186,7 @@ def _encode(
 
 
 def read_source(path: Path) -> bytes:
-    with path.open("rb") as f:
+    with open_regular(path) as f:  # a file swapped for a pipe since it was listed never blocks
         data = f.read(MAX_SOURCE_BYTES + 1)
     if len(data) > MAX_SOURCE_BYTES:
         raise MediaTooLargeError(
@@ -171,7 +201,7 @@ def read_source(path: Path) -> bytes:
 def hash_file(path: Path) -> str:
     """`content_hash` of a file, read in chunks (videos can be larger than memory)."""
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:  # /dev/zero would never end
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return "sha256:" + digest.hexdigest()

@@ -13,10 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 
 class AdaptiveLimit:
-    def __init__(self, concurrency: int, rate: float | None = None) -> None:
+    """`clock`: seconds that only go forward (time.monotonic; tests pass a clock they move)."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        rate: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self.ceiling = concurrency
         self.window = float(concurrency)
         self._interval = 60.0 / rate if rate else 0.0
@@ -34,7 +43,7 @@ class AdaptiveLimit:
     async def acquire(self) -> float:
         """Wait for a slot; returns the start time to hand back to `release`."""
         while True:
-            now = time.monotonic()
+            now = self._clock()
             wait = max(self._resume_at, self._next_start) - now
             if wait <= 0 and self._in_flight < max(1, int(self.window)):
                 break
@@ -49,7 +58,7 @@ class AdaptiveLimit:
     def release(self, started: float, *, congested: bool = False, retry_after: float = 0.0) -> None:
         """Give the slot back. `congested`: the server said slow down (429, Retry-After)."""
         self._in_flight -= 1
-        now = time.monotonic()
+        now = self._clock()
         if congested:
             if started >= self._last_cut:  # one cut per round trip, not one per answer
                 self.window = max(1.0, self.window / 2)

@@ -33,6 +33,8 @@ class CaptionOptions:
     workers: encoding processes (default: one per core; 0 encodes in a thread of this process).
     allow_private_urls: let URLs reach loopback/private addresses (tests, a LAN server).
     manifest_root: the folder manifest paths must stay in (default: each manifest's own folder).
+    max_manifest_line: the longest manifest line read, in bytes (1 MiB); a longer one is that
+    row's error record, and the rest of the manifest goes on.
     """
 
     model: str = "echo"
@@ -59,6 +61,7 @@ class CaptionOptions:
     workers: int | None = None
     allow_private_urls: bool = False
     manifest_root: str | os.PathLike[str] | None = None
+    max_manifest_line: int = 1 << 20
     progress: bool = False
     progress_every: float = 5.0
 
@@ -72,6 +75,7 @@ class CaptionOptions:
         if self.workers is not None:
             _positive_int("workers", self.workers, zero=True)
         _positive_int("retries", self.retries, zero=True)
+        _positive_int("max_manifest_line", self.max_manifest_line)
         if self.video not in (None, "native", "frames"):
             raise InvalidOptionError(f"video={self.video!r}: use 'native' or 'frames'")
         for name in ("rate", "timeout"):

@@ -27,7 +27,9 @@ def _arrow() -> Any:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise ConfigError("--out *.parquet needs pyarrow: pip install 'mmkit[parquet]'") from None
+        raise ConfigError(
+            "--out *.parquet needs pyarrow: pip install 'mmkit-chat[parquet]'"
+        ) from None
     return pa, pq
 
 

@@ -9,8 +9,14 @@ slow that actor), and encodes with the same code as `mmkit caption` (mmkit.capti
 Rows carry the media as `bytes` (with `path`, as `read_binary_files(include_paths=True)` gives),
 or as a `source`/`path`/`url` column to read or fetch; an `id` and a `prompt` column are used when
 present. Output rows are flat: id, source, hash, model, prompt, caption, error_type,
-error_message, attempts, latency, prompt_tokens, completion_tokens. Write them with Ray Data's
-own writers (`write_parquet`, `write_json`).
+error_message, attempts, latency, prompt_tokens, completion_tokens, skipped. Write them with Ray
+Data's own writers (`write_parquet`, `write_json`).
+
+Files that are not media are treated as `mmkit caption` treats them in a folder: a row whose
+`bytes` are not media is skipped, not sent and not an error, and counted by its `skipped` column
+("not media", or the media type mmkit cannot caption yet, such as "application/pdf"), as the
+CLI's summary counts them under "files left out". A row that names its media (a path, source or
+url column, no bytes) is read as a manifest row is: if it is not media, its record is the error.
 
 Resuming: `caption_dataset(ds, ..., done=earlier)` leaves out the rows whose id the earlier output
 already holds, so a second pass (written to a new folder) after a crash or a partial pass
@@ -34,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mmkit.caption.encode import Encoded, Failed, Job, Unchanged, encode_job
-from mmkit.caption.items import Item
+from mmkit.caption.items import Item, kind_of, media_type
 from mmkit.caption.options import CaptionOptions
 from mmkit.caption.records import Record
 from mmkit.caption.summary import Summary
@@ -53,7 +59,25 @@ COLUMNS = (
     "latency",
     "prompt_tokens",
     "completion_tokens",
+    "skipped",
 )
+
+
+class Skipped:
+    """A row left out as a walked folder leaves a file out: why, in the `skipped` column."""
+
+    __slots__ = ("id", "reason", "source")
+
+    def __init__(self, row_id: str, source: str, reason: str) -> None:
+        self.id, self.source, self.reason = row_id, source, reason
+
+
+def skip_reason(data: bytes) -> str | None:
+    """Why bytes read from a folder are no item (as the CLI's summary says it), or None."""
+    head = data[:32]
+    if kind_of(head) is not None:
+        return None
+    return media_type(head) or "not media"
 
 
 class Captioner:
@@ -74,13 +98,17 @@ class Captioner:
         records = self.loop.run_until_complete(self._batch(rows))
         return {name: [_column(r, name) for r in records] for name in COLUMNS}
 
-    async def _batch(self, rows: list[tuple[str, str, bytes | None, str | None]]) -> list[Record]:
+    async def _batch(
+        self, rows: list[tuple[str, str, bytes | None, str | None]]
+    ) -> list[Record | Skipped]:
         return list(await asyncio.gather(*(self._one(*row) for row in rows)))
 
     async def _one(
         self, row_id: str, source: str, data: bytes | None, prompt: str | None
-    ) -> Record:
+    ) -> Record | Skipped:
         run = self.run
+        if data is not None and (reason := skip_reason(data)) is not None:
+            return Skipped(row_id, source, reason)
         item = Item(row_id, source, None, prompt)
         try:
             if data is None and item.is_url:
@@ -147,7 +175,11 @@ def _drop_done(batch: dict[str, Any], done: frozenset[str]) -> dict[str, Any]:
     return {name: values[keep] for name, values in batch.items()}
 
 
-def _column(record: Record, name: str) -> Any:
+def _column(record: Record | Skipped, name: str) -> Any:
+    if isinstance(record, Skipped):
+        return {"id": record.id, "source": record.source, "skipped": record.reason}.get(name)
+    if name == "skipped":
+        return None
     if name == "error_type":
         return record.error["type"] if record.error else None
     if name == "error_message":
@@ -184,10 +216,12 @@ def caption_dataset(
                 batch_format="numpy",
                 num_cpus=num_cpus,
             )
+    from ray.data import ActorPoolStrategy
+
     return ds.map_batches(
         Captioner,
         fn_constructor_kwargs=options,
-        concurrency=actors,
+        compute=ActorPoolStrategy(size=actors),  # `concurrency=` is deprecated since Ray 2.51
         batch_size=batch_size,
         batch_format="numpy",
         num_cpus=num_cpus,
@@ -221,7 +255,7 @@ def _done_in(done: str, retry_failed: bool) -> frozenset[str]:
     try:
         import pyarrow.fs as pafs
     except ImportError:
-        raise ConfigError("done= needs pyarrow: pip install 'mmkit[ray]'") from None
+        raise ConfigError("done= needs pyarrow: pip install 'mmkit-chat[ray]'") from None
     if "://" in done:
         try:
             fs, root = pafs.FileSystem.from_uri(done)

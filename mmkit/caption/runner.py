@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -31,7 +31,8 @@ from mmkit.caption.limiter import AdaptiveLimit
 from mmkit.caption.options import CaptionOptions
 from mmkit.caption.progress import Progress
 from mmkit.caption.records import Record
-from mmkit.caption.store import JsonlStore, open_store
+from mmkit.caption.store import JsonlStore
+from mmkit.caption.stores import open_store
 from mmkit.caption.summary import Summary
 from mmkit.errors import (
     MmkitError,
@@ -73,8 +74,14 @@ async def pipeline(
     try:
         await run.go(inputs)
     except asyncio.CancelledError:
+        if run.crash is not None:  # a stage died: say so and fail, never wait on it forever
+            raise MmkitError(run.crash) from None
         summary.interrupted = True
         raise
+    except MmkitError:
+        raise
+    except Exception as exc:  # a stage's bug reached the run itself (through a gather)
+        raise MmkitError(run.crash or _internal_error("a captioning task", exc)) from exc
     finally:
         summary.elapsed = time.monotonic() - started
         run.shutdown(wait=not summary.interrupted)
@@ -131,11 +138,14 @@ class _Run:
         self.fetch_policy = _fetch_policy(options)
         self.stop_listing = threading.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.crash: str | None = None  # what stopped the run from inside, when something did
+        self.main: asyncio.Task[Any] | None = None
 
     # --- stages --------------------------------------------------------------------------------
 
     async def go(self, inputs: list[str | os.PathLike[str]]) -> None:
         loop = asyncio.get_running_loop()
+        self.main = asyncio.current_task()
         listed: asyncio.Queue[list[Item | Problem] | None] = asyncio.Queue(maxsize=4)
         to_send: asyncio.Queue[tuple[Item, Encoded] | None] = asyncio.Queue(
             maxsize=self.options.concurrency
@@ -179,7 +189,8 @@ class _Run:
         count = 0
         first = time.monotonic()
         try:
-            for entry in expand(inputs, tally, self.options.manifest_root):
+            options = self.options
+            for entry in expand(inputs, tally, options.manifest_root, options.max_manifest_line):
                 if self.options.limit is not None and count >= self.options.limit:
                     break
                 if entry.id in seen:
@@ -197,6 +208,10 @@ class _Run:
         except MmkitError as exc:  # a manifest that cannot be read stops the listing, not the run
             self.summary.input_errors.append(str(exc))
             batch.append(Problem(_INPUTS, _INPUTS, type(exc).__name__, str(exc)))
+        except BaseException as exc:  # a bug: the run must end, not wait for the next batch
+            with contextlib.suppress(RuntimeError):  # the loop is already gone
+                loop.call_soon_threadsafe(self._crashed, "listing the inputs", exc)
+            return
         if batch and not self._hand_over(batch, listed, loop):
             return
         self._hand_over(_DONE, listed, loop)
@@ -431,10 +446,16 @@ class _Run:
     def _reap(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            # a bug in a stage must end the run loudly, not hang it
-            for other in list(self.tasks):
-                other.cancel()
-            print(f"mmkit caption: internal error: {task.exception()!r}", file=sys.stderr)
+            self._crashed("a captioning task", task.exception())
+
+    def _crashed(self, where: str, exc: BaseException | None) -> None:
+        """A bug in a stage (a thread or a task) must end the run loudly, not hang it."""
+        if self.crash is None:
+            self.crash = _internal_error(where, exc)
+        for other in list(self.tasks):
+            other.cancel()
+        if self.main is not None:
+            self.main.cancel()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop every stage; `wait` for the workers to exit (not after Ctrl-C: they may be in
@@ -444,6 +465,13 @@ class _Run:
             task.cancel()
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _internal_error(where: str, exc: BaseException | None) -> str:
+    return (
+        f"internal error while {where}: {exc!r}; the run stopped (the records written so far "
+        "are kept). This is a bug in mmkit: please report it"
+    )
 
 
 def _kind_prompt(item: Item) -> str | None:

@@ -11,8 +11,8 @@ for an id wins: older ones (content changed since, or failures retried with `ret
 removed by an atomic rewrite (temp file + rename), at open and at close, so the file never holds
 two records for one id after a run ends.
 
-Parquet (`--out x.parquet`): records go to a JSONL journal next to it (`x.parquet.journal.jsonl`,
-same guarantees), merged into the Parquet file by an atomic rewrite when the run ends.
+Parquet (`--out x.parquet`, mmkit.caption.parquet) builds on this store; mmkit.caption.stores
+picks one of the two by the output's suffix.
 """
 
 from __future__ import annotations
@@ -203,19 +203,3 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def open_store(
-    path: str | os.PathLike[str],
-    *,
-    retry_failed: bool = False,
-    read_only: bool = False,
-    asked: str | None = None,
-) -> JsonlStore:
-    """The store for `path`: JSONL, or Parquet when the name ends in .parquet."""
-    out = Path(path)
-    if out.suffix.lower() == ".parquet":
-        from mmkit.caption.parquet import ParquetStore
-
-        return ParquetStore(out, retry_failed=retry_failed, read_only=read_only, asked=asked)
-    return JsonlStore(out, retry_failed=retry_failed, read_only=read_only, asked=asked)

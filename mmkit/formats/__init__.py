@@ -6,31 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mmkit.errors import UnsupportedFormatError
 from mmkit.formats.base import Target, WireFormat
+from mmkit.formats.registry import get, names, register
 from mmkit.message import Message
 
-_REGISTRY: dict[str, WireFormat] = {}
-
 MessagesLike = Iterable[Message | Mapping[str, Any]] | Message
-
-
-def register(fmt: WireFormat) -> WireFormat:
-    """Make a wire format available by its name (a new format is one new module and this call)."""
-    _REGISTRY[fmt.name] = fmt
-    return fmt
-
-
-def get(name: str) -> WireFormat:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnsupportedFormatError(f"no wire format named {name!r}; known: {known}") from None
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
 
 
 def to_openai(messages: MessagesLike, **options: Any) -> list[dict[str, Any]]:

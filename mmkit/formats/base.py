@@ -72,13 +72,14 @@ class EncodeContext:
     inline: bool | None = None
     fetch: FetchPolicy | None = None
     image_bytes: int = 0
+    name: str = ""  # the wire format's name: each part records what this receiver got
 
     def image_source(self, part: Image) -> tuple[str, str]:
         """('url', url) when the URL goes through as is, else ('data', data URI)."""
         inline = part.inline if part.inline is not None else self.inline
         if part.url is not None and self.target.fetches_urls and not inline:
             return "url", part.url
-        encoded = part.encoded(self.target.image_limits(part.detail), self.fetch)
+        encoded = part.encoded(self.target.image_limits(part.detail), self.fetch, self.name)
         self.image_bytes += len(encoded.data)
         cap = self.target.max_request_image_bytes
         if cap is not None and self.image_bytes > cap:
@@ -99,10 +100,10 @@ class EncodeContext:
             if part.url is not None and self.target.fetches_urls and not inline and as_is:
                 return "url", part.url
             if limits.data_uri:
-                encoded = part.encoded(limits, self.fetch)
+                encoded = part.encoded(limits, self.fetch, self.name)
                 return "data", data_uri(encoded.mime, encoded.data)
         frames = []
-        for image in part.sampled(limits, self.fetch):
+        for image in part.sampled(limits, self.fetch, self.name):
             how, value = self.image_source(image)
             frames.append((f"frame at {clock(image.timestamp or 0.0)}", how, value))
         return "frames", frames
@@ -112,7 +113,7 @@ class EncodeContext:
         inline = part.inline if part.inline is not None else self.inline
         if part.url is not None and self.target.fetches_audio_urls and not inline:
             return part.url
-        return part.encoded(self.target.audio, self.fetch)
+        return part.encoded(self.target.audio, self.fetch, self.name)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class WireFormat(ABC):
             chosen = replace(chosen, videos=replace(chosen.videos, native=video == "native"))
         if audio is not None:
             chosen = replace(chosen, audio=audio)
-        context = EncodeContext(chosen, inline, fetch)
+        context = EncodeContext(chosen, inline, fetch, name=self.name)
         parsing = ParseContext(local_files=local_files, remember=True)
         return [
             self._encode_one(message, index, context)
@@ -217,7 +218,7 @@ class WireFormat(ABC):
         out = []
         for index, message in enumerate(messages):
             if isinstance(message, Mapping):
-                from mmkit.formats import get
+                from mmkit.formats.registry import get
 
                 try:
                     message = get("openai").parse_message(message, context or ParseContext())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mmkit.formats import register
 from mmkit.formats.base import Target, TypedPartsFormat
+from mmkit.formats.registry import register
 from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits

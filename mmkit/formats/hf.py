@@ -9,8 +9,8 @@ is always a list: processors' templates iterate over it.
 
 from __future__ import annotations
 
-from mmkit.formats import register
 from mmkit.formats.base import Json, Target, TypedPartsFormat
+from mmkit.formats.registry import register
 from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.video import VideoLimits

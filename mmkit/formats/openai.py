@@ -17,7 +17,6 @@ from typing import Any
 import pybase64
 
 from mmkit.errors import InvalidOptionError, UnsupportedFormatError
-from mmkit.formats import register
 from mmkit.formats.base import (
     EncodeContext,
     Json,
@@ -27,6 +26,7 @@ from mmkit.formats.base import (
     parse_text,
 )
 from mmkit.formats.memo import remembered
+from mmkit.formats.registry import register
 from mmkit.media.audio import AudioLimits
 from mmkit.media.image import ImageLimits
 from mmkit.media.sniff import normalize_mime

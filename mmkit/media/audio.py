@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import closing, suppress
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -209,7 +210,9 @@ def encode(
         or (wanted is not None and _WRITTEN_KIND[wanted].split("/")[0] != info.kind.split("/")[0])
     )
     fits_bytes = limits.max_bytes is None or len(data) <= limits.max_bytes
-    if not changes and limits.takes(info.kind) and fits_bytes and not info.video:
+    # Bytes past the audio the header describes go nowhere: a receiver may play them.
+    surplus = _unclaimed_bytes(data, info)
+    if not (changes or surplus) and limits.takes(info.kind) and fits_bytes and not info.video:
         seconds = validate(data, info, origin, request.max_duration, limits)
         return EncodedAudio(
             data, info.mime, short_name(info.mime), info.sample_rate, info.channels, seconds
@@ -220,9 +223,15 @@ def encode(
     for index, fmt in enumerate(formats):
         plan = _plan(info, request, limits, fmt)
         try:
-            return _convert(data, info, origin, plan, reason, limits.max_bytes, index > 0)
+            done = _convert(data, info, origin, plan, reason, limits.max_bytes, index > 0)
         except _OverLimit as over:
             first_size = first_size or over.size
+            continue
+        if not surplus:
+            return done
+        claimed = f"{info.duration:.1f} s" if info.duration is not None else "audio"
+        cut = f"sent the {claimed} its header describes, not the {surplus:,} bytes after it"
+        return replace(done, conversions=(cut, *done.conversions))
     cap = limits.max_bytes
     raise MediaTooLargeError(
         f"audio {origin} encodes to more than {cap:,} bytes (the target's limit) even as "
@@ -390,6 +399,34 @@ def _pyav_duration(container: Any, stream: Any) -> float | None:
     return None
 
 
+# A start= further in than this is sought (to this much before it), not decoded up to.
+_SEEK_AFTER_SECONDS = 2.0
+# Containers with one chunk of samples and its size in the header: (IFF form, chunk, byte order).
+_SAMPLE_CHUNKS = {"audio/wav": (b"RIFF", b"data", "<"), "audio/aiff": (b"FORM", b"SSND", ">")}
+
+
+def _unclaimed_bytes(data: bytes, info: AudioInfo) -> int:
+    """Bytes of a WAV or AIFF file past its sample chunk that are not well-formed chunks (a
+    header saying 1 s over two hours of samples leaves them there); 0 for other formats."""
+    import struct
+
+    form = _SAMPLE_CHUNKS.get(info.mime)
+    if form is None or data[:4] != form[0]:
+        return 0
+    head, order = form[1], form[2]
+    pos = 12
+    seen = False
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        (size,) = struct.unpack_from(order + "I", data, pos + 4)
+        printable = all(0x20 <= c <= 0x7E for c in kind)
+        if not printable or (seen and pos + 8 + size > len(data)):
+            break  # not a chunk: what is left is unclaimed
+        seen = seen or kind == head
+        pos += 8 + size + (size & 1)
+    return max(0, len(data) - pos) if seen else 0
+
+
 # --- internals: decoding -----------------------------------------------------------------------
 
 
@@ -435,11 +472,15 @@ class _translated:
 
 def _decoded(data: bytes, info: AudioInfo, origin: str, window: _Window) -> Iterator[Block]:
     """float32 blocks of the source (frames × channels) within the window, cut at the cap."""
+    import numpy as np
+
     blocks = _soundfile_blocks if info.decoder == "soundfile" else _pyav_blocks
     cap_frames = int(window.cap * info.sample_rate)
     kept = 0
-    with _translated(origin, "is corrupt or truncated"):
-        for block in blocks(data, info, window):
+    # closing: a refusal mid-stream closes the decoder now, not when the collector gets to it
+    got = blocks(data, info, window, origin)
+    with _translated(origin, "is corrupt or truncated"), closing(got):  # type: ignore[type-var]
+        for block in got:
             if kept + len(block) > cap_frames:
                 if window.cap_is_target:
                     raise MediaTooLargeError(
@@ -452,17 +493,24 @@ def _decoded(data: bytes, info: AudioInfo, origin: str, window: _Window) -> Iter
                     "the header's length is not trusted); pass max_duration= a larger value if "
                     "you trust the file, or end= (or .chunks()) to send part of it"
                 )
+            if not np.isfinite(block).all():  # as samples_to_wav refuses them in arrays
+                raise InvalidMediaError(
+                    f"audio {origin} holds NaN or infinite samples; re-export it with finite "
+                    "values (e.g. np.nan_to_num)"
+                )
             kept += len(block)
             yield block
 
 
-def _soundfile_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator[Block]:
+def _soundfile_blocks(
+    data: bytes, info: AudioInfo, window: _Window, origin: str
+) -> Iterator[Block]:
     import soundfile
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
     with soundfile.SoundFile(io.BytesIO(data)) as handle:
         if (handle.samplerate, handle.channels) != (info.sample_rate, info.channels):
-            raise InvalidMediaError("its header changed between reads")
+            raise InvalidMediaError(f"audio {origin}: its header changed between reads")
         position = 0
         if window.start:
             if handle.seekable():
@@ -484,24 +532,46 @@ def _soundfile_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator
             yield block
 
 
-def _pyav_blocks(data: bytes, info: AudioInfo, window: _Window) -> Iterator[Block]:
+def _pyav_blocks(data: bytes, info: AudioInfo, window: _Window, origin: str) -> Iterator[Block]:
     import numpy as np
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
     pending: list[Block] = []
     held = 0
-    position = 0  # source frames decoded so far
+    position: int | None = 0  # source frames decoded so far (None: placed by the first pts)
+    skipped = 0  # frames decoded before start: work too, bounded by the cap
     with _open_pyav(data, info.mime) as container:
         stream = container.streams.audio[0]
+        first = stream.start_time or 0
+        base = stream.time_base
+        far = window.start > _SEEK_AFTER_SECONDS * info.sample_rate
+        if far and base:  # a far start seeks, rather than decoding everything before it
+            ahead = (window.start - _SEEK_AFTER_SECONDS * info.sample_rate) / info.sample_rate
+            container.seek(first + int(ahead / base), stream=stream, backward=True)
+            position = None
         for frame in container.decode(stream):
             if frame.sample_rate != info.sample_rate or frame.layout.nb_channels != info.channels:
                 raise InvalidMediaError(
-                    f"its sound changes to {frame.sample_rate} Hz, {frame.layout.nb_channels} "
-                    "channels mid-stream"
+                    f"audio {origin}: its sound changes to {frame.sample_rate} Hz, "
+                    f"{frame.layout.nb_channels} channels mid-stream"
                 )
+            if position is None:
+                if frame.pts is None:
+                    raise InvalidMediaError(
+                        f"audio {origin}: its frames carry no times, so start= cannot seek; "
+                        "re-encode it"
+                    )
+                position = round(float((frame.pts - first) * base) * info.sample_rate)
             samples = _frame_samples(frame, np)
             begin, position = position, position + len(samples)
             if position <= window.start:
+                skipped += len(samples)
+                if skipped > window.cap * info.sample_rate:
+                    raise MediaTooLargeError(
+                        f"audio {origin}: start={window.start / info.sample_rate:g} s lies past "
+                        f"more than {window.cap:g} s of audio that seeking could not skip; cut "
+                        "the file first"
+                    )
                 continue
             if begin < window.start:
                 samples = samples[window.start - begin :]
@@ -588,9 +658,13 @@ def _convert(
     notes: list[str] = []
     sink = _SINKS[plan.format](plan, max_bytes, plan.request.mp3_bit_rate)
     frames = 0
-    for block in _converted(data, info, origin, plan, notes):
-        sink.write(block)
-        frames += len(block)
+    try:
+        for block in _converted(data, info, origin, plan, notes):
+            sink.write(block)
+            frames += len(block)
+    except BaseException:
+        sink.abandon()  # a refusal mid-stream: the writer is closed now, not by the collector
+        raise
     out = sink.close()
     if frames == 0:
         raise InvalidMediaError(
@@ -657,6 +731,8 @@ def _describe_changes(
     out = []
     if source != target:
         out.append(f"converted {source} → {target}" + (f" ({reason})" if reason else ""))
+    elif reason:
+        out.append(f"re-encoded as {target} ({reason})")
     if fallback and max_bytes is not None:
         out.append(f"encoded as {target} to fit {max_bytes:,} bytes")
     if plan.window.start:
@@ -712,6 +788,11 @@ class _Sink:
         if self._max is not None and size > self._max:
             raise _OverLimit(size)
         return self._buf.getvalue()
+
+    def abandon(self) -> None:
+        """Close the writer, its output dropped."""
+        with suppress(Exception):  # half-written on purpose: only the resources matter
+            self._close()
 
     def _write(self, block: Block) -> None:
         raise NotImplementedError

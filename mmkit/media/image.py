@@ -20,6 +20,7 @@ from mmkit.errors import (
     MmkitError,
     UnsupportedFormatError,
 )
+from mmkit.media import image_metadata
 from mmkit.media.image_frames import gif_canvases, ico_sizes, png_frame_count
 from mmkit.media.sniff import normalize_mime, short_name, sniff
 
@@ -87,6 +88,8 @@ class ImageLimits:
     max_bytes: int | None = 20 * 1024 * 1024
     max_pixels: int | None = None
     max_side: int | None = None
+    # The model behind the receiver (mmkit.models): its processor's size is sent, when smaller.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class ImageRequest:
     format: str | None = None
     quality: int | None = None
     own_format: bool = True  # False for pixels (PIL, numpy): their PNG is only mmkit's holder
+    keep_metadata: bool = False  # True: EXIF (GPS, camera), XMP and text go to the receiver too
+    size: tuple[int, int] | None = None  # the model's own size (mmkit.models.send_size)
 
 
 @dataclass(frozen=True)
@@ -309,15 +314,19 @@ def encode(
     request: ImageRequest = ImageRequest(),
     limits: ImageLimits = ImageLimits(),
 ) -> EncodedImage:
-    """The image as the receiver accepts it; the original bytes when nothing has to change."""
+    """The image as the receiver accepts it; the original bytes when nothing has to change, less
+    their private metadata (cut out losslessly, see `image_metadata`) unless asked to keep it."""
     wanted = _wanted_format(request.format, limits, origin)
-    size = fit_size(
-        info.width,
-        info.height,
-        _smallest(request.max_side, limits.max_side),
-        _smallest(request.max_pixels, limits.max_pixels),
-    )
-    needs_change = not (
+    max_side = _smallest(request.max_side, limits.max_side)
+    max_pixels = _smallest(request.max_pixels, limits.max_pixels)
+    if request.size is not None:
+        # A known model's rule sets the pixels: the wire format's pixel limits are its own
+        # models' rules (OpenAI's 2048-px box), not the transport's; the part's options stay.
+        max_side, max_pixels = request.max_side, request.max_pixels
+    size = fit_size(info.width, info.height, max_side, max_pixels)
+    if request.size is not None and _model_size_fits(request.size, info, max_side, max_pixels):
+        size = request.size
+    as_is = (
         size == (info.width, info.height)
         and info.orientation == 1
         and (info.mode in _PORTABLE_MODES or info.mode == "PA")
@@ -326,10 +335,19 @@ def encode(
         and request.quality is None
         and request.own_format  # pixels have no format of their own: the content picks one
         and (limits.max_bytes is None or len(data) <= limits.max_bytes)
+        and (info.frames == 1 or limits.animation)
     )
-    if not needs_change and (info.frames == 1 or limits.animation):
+    if as_is:
         validate(data, info, origin)
-        return EncodedImage(data, info.mime, info.width, info.height)
+    stripped = None
+    if not request.keep_metadata:  # re-encoding writes none: then only what it held is read
+        stripped = image_metadata.strip(data, info.mime, cut=as_is)
+    unwalkable = stripped is None and not request.keep_metadata  # re-encoding drops it all
+    if as_is and not unwalkable:
+        if stripped is None or stripped.note is None:  # kept on request, or nothing private
+            return EncodedImage(data, info.mime, info.width, info.height)
+        removed = (stripped.note,)
+        return EncodedImage(stripped.data, info.mime, info.width, info.height, removed)
     # A re-encoded animation keeps its first frame only (and says so).
     first_frame_only = None
     if info.frames > 1:
@@ -359,7 +377,24 @@ def encode(
         )
     if request.quality is not None and mime in ("image/jpeg", "image/webp"):
         notes.append(f"encoded {short_name(mime).upper()} at quality {request.quality}")
+    if stripped is not None and stripped.note is not None:  # re-encoding writes none of it
+        notes.append(stripped.note)
+    elif unwalkable:
+        notes.append("removed its metadata by re-encoding (its structure could not be walked)")
     return _save_within(im, mime, request, limits, origin, notes)
+
+
+def _model_size_fits(
+    size: tuple[int, int], info: ImageInfo, max_side: int | None, max_pixels: int | None
+) -> bool:
+    """The model's size is sent when max_side/max_pixels allow it and it invents no pixels (a
+    processor that grows a small image grows it on the server, from the original)."""
+    w, h = size
+    return (
+        (max_side is None or max(w, h) <= max_side)
+        and (max_pixels is None or w * h <= max_pixels)
+        and w * h <= info.width * info.height
+    )
 
 
 def _fit_format(
@@ -683,10 +718,12 @@ def _on_white(im: PILImage.Image) -> PILImage.Image:
     return background
 
 
-def _save(im: PILImage.Image, mime: str, quality: int) -> bytes:
+def _save(
+    im: PILImage.Image, mime: str, quality: int, metadata: dict[str, bytes] | None = None
+) -> bytes:
     buf = io.BytesIO()
     try:
-        _SAVERS[mime](im, buf, quality)
+        _SAVERS[mime](im, buf, quality, metadata or {})
     except Exception as exc:  # encoders refuse in their own words (OSError, ValueError)
         cap = FORMAT_MAX_SIDE.get(mime)
         limit = f" ({short_name(mime).upper()} holds at most {cap:,} px a side)" if cap else ""
@@ -697,19 +734,24 @@ def _save(im: PILImage.Image, mime: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def _save_jpeg(im: PILImage.Image, buf: io.BytesIO, quality: int) -> None:
-    im.save(buf, format="JPEG", quality=quality)
+# `metadata`: the source's "exif" and "xmp", passed only when the user asked to keep them.
+Meta = dict[str, bytes]
 
 
-def _save_png(im: PILImage.Image, buf: io.BytesIO, quality: int) -> None:
-    im.save(buf, format="PNG", compress_level=6)
+def _save_jpeg(im: PILImage.Image, buf: io.BytesIO, quality: int, metadata: Meta) -> None:
+    im.save(buf, format="JPEG", quality=quality, **metadata)
 
 
-def _save_webp(im: PILImage.Image, buf: io.BytesIO, quality: int) -> None:
-    im.save(buf, format="WEBP", quality=quality, method=4)
+def _save_png(im: PILImage.Image, buf: io.BytesIO, quality: int, metadata: Meta) -> None:
+    exif = {"exif": metadata["exif"]} if "exif" in metadata else {}  # PNG's writer takes no XMP
+    im.save(buf, format="PNG", compress_level=6, **exif)
 
 
-def _save_gif(im: PILImage.Image, buf: io.BytesIO, quality: int) -> None:
+def _save_webp(im: PILImage.Image, buf: io.BytesIO, quality: int, metadata: Meta) -> None:
+    im.save(buf, format="WEBP", quality=quality, method=4, **metadata)
+
+
+def _save_gif(im: PILImage.Image, buf: io.BytesIO, quality: int, metadata: Meta) -> None:
     im.save(buf, format="GIF")
 
 
@@ -733,8 +775,9 @@ def _save_within(
     from PIL import Image as PILImage
 
     quality = request.quality or DEFAULT_JPEG_QUALITY
+    metadata = _kept_metadata(im) if request.keep_metadata else None
     prepared = _prepare(im, mime, notes)
-    out = _save(prepared, mime, quality)
+    out = _save(prepared, mime, quality, metadata)
     cap = limits.max_bytes
     if cap is None or len(out) <= cap:
         return EncodedImage(out, mime, prepared.width, prepared.height, tuple(notes))
@@ -747,7 +790,7 @@ def _save_within(
     attempt = prepared
     for _ in range(_MAX_SHRINK_STEPS):
         for step in _QUALITY_STEPS if lossy in ("image/jpeg", "image/webp") else (quality,):
-            out = _save(attempt, lossy, min(step, quality))
+            out = _save(attempt, lossy, min(step, quality), metadata)
             if len(out) <= cap:
                 if attempt.size != prepared.size:
                     notes.append(f"shrank to {attempt.width}×{attempt.height} to fit {cap:,} bytes")
@@ -764,3 +807,17 @@ def _save_within(
         f"image {origin} encodes to {first_size:,} bytes, over the target's {cap:,}-byte limit, "
         "and could not be shrunk to fit; pass max_side= or max_pixels= to send it smaller"
     )
+
+
+def _kept_metadata(im: PILImage.Image) -> dict[str, bytes]:
+    """The decoded image's EXIF and XMP, to write again (orientation reset: it was applied)."""
+    kept: dict[str, bytes] = {}
+    exif = im.getexif()
+    if len(exif) or exif.get_ifd(0x8825):
+        if 0x0112 in exif:
+            exif[0x0112] = 1
+        kept["exif"] = exif.tobytes()
+    xmp = im.info.get("xmp")
+    if isinstance(xmp, (bytes, str)) and xmp:
+        kept["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+    return kept

@@ -1,7 +1,7 @@
 """The local conformance server: OpenAI and Bytez chat routes that decode every media part.
 
 `mmkit serve` runs it in the foreground; the model name `echo` starts one in-process on a free
-loopback port (`shared_echo_server`). Needs the `server` extra: pip install 'mmkit[server]'.
+loopback port (`shared_echo_server`). Needs the `server` extra: pip install 'mmkit-chat[server]'.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ConfigError(
         f"the mmkit conformance server needs {exc.name or 'starlette and uvicorn'}: "
-        "pip install 'mmkit[server]'"
+        "pip install 'mmkit-chat[server]'"
     ) from None
 
 from mmkit.server.app import create_app

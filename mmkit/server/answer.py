@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 # A word with the whitespace before it: the pieces join back to the exact text.
 _PIECE = re.compile(r"\s*\S+")
-# Words shown of a text part.
+# Characters shown of a text part; a longer one is cut with a marker (…).
 TEXT_PREVIEW_CHARS = 40
 EMPTY_REPLY = "empty message"
 
@@ -29,7 +29,11 @@ class Answer:
 
 
 def describe_text(text: str) -> str:
-    return f'text "{text[:TEXT_PREVIEW_CHARS]}"'
+    """The text as the answer quotes it: its first characters, and "…" when there are more
+    (a silent cut reads as if the server had received less)."""
+    if len(text) <= TEXT_PREVIEW_CHARS:
+        return f'text "{text}"'
+    return f'text "{text[:TEXT_PREVIEW_CHARS]}…"'
 
 
 def make_answer(descriptions: list[str], prompt_tokens: int, max_tokens: int | None) -> Answer:

@@ -23,8 +23,10 @@ from mmkit.transport.reply import (
     AsyncStream,
     ChatCompletion,
     ChatCompletionChunk,
+    Function,
     Reply,
     Stream,
+    ToolCall,
     Usage,
 )
 from mmkit.transport.retry import RetryPolicy, Timeout
@@ -40,6 +42,7 @@ __all__ = [
     "ChatCompletionChunk",
     "ChunkStream",
     "Client",
+    "Function",
     "OpenAICompatible",
     "Prepared",
     "Provider",
@@ -49,6 +52,7 @@ __all__ = [
     "Secret",
     "Stream",
     "Timeout",
+    "ToolCall",
     "Usage",
     "acompletion",
     "close_clients",

@@ -34,6 +34,7 @@ from mmkit import formats
 from mmkit.errors import (
     AuthError,
     BadRequestError,
+    ConnectionError,
     InvalidOptionError,
     NotFoundError,
     RateLimitError,
@@ -41,6 +42,7 @@ from mmkit.errors import (
     TimeoutError,
     TransportError,
 )
+from mmkit.models.plan import lookup
 from mmkit.net.body import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -65,6 +67,8 @@ from mmkit.transport.secret import Secret, guard_logs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from mmkit.media.fetch import FetchPolicy
 
 # httpx's own defaults (100 connections, 20 kept idle). Keeping more idle costs more than it
 # saves: httpcore's pool bookkeeping grows with the square of its connections (measured: 64 kept
@@ -97,6 +101,7 @@ _TIMEOUT_PHASES: dict[type[Exception], str] = {
 }
 _Client = TypeVar("_Client", bound="_BaseClient")
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=BaseException)
 
 
 class ClientOptions(TypedDict, total=False):
@@ -114,6 +119,8 @@ class ClientOptions(TypedDict, total=False):
     params: Mapping[str, Any] | None
     headers: Mapping[str, str] | None
     video: VideoMode | None
+    fetch: FetchPolicy | None
+    media_model: str | None
 
 
 class _Call:
@@ -157,6 +164,11 @@ class _BaseClient:
     headers. video: "native" sends videos as videos to an OpenAI-compatible server that reads
     them (vLLM, LiteLLM), "frames" as labelled sampled frames; default: the wire format's
     (frames for OpenAI's shape, since OpenAI's own API reads no video; video for Bytez).
+    fetch: the FetchPolicy for media URLs the target needs inlined (an audio URL for OpenAI,
+    `inline=True` parts); default: public hosts only. `chat(..., fetch=)` sets it per call.
+    media_model: the model whose processor images are sized for (mmkit.models); default: the
+    model itself when mmkit has its rule (`bytez/google/gemma-3-4b-it` sends 896x896), else none.
+    Name the real model for a proxy alias.
     """
 
     def __init__(
@@ -175,9 +187,12 @@ class _BaseClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         video: VideoMode | None = None,
+        fetch: FetchPolicy | None = None,
+        media_model: str | None = None,
     ) -> None:
         if video not in (None, "native", "frames"):
             raise InvalidOptionError(f"video={video!r}: use 'native' or 'frames'")
+        self.fetch = _check_fetch(fetch)
         provider, model_id = resolve(model, base_url)
         self.model = model
         self.provider: Provider = provider
@@ -197,6 +212,9 @@ class _BaseClient:
         )
         self.drop_params = drop_params
         self.video: VideoMode | None = video
+        if media_model is None and lookup(model_id) is not None:
+            media_model = model_id  # a model mmkit knows is encoded for without asking
+        self.media_model = media_model
         self.params: dict[str, Any] = dict(params or {})
         self._headers = {
             "Content-Type": "application/json",
@@ -238,6 +256,7 @@ class _BaseClient:
         drop_params: bool | None,
         timeout: TimeoutLike,
         max_response_bytes: int | None = None,
+        fetch: FetchPolicy | None = None,
     ) -> _Call:
         if "stream" in params:
             raise InvalidOptionError("stream= is not a chat() parameter; call stream() instead")
@@ -247,7 +266,15 @@ class _BaseClient:
             merged = {**self.params, **params} if self.params else params
             drop = self.drop_params if drop_params is None else drop_params
             content = build_body(
-                self.provider, self.model_id, messages, merged, stream, drop, self.video
+                self.provider,
+                self.model_id,
+                messages,
+                merged,
+                stream,
+                drop,
+                self.video,
+                self.fetch if fetch is None else _check_fetch(fetch),
+                self.media_model,
             )
         cap = self.max_response_bytes
         if max_response_bytes is not None:
@@ -261,7 +288,13 @@ class _BaseClient:
         """A picklable recipe for this client's request bodies, to build them in other
         processes (`builder.build(messages)`, then `chat(prepared)`)."""
         return RequestBuilder(
-            self.model, self.base_url, dict(self.params), self.drop_params, self.video
+            self.model,
+            self.base_url,
+            dict(self.params),
+            self.drop_params,
+            self.video,
+            self.fetch,
+            self.media_model,
         )
 
     def _prepared(self, prepared: Prepared, params: dict[str, Any], stream: bool) -> bytes:
@@ -452,6 +485,15 @@ class _BaseClient:
                 status=None,
                 **where,
             )
+        if isinstance(exc, httpx.ConnectError):  # nothing listens there, or it is unreachable
+            refused = _cause(exc, ConnectionRefusedError) is not None
+            why = "the connection was refused: nothing listens there" if refused else detail
+            return ConnectionError(
+                f"{self._where()}: could not connect to {_shown(call.url)} ({why}); is the "
+                "server running? Start it, or check base_url= and your network",
+                status=None,
+                **where,
+            )
         if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
             return ServerError(
                 f"{self._where()}: the connection failed or was dropped "
@@ -473,6 +515,11 @@ class _BaseClient:
 
 # How much of a server's error text an exception shows (cut after the key is scrubbed).
 _SHOWN = 500
+
+
+def _shown(url: httpx.URL) -> str:
+    """The URL without its query: scheme, host, port and path."""
+    return str(url.copy_with(query=None, fragment=None))
 
 
 def _cap(value: float | None, remaining: float) -> float:
@@ -499,6 +546,19 @@ def _light(messages: Any) -> bool:
     return isinstance(messages, (str, Prepared))
 
 
+def _check_fetch(value: Any) -> FetchPolicy | None:
+    if value is None:
+        return None
+    from mmkit.media.fetch import FetchPolicy  # the guarded fetch loads when it is used
+
+    if not isinstance(value, FetchPolicy):
+        raise InvalidOptionError(
+            f"fetch= takes a mmkit.FetchPolicy (or None), not {type(value).__name__}; e.g. "
+            "fetch=mmkit.FetchPolicy(allow_private=('127.0.0.1',))"
+        )
+    return value
+
+
 def _check_cap(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidOptionError(
@@ -509,11 +569,17 @@ def _check_cap(value: Any) -> int:
 
 def _unresolved(exc: BaseException) -> socket.gaierror | None:
     """The DNS failure behind a connection error, if that is what it was."""
+    return _cause(exc, socket.gaierror)
+
+
+def _cause(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The `kind` error behind `exc`, if there is one (anyio hides a refusal behind "All
+    connection attempts failed")."""
     seen: BaseException | None = exc
-    for _ in range(8):  # httpx wraps httpcore, which wraps the socket error
+    for _ in range(8):  # httpx wraps httpcore, which wraps anyio's or the socket's error
         if seen is None:
             return None
-        if isinstance(seen, socket.gaierror):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
@@ -607,12 +673,15 @@ class Client(_BaseClient):
         max_retries: int | None = None,
         drop_params: bool | None = None,
         max_response_bytes: int | None = None,
+        fetch: FetchPolicy | None = None,
         **params: Any,
     ) -> Reply:
         """Send the messages, return the Reply. Keywords are model parameters (`max_tokens`,
         `temperature`, any extra the provider takes) plus per-call timeout/retries/drop_params/
         max_response_bytes."""
-        call = self._prepare(messages, params, False, drop_params, timeout, max_response_bytes)
+        call = self._prepare(
+            messages, params, False, drop_params, timeout, max_response_bytes, fetch
+        )
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, self._attempts(self._send, call, retrying))
 
@@ -625,12 +694,15 @@ class Client(_BaseClient):
         max_retries: int | None = None,
         drop_params: bool | None = None,
         max_response_bytes: int | None = None,
+        fetch: FetchPolicy | None = None,
         **params: Any,
     ) -> Stream:
         """Iterate for text pieces; `.reply` on the returned Stream once it is exhausted.
         Retries happen only before the first byte of the answer; the total timeout and the
         byte cap hold across the whole stream."""
-        call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
+        call = self._prepare(
+            messages, params, True, drop_params, timeout, max_response_bytes, fetch
+        )
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return Stream(lambda out: self._pieces(call, retrying, out))
 
@@ -783,11 +855,12 @@ class AsyncClient(_BaseClient):
         max_retries: int | None = None,
         drop_params: bool | None = None,
         max_response_bytes: int | None = None,
+        fetch: FetchPolicy | None = None,
         **params: Any,
     ) -> Reply:
         """Send the messages, return the Reply (see Client.chat)."""
         call = await self._aprepare(
-            messages, params, False, drop_params, timeout, max_response_bytes
+            messages, params, False, drop_params, timeout, max_response_bytes, fetch
         )
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         return self._reply(call, await self._attempts(self._send, call, retrying))
@@ -801,18 +874,21 @@ class AsyncClient(_BaseClient):
         max_retries: int | None = None,
         drop_params: bool | None = None,
         max_response_bytes: int | None = None,
+        fetch: FetchPolicy | None = None,
         **params: Any,
     ) -> AsyncStream:
         """`async for piece in client.stream(...)`; `.reply` once exhausted. Media is encoded
         when iteration starts (off the event loop), so a bad part raises there."""
         retrying = self._retrying if max_retries is None else self._retrying_for(max_retries)
         if _light(messages):
-            call = self._prepare(messages, params, True, drop_params, timeout, max_response_bytes)
+            call = self._prepare(
+                messages, params, True, drop_params, timeout, max_response_bytes, fetch
+            )
             return AsyncStream(lambda out: self._pieces(call, retrying, out))
 
         async def run(out: AsyncStream) -> AsyncGenerator[str, None]:
             call = await self._aprepare(
-                messages, params, True, drop_params, timeout, max_response_bytes
+                messages, params, True, drop_params, timeout, max_response_bytes, fetch
             )
             pieces = self._pieces(call, retrying, out)
             try:
@@ -831,6 +907,7 @@ class AsyncClient(_BaseClient):
         drop_params: bool | None,
         timeout: TimeoutLike,
         max_response_bytes: int | None,
+        fetch: FetchPolicy | None = None,
     ) -> _Call:
         """`_prepare`, in a worker thread when there is media to encode: decoding and resizing
         images on the event loop would stall every other call (Pillow releases the GIL, so the
@@ -839,7 +916,7 @@ class AsyncClient(_BaseClient):
 
         When every part is already encoded for the target (a message sent again), the body is
         built on the loop: the hop to a thread would cost more than the build."""
-        args = (messages, params, stream, drop_params, timeout, max_response_bytes)
+        args = (messages, params, stream, drop_params, timeout, max_response_bytes, fetch)
         if _light(messages):
             return self._prepare(*args)
         try:

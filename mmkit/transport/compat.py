@@ -13,7 +13,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -24,6 +24,8 @@ from mmkit.transport.reply import (
     AsyncStream,
     ChatCompletion,
     ChatCompletionChunk,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
     ChunkChoice,
     CompletionUsage,
     Delta,
@@ -33,6 +35,9 @@ from mmkit.transport.reply import (
 )
 from mmkit.transport.retry import TimeoutLike
 from mmkit.transport.secret import Secret
+
+if TYPE_CHECKING:
+    from mmkit.media.fetch import FetchPolicy
 
 _MAX_CLIENTS = 64
 _CacheKey = tuple[str, str | None, Secret | None]
@@ -114,12 +119,17 @@ def _base_url(base_url: str | None, api_base: str | None) -> str | None:
 
 
 def _options(
-    max_retries: int | None, num_retries: int | None, timeout: TimeoutLike, drop_params: bool | None
+    max_retries: int | None,
+    num_retries: int | None,
+    timeout: TimeoutLike,
+    drop_params: bool | None,
+    fetch: FetchPolicy | None,
 ) -> dict[str, Any]:
     return {
         "max_retries": max_retries if max_retries is not None else num_retries,
         "timeout": timeout,
         "drop_params": drop_params,
+        "fetch": fetch,
     }
 
 
@@ -136,6 +146,7 @@ def completion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> ChatCompletion: ...
 @overload
@@ -151,6 +162,7 @@ def completion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> ChunkStream: ...
 def completion(
@@ -165,11 +177,13 @@ def completion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> ChatCompletion | ChunkStream:
-    """LiteLLM's call shape: an OpenAI-shaped response, or chunks when `stream=True`."""
+    """LiteLLM's call shape: an OpenAI-shaped response, or chunks when `stream=True`.
+    `fetch=` is the FetchPolicy for media URLs that must be inlined (see Client)."""
     client = _sync_client(model, api_key, _base_url(base_url, api_base))
-    options = _options(max_retries, num_retries, timeout, drop_params)
+    options = _options(max_retries, num_retries, timeout, drop_params, fetch)
     if stream:
         return ChunkStream(client.stream(messages, **options, **params), client.model_id)
     return ChatCompletion.from_reply(client.chat(messages, **options, **params))
@@ -188,6 +202,7 @@ async def acompletion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> ChatCompletion: ...
 @overload
@@ -203,6 +218,7 @@ async def acompletion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> AsyncChunkStream: ...
 async def acompletion(
@@ -217,11 +233,12 @@ async def acompletion(
     max_retries: int | None = None,
     num_retries: int | None = None,
     drop_params: bool | None = None,
+    fetch: FetchPolicy | None = None,
     **params: Any,
 ) -> ChatCompletion | AsyncChunkStream:
     """The asyncio twin of `completion`; with `stream=True`, `async for chunk in response`."""
     client = _async_client(model, api_key, _base_url(base_url, api_base))
-    options = _options(max_retries, num_retries, timeout, drop_params)
+    options = _options(max_retries, num_retries, timeout, drop_params, fetch)
     if stream:
         return AsyncChunkStream(client.stream(messages, **options, **params), client.model_id)
     return ChatCompletion.from_reply(await client.chat(messages, **options, **params))
@@ -247,7 +264,20 @@ class _Chunks:
             completion_tokens=reply.usage.completion_tokens,
             total_tokens=reply.usage.total_tokens,
         )
-        return self._chunk(Delta(), reply.finish_reason, usage)
+        # the whole tool calls in one delta each: joined by index, as a client does, they are
+        # what the server sent in pieces
+        calls = [
+            ChoiceDeltaToolCall(
+                index=index,
+                id=call.id,
+                type=call.type,
+                function=ChoiceDeltaToolCallFunction(
+                    name=call.function.name, arguments=call.function.arguments
+                ),
+            )
+            for index, call in enumerate(reply.tool_calls)
+        ]
+        return self._chunk(Delta(tool_calls=calls or None), reply.finish_reason, usage)
 
     def _chunk(
         self, delta: Delta, finish: str | None, usage: CompletionUsage | None

@@ -26,7 +26,7 @@ from mmkit.errors import (
     ServerError,
     TransportError,
 )
-from mmkit.transport.reply import Reply, Usage
+from mmkit.transport.reply import Function, Reply, ToolCall, Usage, tool_calls_from_json
 from mmkit.transport.secret import Secret
 from mmkit.transport.sse import LineTooLongError, SSEDecoder
 
@@ -267,6 +267,7 @@ class OpenAICompatible(Provider):
             id=data.get("id"),
             provider=self.name,
             attempts=attempts,
+            tool_calls=tool_calls_from_json(_get(choices[0], "message", "tool_calls")),
         )
 
     def stream_parser(self, model_id: str) -> StreamParser:
@@ -293,6 +294,7 @@ class _SSEChatParser(StreamParser):
         self._model_seen: str | None = None
         self._finish: str | None = None
         self._usage = Usage()
+        self._calls = _ToolCallParts()
 
     def feed(self, chunk: str) -> list[str]:
         try:
@@ -354,6 +356,7 @@ class _SSEChatParser(StreamParser):
         first = choices[0]
         if _get(first, "finish_reason"):
             self._finish = first["finish_reason"]
+        self._calls.add(_get(first, "delta", "tool_calls"))
         content = _get(first, "delta", "content")
         return content if isinstance(content, str) else None
 
@@ -370,7 +373,45 @@ class _SSEChatParser(StreamParser):
             id=self._id,
             provider=self._provider.name,
             attempts=attempts,
+            tool_calls=self._calls.calls(),
         )
+
+
+class _ToolCallParts:
+    """Streamed tool-call deltas joined by their `index`: the first piece of a call carries its
+    id and name, the next ones more of its arguments (the openai SDK adds them up the same way)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, tuple[str, str, str, list[str]]] = {}
+
+    def add(self, deltas: Any) -> None:
+        if not isinstance(deltas, list):
+            return
+        for position, delta in enumerate(deltas):
+            if not isinstance(delta, Mapping):
+                continue
+            index = delta.get("index")
+            index = index if isinstance(index, int) else position
+            function = delta.get("function")
+            function = function if isinstance(function, Mapping) else {}
+            call_id, kind, name, arguments = self._parts.get(index, ("", "function", "", []))
+            call_id = call_id or str(delta.get("id") or "")
+            kind = str(delta.get("type") or kind)
+            name = name or str(function.get("name") or "")
+            piece = function.get("arguments")
+            if isinstance(piece, str):
+                arguments.append(piece)
+            self._parts[index] = (call_id, kind, name, arguments)
+
+    def calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(
+                id=call_id or f"call_{index}",
+                function=Function(name=name, arguments="".join(arguments)),
+                type=kind,
+            )
+            for index, (call_id, kind, name, arguments) in sorted(self._parts.items())
+        ]
 
 
 # --- Bytez native API -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
@@ -33,6 +34,63 @@ class Usage:
 _NO_USAGE = Usage()
 
 
+@dataclass(frozen=True, slots=True)
+class Function:
+    """The function a tool call names, and its arguments as the model wrote them (JSON text)."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call, in the openai SDK's shape: `call.function.name`, `call.function.arguments`
+    (a JSON string); `call.parse_arguments()` reads that JSON."""
+
+    id: str
+    function: Function
+    type: str = "function"
+
+    def parse_arguments(self) -> Any:
+        """The arguments as Python values. The model wrote them, so they may not be JSON:
+        that is a TransportError naming the call (the text stays in `function.arguments`)."""
+        from mmkit.errors import TransportError
+
+        try:
+            return json.loads(self.function.arguments or "{}")
+        except (ValueError, RecursionError) as exc:
+            raise TransportError(
+                f"tool call {self.id} ({self.function.name}): the arguments the model wrote are "
+                f"not JSON ({exc}): {self.function.arguments[:200]!r}; read them as text from "
+                ".function.arguments, or ask the model again"
+            ) from None
+
+    @classmethod
+    def from_json(cls, data: Any, index: int = 0) -> ToolCall | None:
+        """An OpenAI `tool_calls` entry; None when it is not one (no function)."""
+        if not isinstance(data, Mapping):
+            return None
+        function = data.get("function")
+        if not isinstance(function, Mapping):
+            return None
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):  # some servers (Ollama) send an object
+            arguments = "" if arguments is None else json.dumps(arguments)
+        return cls(
+            id=str(data.get("id") or f"call_{index}"),
+            function=Function(name=str(function.get("name") or ""), arguments=arguments),
+            type=str(data.get("type") or "function"),
+        )
+
+
+def tool_calls_from_json(data: Any) -> list[ToolCall]:
+    """A message's `tool_calls` list, the entries that are tool calls."""
+    if not isinstance(data, list):
+        return []
+    calls = (ToolCall.from_json(item, index) for index, item in enumerate(data))
+    return [call for call in calls if call is not None]
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -56,15 +114,19 @@ class Reply:
     texts: list[str] = field(default_factory=list, repr=False)
     provider: str = ""
     attempts: int = 1
+    tool_calls: list[ToolCall] = field(default_factory=list)  # the first choice's
 
     def __str__(self) -> str:
         return self.text
 
     def __repr__(self) -> str:
         shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        calls = ""
+        if self.tool_calls:
+            calls = f", tool_calls=[{', '.join(c.function.name for c in self.tool_calls)}]"
         return (
             f"Reply({shown!r}, model={self.model!r}, finish_reason={self.finish_reason!r}, "
-            f"usage={self.usage!r})"
+            f"usage={self.usage!r}{calls})"
         )
 
 
@@ -137,9 +199,28 @@ class CompletionUsage(BaseModel):
     total_tokens: int | None = None
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str
+
+
+class ChatCompletionMessageToolCall(BaseModel):
+    """`message.tool_calls[0].function.name`, as the openai SDK has it."""
+
+    id: str
+    type: str = "function"
+    function: FunctionCall
+
+    @classmethod
+    def from_call(cls, call: ToolCall) -> ChatCompletionMessageToolCall:
+        function = FunctionCall(name=call.function.name, arguments=call.function.arguments)
+        return cls(id=call.id, type=call.type, function=function)
+
+
 class ChatMessage(BaseModel):
     role: str = "assistant"
     content: str | None = None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
 
 
 class Choice(BaseModel):
@@ -169,7 +250,7 @@ class ChatCompletion(BaseModel):
             choices=[
                 Choice(
                     index=index,
-                    message=ChatMessage(content=text),
+                    message=_message(text, reply.tool_calls if index == 0 else []),
                     finish_reason=reply.finish_reason,
                 )
                 for index, text in enumerate(texts)
@@ -183,9 +264,34 @@ class ChatCompletion(BaseModel):
         )
 
 
+def _message(text: str, calls: list[ToolCall]) -> ChatMessage:
+    """A message as the openai SDK gives it: content None when only tools were called."""
+    if not calls:
+        return ChatMessage(content=text)
+    return ChatMessage(
+        content=text or None,
+        tool_calls=[ChatCompletionMessageToolCall.from_call(call) for call in calls],
+    )
+
+
+class ChoiceDeltaToolCallFunction(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChoiceDeltaToolCall(BaseModel):
+    """A streamed piece of a tool call; pieces with the same `index` add up to one call."""
+
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: ChoiceDeltaToolCallFunction | None = None
+
+
 class Delta(BaseModel):
     role: str | None = None
     content: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
 
 
 class ChunkChoice(BaseModel):

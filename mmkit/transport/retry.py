@@ -27,6 +27,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from mmkit.errors import (
+    ConnectionError,
     InvalidOptionError,
     RateLimitError,
     ServerError,
@@ -124,10 +125,10 @@ class TotalTimeoutError(TimeoutError):
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Rate limits, gateway and server hiccups, dropped connections (status None), timeouts."""
+    """Rate limits, gateway and server hiccups, refused and dropped connections, timeouts."""
     if isinstance(exc, TotalTimeoutError):
         return False
-    if isinstance(exc, (RateLimitError, TimeoutError)):
+    if isinstance(exc, (RateLimitError, TimeoutError, ConnectionError)):
         return True
     return isinstance(exc, ServerError) and (exc.status is None or exc.status in RETRY_STATUSES)
 

@@ -1,0 +1,223 @@
+"""An image part: from a path, bytes, URL, data URI, base64 text, PIL image or numpy array."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, PrivateAttr
+
+from mmkit.media import image as image_codec
+from mmkit.media.source import Resolved, resolve
+from mmkit.offload import needs_work
+from mmkit.parts.base import MediaPart, check_number, refuse_unknown
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+    from mmkit.media.fetch import FetchPolicy
+
+Detail = Literal["auto", "low", "high"]
+
+OPTIONS = (
+    "max_side",
+    "max_pixels",
+    "format",
+    "quality",
+    "detail",
+    "inline",
+    "pixel_limit",
+    "max_frames",
+    "keep_metadata",
+    "model",
+)
+
+
+class Image(MediaPart):
+    """An image from a path, bytes, file, URL, data URI, base64 text, PIL image or numpy array.
+
+    `mime`, `width`, `height` and `nbytes` come from a header probe at construction (for a URL,
+    once fetched). Encoding for a target happens when a message is converted, once per target.
+    """
+
+    type: Literal["image"] = "image"
+    width: int | None = None
+    height: int | None = None
+    frames: int = 1
+    max_side: int | None = Field(default=None, gt=0)
+    max_pixels: int | None = Field(default=None, gt=0)
+    format: str | None = None
+    quality: int | None = Field(default=None, ge=1, le=100)
+    detail: Detail | None = None
+    pixel_limit: int | None = Field(default=None, gt=0)
+    timestamp: float | None = None  # seconds into the video, for a frame sampled from one
+    max_frames: int | None = Field(default=None, gt=0)
+    # False: EXIF (GPS position, camera), XMP and text chunks are cut out before sending
+    keep_metadata: bool = False
+
+    _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
+
+    kind: ClassVar[str] = "image"
+    sources: ClassVar[str] = "a path, bytes, URL or image"
+
+    def __init__(
+        self,
+        source: Any = None,
+        /,
+        *,
+        max_side: int | None = None,
+        max_pixels: int | None = None,
+        format: str | None = None,
+        quality: int | None = None,
+        detail: Detail | None = None,
+        inline: bool | None = None,
+        pixel_limit: int | None = None,
+        max_frames: int | None = None,
+        keep_metadata: bool | None = None,
+        model: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if fields:
+            known = list(Image.model_fields) if source is None else None
+            refuse_unknown("Image", fields, OPTIONS, known)
+        options = dict(
+            max_side=max_side,
+            max_pixels=max_pixels,
+            format=format,
+            quality=quality,
+            detail=detail,
+            inline=inline,
+            pixel_limit=pixel_limit,
+            max_frames=max_frames,
+            keep_metadata=keep_metadata,
+            model=model,
+        )
+        if keep_metadata is None:  # a bool field: unset means its default (or the JSON's value)
+            del options["keep_metadata"]
+        if source is None:  # rebuilt from its own fields (JSON, model_validate)
+            self._init_fields({**fields, **{k: v for k, v in options.items() if v is not None}})
+            return
+        pixels = _is_pixels(source) or (isinstance(source, Image) and source._pixels)
+        if isinstance(source, Image):
+            source = Resolved(source.data, source.origin, source.url, source.mime)
+        notes: list[str] = []  # what was changed at construction
+        resolved = _resolve_image(source, notes)
+        fields = {
+            **options,
+            "origin": resolved.origin,
+            "url": resolved.url,
+            "data": resolved.data,
+            "notes": notes,
+        }
+        info = None
+        # The probe runs before the fields are validated: its two options are checked first.
+        check_number(f"Image {resolved.origin}", "pixel_limit", pixel_limit, least=1, whole=True)
+        check_number(f"Image {resolved.origin}", "max_frames", max_frames, least=1, whole=True)
+        if resolved.data is not None:
+            info = image_codec.probe(resolved.data, resolved.origin, pixel_limit, max_frames)
+            fields.update(mime=info.mime, width=info.width, height=info.height, frames=info.frames)
+            notes.extend(info.notes)
+            declared = resolved.declared_mime
+            if declared and declared != info.mime:
+                notes.append(f"declared type {declared} corrected to {info.mime} (from the bytes)")
+        self._init_fields(fields)
+        self._info = info
+        self._pixels = pixels
+
+    # --- what a user reads ---------------------------------------------------------------------
+
+    def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
+        """The decoded image, EXIF orientation applied (fetches a URL image first)."""
+        data, info = self._source_and_info(fetch)
+        return image_codec.to_pil(data, info, self.origin)
+
+    def describe(self) -> str:
+        """One line: origin, type, size and bytes, e.g. 'cat.jpg JPEG 640×480, 41,233 bytes'."""
+        if self.mime is None:
+            return f"{self.origin} (not fetched)"
+        kind = self.mime.split("/")[-1].upper()
+        frames = f", {self.frames} frames" if self.frames > 1 else ""
+        size = f", {self.nbytes:,} bytes" if self.nbytes is not None else ""
+        return f"{self.origin} {kind} {self.width}×{self.height}{frames}{size}"
+
+    # --- what a wire format calls --------------------------------------------------------------
+
+    def encoded(
+        self,
+        limits: image_codec.ImageLimits | None = None,
+        fetch: FetchPolicy | None = None,
+        target: str | None = None,
+    ) -> image_codec.EncodedImage:
+        """The image as a receiver with `limits` accepts it; computed once per limits and reused.
+        `target` names the receiver (a wire format's name) in the recorded conversions."""
+        limits = limits or image_codec.ImageLimits()
+        request = image_codec.ImageRequest(
+            self.max_side,
+            self.max_pixels,
+            self.format,
+            self.quality,
+            not self._pixels,
+            self.keep_metadata,
+        )
+        model = self.model or limits.model  # the part's own model wins over the receiver's
+        if model is not None:
+            from mmkit.models.send import send_size
+
+            if self._info is None or self._held() is None:
+                needs_work()  # a fetch or a probe is work for a thread, never an event loop
+            _, info = self._source_and_info(fetch)
+            size = send_size(model, info.width, info.height, self.detail)
+            request = replace(request, size=size)
+        return self._encoded_once(
+            (limits, request),
+            lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),
+            target,
+        )
+
+    # --- what the base asks of each kind -------------------------------------------------------
+
+    def _probe(self, source: bytes) -> image_codec.ImageInfo:
+        return image_codec.probe(source, self.origin, self.pixel_limit, self.max_frames)
+
+    def _learn(self, info: image_codec.ImageInfo) -> None:
+        self.notes.extend(n for n in info.notes if n not in self.notes)
+        self.mime, self.width, self.height, self.frames = (
+            info.mime,
+            info.width,
+            info.height,
+            info.frames,
+        )
+
+    # --- values --------------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Image):
+            return NotImplemented
+        return (self.data, self.url, self.detail) == (other.data, other.url, other.detail)
+
+    __hash__ = None  # mutable caches: not hashable
+
+    def _repr_html_(self) -> str:
+        from mmkit import display
+
+        pixels = self.to_pil if self.data is not None else None
+        return display.image_html(self.describe(), self._shown(), pixels)
+
+
+def _is_pixels(source: Any) -> bool:
+    module = type(source).__module__
+    return module.startswith("PIL.") or (module == "numpy" and hasattr(source, "shape"))
+
+
+def _resolve_image(source: Any, notes: list[str]) -> Resolved:
+    """Pixels in memory become lossless PNG bytes (a mode PNG cannot hold is converted, and noted
+    in `notes`); everything else is resolved as bytes or URL."""
+    from PIL import Image as PILImageModule
+
+    if isinstance(source, PILImageModule.Image):
+        origin = f"PIL image {source.width}×{source.height} {source.mode}"
+        return Resolved(image_codec.pixels_to_png(source, origin, notes), origin)
+    if type(source).__module__ == "numpy" and hasattr(source, "shape"):
+        origin = f"numpy array {'×'.join(str(n) for n in source.shape)} {source.dtype}"
+        return Resolved(image_codec.pixels_to_png(source, origin, notes), origin)
+    return resolve(source, "image")
