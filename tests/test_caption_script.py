@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,18 +42,28 @@ def test_the_readme_snippet_captions_every_fixture_without_a_main_guard(
     shutil.copytree(fixtures_dir, tmp_path / "photos")
     (tmp_path / "script.py").write_text(snippet)
     arguments, typed = WAYS[way]
-    done = subprocess.run(
+    process = subprocess.Popen(  # its own group: a hung run's workers are ended with it
         [sys.executable, *arguments],
-        input=(tmp_path / typed).read_text() + "\n" if typed else None,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         cwd=tmp_path,
-        capture_output=True,
         text=True,
-        timeout=90,
+        start_new_session=True,
     )
-    output = done.stdout + done.stderr
+    try:
+        stdout, stderr = process.communicate(
+            (tmp_path / typed).read_text() + "\n" if typed else "", timeout=90
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    output = stdout + stderr
     assert "bootstrapping phase" not in output
     assert "BrokenProcessPool" not in output
-    assert done.returncode == 0, output
+    assert process.returncode == 0, output
+    assert "captioned: " in stdout
     records = {
         r["id"]: r for r in map(json.loads, (tmp_path / "captions.jsonl").read_text().splitlines())
     }
@@ -62,4 +75,3 @@ def test_the_readme_snippet_captions_every_fixture_without_a_main_guard(
         assert "caption" in records[f"photos/{name}"], records[f"photos/{name}"]
     assert records["photos/truncated.jpg"]["error"]["type"] == "InvalidMediaError"
     assert not [r for r in records.values() if "error" in r and "Pool" in r["error"]["type"]]
-    assert "captioned: " in done.stdout
