@@ -13,13 +13,14 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from mmkit import __version__
-from mmkit.errors import InvalidOptionError, MmkitError
+from mmkit.errors import AuthError, ConfigError, InvalidOptionError, MmkitError
 
 Handler = Callable[[argparse.Namespace], int]
 # a string: _SubParsersAction is not subscriptable at run time before Python 3.11
@@ -36,8 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MmkitError as exc:
-        print(f"mmkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mmkit {args.command}: error: {for_shell(str(exc))}", file=sys.stderr)
         return 1
+
+
+# Python keywords that mmkit's errors name, and what a shell user passes instead.
+_FLAGS = {
+    "api_key": "--api-key-env NAME (an environment variable that holds the key)",
+    "base_url": "--base-url",
+    "api_base": "--base-url",
+    "manifest_root": "--manifest-root",
+    "max_side": "--max-side",
+    "retry_failed": "--retry-failed",
+    "allow_private_urls": "--allow-private-urls",
+}
+_KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?:=True\b|=)?")
+
+
+def for_shell(message: str) -> str:
+    """An error message as a shell user needs it: flags where it names Python keywords."""
+    return _KEYWORD.sub(lambda found: _FLAGS[found.group(1)], message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,11 +103,24 @@ def _add_caption(commands: Subcommands) -> None:
         metavar="NAME",
         help="read the API key from this environment variable (else the provider's own)",
     )
-    caption.add_argument("--concurrency", type=_positive, default=16, metavar="N")
+    caption.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="requests in flight at most (default 16); a 429 halves the window, each success "
+        "widens it again up to N",
+    )
     caption.add_argument(
         "--rate", type=_positive_number, default=None, metavar="RPM", help="requests per minute"
     )
-    caption.add_argument("--max-side", type=_positive, default=None, metavar="N")
+    caption.add_argument(
+        "--max-side",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="downscale images and video frames so no side is longer than N pixels",
+    )
     caption.add_argument(
         "--frames", type=_positive, default=8, metavar="N", help="frames sampled per video"
     )
@@ -99,8 +131,16 @@ def _add_caption(commands: Subcommands) -> None:
         help="send videos as videos (an OpenAI-compatible server that reads them, e.g. vLLM) "
         "or as sampled frames (default: what the target reads)",
     )
-    caption.add_argument("--max-tokens", type=_positive, default=None, metavar="N")
-    caption.add_argument("--temperature", type=float, default=None)
+    caption.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the most tokens the model may write per caption (default: the provider's)",
+    )
+    caption.add_argument(
+        "--temperature", type=_number, default=None, help="sampling temperature (e.g. 0.2)"
+    )
     caption.add_argument(
         "--param",
         action="append",
@@ -109,17 +149,47 @@ def _add_caption(commands: Subcommands) -> None:
         help="a provider-specific parameter (VALUE read as JSON when it parses, else text); "
         "repeat for more",
     )
-    caption.add_argument("--limit", type=_positive, default=None, metavar="N")
-    caption.add_argument("--retry-failed", action="store_true", help="try failed items again")
+    caption.add_argument(
+        "--limit",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="caption only the first N media items of the inputs (a trial run)",
+    )
+    caption.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="try again the items that failed for their own sake (media that do not decode, a "
+        "4xx); failures that say nothing about the item are tried again without it",
+    )
     caption.add_argument(
         "--dry-run",
         action="store_true",
-        help="encode everything, send nothing: report sizes and estimated tokens",
+        help="encode every item, send nothing: report sizes, estimated tokens and how many "
+        "items a run would skip",
     )
-    caption.add_argument("--retries", type=int, default=5, metavar="N")
-    caption.add_argument("--timeout", type=_positive_number, default=None, metavar="S")
     caption.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="encoding processes (default: cores)"
+        "--retries",
+        type=_whole,
+        default=5,
+        metavar="N",
+        help="further tries of an item after a 5xx, a dropped connection or a timeout "
+        "(default 5; 429s wait for the server and do not use these up)",
+    )
+    caption.add_argument(
+        "--timeout",
+        type=_positive_number,
+        default=None,
+        metavar="S",
+        help="seconds each request may take whole: connecting, the headers and every piece "
+        "of the answer (default: 10 s to connect, 120 s per read)",
+    )
+    caption.add_argument(
+        "--workers",
+        type=_whole,
+        default=None,
+        metavar="N",
+        help="encoding processes (default: one per core; 0: a thread of this process)",
     )
     caption.add_argument(
         "--allow-private-urls",
@@ -147,6 +217,7 @@ def _caption(args: argparse.Namespace) -> int:
 
     from mmkit.caption import CaptionOptions, Summary
     from mmkit.caption.runner import pipeline
+    from mmkit.caption.summary import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
     api_key = None
     if args.api_key_env:
@@ -156,43 +227,50 @@ def _caption(args: argparse.Namespace) -> int:
                 f"mmkit caption: error: environment variable {args.api_key_env} is not set",
                 file=sys.stderr,
             )
-            return 2
-    options = CaptionOptions(
-        model=args.model,
-        prompt=args.prompt,
-        out=args.out,
-        system=args.system,
-        max_side=args.max_side,
-        frames=args.frames,
-        video=args.video,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        params=_params(args.param),
-        config=args.config,
-        base_url=args.base_url,
-        api_key=api_key,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        retries=args.retries,
-        timeout=args.timeout,
-        limit=args.limit,
-        retry_failed=args.retry_failed,
-        dry_run=args.dry_run,
-        workers=args.workers,
-        allow_private_urls=args.allow_private_urls,
-        manifest_root=args.manifest_root,
-        progress=True,
-        progress_every=args.progress_every,
-    )
+            return EXIT_USAGE
     summary = Summary()
-    try:
+    try:  # what is raised before any item is a usage or configuration error
+        options = CaptionOptions(
+            model=args.model,
+            prompt=args.prompt,
+            out=args.out,
+            system=args.system,
+            max_side=args.max_side,
+            frames=args.frames,
+            video=args.video,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            params=_params(args.param),
+            config=args.config,
+            base_url=args.base_url,
+            api_key=api_key,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            retries=args.retries,
+            timeout=args.timeout,
+            limit=args.limit,
+            retry_failed=args.retry_failed,
+            dry_run=args.dry_run,
+            workers=args.workers,
+            allow_private_urls=args.allow_private_urls,
+            manifest_root=args.manifest_root,
+            progress=True,
+            progress_every=args.progress_every,
+        )
         asyncio.run(pipeline(args.paths, options, summary))
     except KeyboardInterrupt:
         summary.interrupted = True
         print(summary)
-        return 130
+        return EXIT_INTERRUPTED
+    except MmkitError as exc:
+        print(f"mmkit caption: error: {for_shell(str(exc))}", file=sys.stderr)
+        # bad options, inputs, config or key: usage (2); a crash inside the run: a failure (1)
+        usage = isinstance(exc, (ConfigError, InvalidOptionError, AuthError))
+        return EXIT_USAGE if usage else EXIT_FAILED
     print(summary)
-    return 0  # failed items are in the output with their error; the run itself succeeded
+    for message in summary.input_errors:
+        print(f"mmkit caption: error: {for_shell(message)}", file=sys.stderr)
+    return summary.exit_code  # 0 all done or skipped, 1 an item failed, 2 an input error
 
 
 def _params(pairs: list[str]) -> dict[str, object]:
@@ -687,6 +765,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
     return value
 
 

@@ -9,11 +9,13 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -149,6 +151,25 @@ def test_a_rerun_sends_nothing_and_writes_nothing(mixed: Path, tmp_path: Path) -
     assert (again.done, again.failures, again.skipped) == (0, 0, 6)
 
 
+def test_the_summary_gives_the_exit_status_a_script_should_return(
+    mixed: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    first = run([str(mixed)], out, server)  # broken.jpg fails
+    again = run([str(mixed)], out, server)  # everything is skipped
+    assert (first.failures, first.exit_code) == (1, 1)
+    assert (again.skipped, again.exit_code) == (6, 0)
+
+
+def test_a_missing_input_stops_the_run_before_anything_is_written(
+    mixed: Path, tmp_path: Path, server: RunningServer
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    with pytest.raises(ConfigError, match=f"no such file, folder or glob match: {tmp_path}/nope"):
+        run([str(mixed), str(tmp_path / "nope")], out, server)
+    assert not out.exists()
+
+
 def test_failed_items_are_retried_only_when_asked(mixed: Path, tmp_path: Path) -> None:
     out = tmp_path / "captions.jsonl"
     with serve_in_thread(ServerOptions(fail_first=5, fail_status=400)) as refusing:
@@ -166,6 +187,66 @@ def test_failed_items_are_retried_only_when_asked(mixed: Path, tmp_path: Path) -
     assert records[f"{mixed.as_posix()}/broken.jpg"]["error"]["type"] == "InvalidMediaError"  # type: ignore[index]
 
 
+def free_port() -> int:
+    """A loopback port with nothing listening on it (until something binds it again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_items_that_failed_while_the_server_was_down_are_captioned_by_a_plain_rerun(
+    mixed: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "captions.jsonl"
+    port = free_port()
+    settings: dict[str, object] = {
+        "model": "gemma-3",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "out": out,
+        "workers": 1,
+        "retries": 1,
+    }
+    down = caption.run([str(mixed)], **settings)  # connection refused, retried, given up
+    assert (down.done, down.failures, down.transient, down.exit_code) == (0, 6, 5, 1)
+    assert "failed: 6 (5 not the item's fault: a plain rerun tries them again)" in str(down)
+    records = by_id(read_records(out))
+    images = [i for i in records if not i.endswith("broken.jpg")]
+    assert len(images) == 5
+    assert all(records[i]["error"]["transient"] is True for i in images)  # type: ignore[index]
+    broken = records[f"{mixed.as_posix()}/broken.jpg"]["error"]
+    assert isinstance(broken, dict)
+    assert (broken["type"], broken["transient"]) == ("InvalidMediaError", False)  # the item's
+
+    with serve_in_thread(port=port) as up:  # the server is back, on the same address
+        rerun = caption.run([str(mixed)], **settings)
+        assert up.stats.total == 5
+    assert (rerun.done, rerun.skipped, rerun.failures, rerun.exit_code) == (5, 1, 0, 0)
+    records = by_id(read_records(out))  # one record per id: the new ones
+    assert len(records) == 6
+    assert records[f"{mixed.as_posix()}/img0000.jpg"]["caption"] == (
+        f'text "{PROMPT}"; image 64×48 JPEG'
+    )
+    assert all("caption" in records[i] for i in images)
+
+
+def test_a_5xx_after_the_retries_is_tried_again_and_a_400_is_the_items(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.jsonl"
+    with serve_in_thread(ServerOptions(fail_first=2, fail_status=503)) as failing:
+        first = run([str(folder)], out, failing, retries=0)
+        assert (first.failed, first.transient) == ({"ServerError": 2}, 2)
+        second = run([str(folder)], out, failing, retries=0)
+    assert (second.done, second.skipped) == (2, 0)
+    refused = tmp_path / "refused.jsonl"
+    with serve_in_thread(ServerOptions(fail_first=2, fail_status=400)) as refusing:
+        first = run([str(folder)], refused, refusing)
+        assert (first.failed, first.transient) == ({"BadRequestError": 2}, 0)
+        second = run([str(folder)], refused, refusing)
+    assert (second.done, second.skipped, second.requests) == (0, 2, 0)
+    assert all(r["error"]["transient"] is False for r in read_records(refused))  # type: ignore[index]
+
+
 def test_changed_content_is_captioned_again_and_replaces_its_record(
     mixed: Path, tmp_path: Path, server: RunningServer
 ) -> None:
@@ -179,6 +260,51 @@ def test_changed_content_is_captioned_again_and_replaces_its_record(
         records[f"{mixed.as_posix()}/img0000.jpg"]["caption"]
         == f'text "{PROMPT}"; image 32×32 JPEG'
     )
+
+
+def test_a_rerun_that_asks_another_thing_captions_again(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.jsonl"
+    assert run([str(folder)], out, server).done == 2
+    asks: list[dict[str, object]] = [
+        {"prompt": "What colour is it?"},
+        {"prompt": "What colour is it?", "system": "Answer in French."},
+        {"prompt": "What colour is it?", "system": "Answer in French.", "temperature": 0.2},
+        {"prompt": "What colour is it?", "system": "Answer in French.", "params": {"top_k": 3}},
+        {"prompt": "What colour is it?", "model": "gemma-3-27b"},
+    ]
+    for ask in asks:
+        summary = run([str(folder)], out, server, **ask)
+        assert (summary.done, summary.skipped) == (2, 0), ask
+        same = run([str(folder)], out, server, **ask)
+        assert (same.done, same.skipped) == (0, 2), ask
+    records = by_id(read_records(out))  # one record per id: the newest
+    assert len(records) == 2
+    newest = records[f"{folder.as_posix()}/img0000.jpg"]
+    assert (newest["prompt"], newest["model"]) == ("What colour is it?", "gemma-3-27b")
+    assert newest["caption"] == 'text "What colour is it?"; image 64×48 JPEG'
+
+
+def test_a_dry_run_reports_every_item_and_what_a_run_would_skip(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 3)
+    out = tmp_path / "captions.jsonl"
+    run([str(folder)], out, server)
+    make_images(folder, 1, start=3)  # one new item
+    before, requests = out.read_bytes(), server.stats.total
+    dry = run([str(folder)], out, server, dry_run=True)
+    assert (dry.items, dry.done, dry.skipped, dry.failures) == (4, 4, 3, 0)
+    assert dry.estimated_tokens == 4 * (255 + 9)  # every item, done or not
+    assert "dry run: encoded: 4 of 4 items" in str(dry)
+    assert "a run would skip (already done): 3" in str(dry)
+    assert out.read_bytes() == before and server.stats.total == requests
+    asked_again = run([str(folder)], out, server, dry_run=True, prompt="Another question?")
+    assert (asked_again.done, asked_again.skipped) == (4, 0)
 
 
 def test_a_torn_last_line_is_repaired_and_its_item_redone(
@@ -313,6 +439,65 @@ def test_a_rate_ceiling_spaces_the_requests(tmp_path: Path, server: RunningServe
     summary = run([str(folder)], tmp_path / "out.jsonl", server, rate=600)  # one per 0.1 s
     assert summary.done == 6
     assert time.monotonic() - started >= 0.5  # five gaps of 0.1 s at least
+
+
+@contextlib.contextmanager
+def hostile_server() -> Iterator[int]:
+    """tests/hostile_server.py in a child process (it stops when its stdin closes): its port."""
+    here = Path(__file__).resolve().parent
+    process = subprocess.Popen(
+        [sys.executable, str(here / "hostile_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_timeout_bounds_a_request_whose_answer_drips_forever(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    out = tmp_path / "captions.jsonl"
+    with hostile_server() as port:
+        command = [
+            sys.executable,
+            "-m",
+            "mmkit.cli",
+            "caption",
+            str(folder),
+            "--model",
+            "gemma-3",
+            "--base-url",
+            f"http://127.0.0.1:{port}/drip-body",  # 200, then one byte every 0.1 s, forever
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--timeout",
+            "1",
+            "--retries",
+            "1",
+        ]
+        done = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )  # cwd: the mmkit under test, not one in the folder the tests started from
+    assert done.returncode == 1, done.stderr
+    (record,) = read_records(out)
+    assert record["id"] == f"{folder.as_posix()}/img0000.jpg"
+    assert record["error"]["type"] == "TotalTimeoutError"  # type: ignore[index]
+    assert "total timeout of 1 s is used up" in record["error"]["message"]  # type: ignore[index]
+    assert record["attempts"] == 2  # each try has the whole --timeout
+    assert record["error"]["transient"] is True  # type: ignore[index]  # a rerun tries it again
 
 
 # --- stops: kill -9 and Ctrl-C --------------------------------------------------------------------
@@ -450,29 +635,113 @@ def test_a_dry_run_encodes_everything_and_sends_nothing(
     assert summary.estimated_tokens == 2 * (255 + 9)
 
 
-def test_the_iterator_yields_records_as_they_complete(
+class GatedServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 that answers the first request at once and
+    holds every later one until `release` is set (or, so a broken test cannot hang, 30 s pass:
+    then it answers 503 to every held request and says so in `gave_up`)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.gave_up = False
+        self.answered = 0
+        lock = threading.Lock()
+        gated = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    first = gated.answered == 0
+                    gated.answered += 1
+                if not first and not gated.release.wait(0 if gated.gave_up else 30):
+                    gated.gave_up = True
+                    self.send_error(503)
+                    return
+                body = json.dumps(
+                    {
+                        "id": "c",
+                        "object": "chat.completion",
+                        "model": "gemma-3",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": "a caption"},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+
+    def __enter__(self) -> GatedServer:
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def test_the_iterator_yields_records_as_they_complete(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 5)
+    out = tmp_path / "out.jsonl"
+    with GatedServer() as server:
+        records = caption.captions(
+            [folder],
+            model="gemma-3",
+            base_url=server.base_url,
+            out=out,
+            workers=0,
+            concurrency=1,
+            retries=0,
+        )
+        first = next(records)  # while the server still holds the second request
+        assert (first.ok, first.caption) == (True, "a caption")
+        assert not server.gave_up and not server.release.is_set()
+        assert len(read_records(out)) == 1  # written as it completed, too
+        server.release.set()
+        rest = list(records)
+    assert len(rest) == 4 and all(r.caption == "a caption" for r in rest)
+    assert not server.gave_up
+    assert {r.id for r in [first, *rest]} == {p.as_posix() for p in folder.iterdir()}
+
+
+def test_stopping_the_iterator_stops_the_run_and_a_rerun_yields_the_rest(
     tmp_path: Path, server: RunningServer
 ) -> None:
     folder = tmp_path / "imgs"
     make_images(folder, 5)
     out = tmp_path / "out.jsonl"
+    settings: dict[str, object] = {
+        "model": "gemma-3",
+        "base_url": f"{server.base_url}/v1",
+        "out": out,
+        "workers": 0,
+    }
     seen = []
-    for record in caption.captions(
-        [folder], model="gemma-3", base_url=f"{server.base_url}/v1", out=out, workers=0
-    ):
+    for record in caption.captions([folder], **settings):
         seen.append(record)
         if len(seen) == 2:
             break  # stopping early stops the run and leaves a valid file
     assert all(r.ok and r.caption for r in seen)
-    assert 2 <= len(read_records(out)) <= 5
-    rest = list(
-        caption.captions(
-            [folder], model="gemma-3", base_url=f"{server.base_url}/v1", out=out, workers=0
-        )
-    )
-    assert len(by_id(read_records(out))) == 5 and len(rest) == 5 - len(read_records(out)) + len(
-        rest
-    )
+    written = len(by_id(read_records(out)))
+    assert 2 <= written <= 5
+    rest = list(caption.captions([folder], **settings))
+    assert len(rest) == 5 - written  # the items not yet written, and only those
+    assert len(by_id(read_records(out))) == 5
 
 
 def test_parquet_output_resumes_like_jsonl(tmp_path: Path, server: RunningServer) -> None:
@@ -488,6 +757,28 @@ def test_parquet_output_resumes_like_jsonl(tmp_path: Path, server: RunningServer
     assert sorted(r["id"] for r in table) == sorted(p.as_posix() for p in folder.iterdir())
     assert table[0]["caption"].startswith(f'text "{PROMPT}"; image 64×48')
     assert not (tmp_path / "captions.parquet.journal.jsonl").exists()
+
+
+def test_parquet_output_keeps_what_was_asked_and_which_failures_were_transient(
+    tmp_path: Path, server: RunningServer
+) -> None:
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    out = tmp_path / "captions.parquet"
+    down = run([str(folder)], out, server, base_url=f"http://127.0.0.1:{free_port()}/v1", retries=0)
+    assert (down.failures, down.transient) == (2, 2)
+    errors = [r["error"] for r in pq.read_table(out).to_pylist()]
+    assert [(e["transient"]) for e in errors] == [True, True]
+    up = run([str(folder)], out, server)  # the merged Parquet file still says transient
+    assert (up.done, up.skipped) == (2, 0)
+    asked = run([str(folder)], out, server, prompt="What colour is it?")
+    assert (asked.done, asked.skipped) == (2, 0)
+    same = run([str(folder)], out, server, prompt="What colour is it?")
+    assert (same.done, same.skipped) == (0, 2)
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 2 and all(r["prompt"] == "What colour is it?" for r in rows)
 
 
 def test_the_command_line_captions_the_fixtures_with_echo(
@@ -514,7 +805,7 @@ def test_the_command_line_captions_the_fixtures_with_echo(
         "native",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # truncated.jpg failed
     records = by_id(read_records(out))
     assert records[f"{fixtures_dir.as_posix()}/photo.jpg"]["caption"] == (
         f'text "{PROMPT}"; image 64×48 JPEG'

@@ -207,7 +207,8 @@ def test_a_crash_inside_the_run_ends_it_with_a_message_and_a_failing_status(
 
 PEAK = """
 import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+assert done.returncode in (0, 1), done.returncode  # 1: a row failed (mmkit caption's exit status)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # KiB, the largest child
 """
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import make_images
 from project import project
 
 from mmkit.cli import main
@@ -229,3 +232,136 @@ def test_inspect_json_for_audio_says_what_hf_gets(
     assert record["sent"]["format"] == "wav" and record["sent"]["sample_rate"] == 16_000
     assert record["sent"]["channels"] == 1
     assert "downmixed 2 channels to mono" in record["conversions"]
+
+
+# --- mmkit caption: exit status ----------------------------------------------------------------
+
+
+def caption(tmp_path: Path, *args: str) -> int:
+    """`mmkit caption ... --model echo` in this process, encoding in a thread (quick)."""
+    out = ["--out", str(tmp_path / "captions.jsonl"), "--workers", "0"]
+    return main(["caption", *args, "--model", "echo", *out])
+
+
+def test_caption_exits_0_when_every_item_is_captioned_or_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    assert caption(tmp_path, str(folder)) == 0
+    assert "captioned: 2 of 2 items" in capsys.readouterr().out
+    assert caption(tmp_path, str(folder)) == 0
+    assert "skipped (already done): 2" in capsys.readouterr().out
+
+
+def test_caption_exits_1_when_an_item_failed(
+    tmp_path: Path, fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    shutil.copy(fixtures_dir / "truncated.jpg", folder)
+    assert caption(tmp_path, str(folder)) == 1
+    out = capsys.readouterr().out
+    assert "captioned: 1 of 2 items" in out and "InvalidMediaError: 1" in out
+    assert caption(tmp_path, str(folder)) == 0  # the rerun skips both: nothing failed in it
+
+
+def test_caption_exits_2_for_a_missing_input_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "imgs"
+    make_images(folder, 1)
+    typo = tmp_path / "imsg"
+    assert caption(tmp_path, str(folder), str(typo), str(tmp_path / "*.webp")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"mmkit caption: error: no such file, folder or glob match: {typo}, {tmp_path}/*.webp"
+    )
+    assert not (tmp_path / "captions.jsonl").exists()
+
+
+def test_caption_exits_2_for_an_unreadable_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("file,caption\nimg0000.jpg,x\n")  # no path, url or source column
+    assert caption(tmp_path, str(manifest)) == 2
+    err = capsys.readouterr().err
+    assert f"mmkit caption: error: manifest {manifest} has no column named source, path, url" in err
+    assert caption(tmp_path, str(manifest)) == 2  # said again, never skipped as done
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--concurrency", "0"], "argument --concurrency: 0 must be 1 or more"),
+        (["--retries", "-1"], "argument --retries: -1 must be 0 or more"),
+        (["--timeout", "nan"], "argument --timeout: 'nan' is not a finite number"),
+        (["--param", "top_k"], "--param 'top_k': write KEY=VALUE"),
+        (["--api-key-env", "MMKIT_TEST_UNSET_KEY"], "MMKIT_TEST_UNSET_KEY is not set"),
+    ],
+)
+def test_caption_exits_2_for_bad_flags(
+    tmp_path: Path, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    try:
+        status = caption(tmp_path, str(tmp_path), *flags)
+    except SystemExit as exc:  # argparse's own refusal
+        status = int(exc.code or 0)
+    assert status == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "captions.jsonl").exists()
+
+
+# --- mmkit caption: help and errors for a shell user ---------------------------------------------
+
+
+def test_caption_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["caption", "--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    for flag, said in {
+        "--concurrency N": "requests in flight at most (default 16)",
+        "--max-side N": "downscale images and video frames so no side is longer than N pixels",
+        "--max-tokens N": "the most tokens the model may write per caption",
+        "--limit N": "caption only the first N media items of the inputs",
+        "--retries N": "further tries of an item after a 5xx, a dropped connection or a timeout",
+        "--timeout S": "seconds each request may take whole",
+    }.items():
+        assert f"{flag} {said}" in shown
+    from mmkit.cli import _parser
+
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [a.option_strings for a in commands.choices["caption"]._actions if not a.help]
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (
+            ["--model", "openai/gpt-4o"],
+            "no API key for openai: set the OPENAI_API_KEY environment variable or pass "
+            "--api-key-env NAME (an environment variable that holds the key)",
+        ),
+        (
+            ["--model", "gemma-3", "--base-url", "http://me:s3cret@127.0.0.1:9/v1"],
+            "--base-url must not carry credentials; pass the key as --api-key-env NAME",
+        ),
+        (["--model", "nope"], "or pass --base-url for an OpenAI-compatible server"),
+    ],
+)
+def test_caption_errors_name_flags_and_environment_variables(
+    tmp_path: Path, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    out = ["--out", str(tmp_path / "captions.jsonl"), "--workers", "0"]
+    assert main(["caption", str(tmp_path), *flags, *out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmkit caption: error: ") and said in err
+    assert "api_key" not in err and "base_url" not in err  # Python keywords a shell cannot pass
+    assert "s3cret" not in err

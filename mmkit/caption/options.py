@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -23,9 +25,11 @@ class CaptionOptions:
     params: generation parameters (params are provider-specific, passed as given).
     concurrency: requests in flight at most (the adaptive window never grows past it). rate:
     requests per minute at most. retries: further tries of an item after a 5xx, a dropped
-    connection or a timeout (429s wait and retry without using these up). timeout: seconds per
-    request. limit: only the first N media items of the inputs. retry_failed: items whose record
-    is an error are tried again. dry_run: encode everything, send nothing, write nothing.
+    connection or a timeout (429s wait and retry without using these up). timeout: seconds each
+    request may take whole (connect, headers, every piece of the body). limit: only the first N
+    media items of the inputs. retry_failed: items whose record is an error are tried again
+    (failures that say nothing about the item always are). dry_run: encode everything, send
+    nothing, write nothing; count what a run would skip.
     workers: encoding processes (default: one per core; 0 encodes in a thread of this process).
     allow_private_urls: let URLs reach loopback/private addresses (tests, a LAN server).
     manifest_root: the folder manifest paths must stay in (default: each manifest's own folder).
@@ -88,6 +92,18 @@ class CaptionOptions:
     def generation_params(self) -> dict[str, Any]:
         named = {"max_tokens": self.max_tokens, "temperature": self.temperature}
         return {**self.params, **{k: v for k, v in named.items() if v is not None}}
+
+    def asked(self) -> str:
+        """What this run asks of the model, as a fingerprint each record keeps: a rerun that
+        asks another thing (prompt, system, model, generation parameters) captions again."""
+        question = {
+            "model": self.model,
+            "prompt": self.prompt,
+            "system": self.system,
+            "params": self.generation_params(),
+        }
+        text = json.dumps(question, sort_keys=True, ensure_ascii=False, default=repr)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _positive_int(name: str, value: Any, zero: bool = False) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmkit.caption.records import Record
+from mmkit.caption.records import Record, resume_hash
 from mmkit.caption.store import JsonlStore, fsync_dir
 from mmkit.errors import ConfigError
 
@@ -42,7 +42,7 @@ def schema() -> Any:
             ("total_tokens", pa.int64()),
         ]
     )
-    error = pa.struct([("type", pa.string()), ("message", pa.string())])
+    error = pa.struct([("type", pa.string()), ("message", pa.string()), ("transient", pa.bool_())])
     return pa.schema(
         [
             ("id", pa.string()),
@@ -55,6 +55,7 @@ def schema() -> Any:
             ("latency", pa.float64()),
             ("attempts", pa.int64()),
             ("error", error),
+            ("asked", pa.string()),
         ]
     )
 
@@ -71,21 +72,30 @@ def _row(record: Record) -> dict[str, Any]:
         "latency": record.latency,
         "attempts": record.attempts,
         "error": record.error,
+        "asked": record.asked,
     }
 
 
 class ParquetStore(JsonlStore):
-    def __init__(self, path: Path, *, retry_failed: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retry_failed: bool = False,
+        read_only: bool = False,
+        asked: str | None = None,
+    ) -> None:
         self.parquet = path
         self._old: dict[str, tuple[bool, str | None]] = {}
         if path.exists():
             for record in self._parquet_records():
                 if not (retry_failed and not record.ok):
-                    self._old[record.id] = (record.ok, record.hash)
+                    self._old[record.id] = (record.ok, resume_hash(record.to_json(), asked))
         super().__init__(
             path.with_name(path.name + ".journal.jsonl"),
             retry_failed=retry_failed,
             read_only=read_only,
+            asked=asked,
         )
         self._dropped_failed = retry_failed
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import multiprocessing
 import os
 import random
 import threading
@@ -24,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
+from mmkit.caption.check import check_inputs
 from mmkit.caption.encode import Encoded, EncodeSettings, Failed, Job, Outcome, Unchanged
 from mmkit.caption.inputs import Problem, Tally, expand
 from mmkit.caption.items import Item, PartOptions
@@ -34,11 +34,18 @@ from mmkit.caption.records import Record
 from mmkit.caption.store import JsonlStore
 from mmkit.caption.stores import open_store
 from mmkit.caption.summary import Summary
-from mmkit.errors import MmkitError, RateLimitError, TransportError
+from mmkit.errors import (
+    MmkitError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+)
 
 Emit = Callable[[Record], None]
 _BATCH = 32  # items listed per hand-over from the listing thread
 _DONE = None
+_INPUTS = "inputs"  # the id of the record saying the inputs stopped being read
 
 
 async def pipeline(
@@ -49,18 +56,23 @@ async def pipeline(
 ) -> None:
     """Run a whole captioning job on the current loop, filling `summary` as it goes."""
     started = time.monotonic()
+    inputs = list(inputs)
+    check_inputs(inputs)
     summary.dry_run = options.dry_run
     summary.out = str(options.out or "")
     store = None
     if options.out is not None:
         store = open_store(
-            options.out, retry_failed=options.retry_failed, read_only=options.dry_run
+            options.out,
+            retry_failed=options.retry_failed,
+            read_only=options.dry_run,
+            asked=options.asked(),
         )
     progress = Progress(summary, every=options.progress_every) if options.progress else None
     client = _client(options)
     run = _Run(options, summary, store, client, progress, emit)
     try:
-        await run.go(list(inputs))
+        await run.go(inputs)
     except asyncio.CancelledError:
         if run.crash is not None:  # a stage died: say so and fail, never wait on it forever
             raise MmkitError(run.crash) from None
@@ -81,15 +93,13 @@ async def pipeline(
 
 
 def _client(options: CaptionOptions) -> Any:
-    from mmkit.transport import AsyncClient, Timeout
+    from mmkit.transport import AsyncClient
 
     settings: dict[str, Any] = {}
     if options.video is not None:
         settings["video"] = options.video
-    if options.timeout is not None:
-        settings["timeout"] = Timeout(
-            connect=min(options.timeout, 10.0), read=options.timeout, write=options.timeout
-        )
+    if options.timeout is not None:  # each request whole: connect, headers, every body piece
+        settings["timeout"] = options.timeout
     if options.config is not None:
         return AsyncClient.from_config(Path(options.config), options.model, **settings)
     return AsyncClient(
@@ -113,6 +123,7 @@ class _Run:
         self.client = client
         self.progress = progress
         self.emit = emit
+        self.asked = options.asked()
         self.limit = AdaptiveLimit(options.concurrency, options.rate)
         self.policy = client.retry_policy
         self.settings = EncodeSettings(
@@ -152,11 +163,9 @@ class _Run:
                 if isinstance(entry, Problem):
                     self._problem(entry)
                     continue
-                job = self._job(entry)
-                if job is None:
-                    continue
+                job, done_hash = self._job(entry)
                 await encoding.acquire()
-                self._spawn(self._encode(job, encoding, to_send))
+                self._spawn(self._encode(job, done_hash, encoding, to_send))
         self.summary.not_media = tally.not_media
         self.summary.unsupported = dict(tally.unsupported)
         if self.progress is not None:
@@ -197,7 +206,8 @@ class _Run:
                         return
                     batch = []
         except MmkitError as exc:  # a manifest that cannot be read stops the listing, not the run
-            batch.append(Problem("inputs", "inputs", type(exc).__name__, str(exc)))
+            self.summary.input_errors.append(str(exc))
+            batch.append(Problem(_INPUTS, _INPUTS, type(exc).__name__, str(exc)))
         except BaseException as exc:  # a bug: the run must end, not wait for the next batch
             with contextlib.suppress(RuntimeError):  # the loop is already gone
                 loop.call_soon_threadsafe(self._crashed, "listing the inputs", exc)
@@ -224,9 +234,11 @@ class _Run:
             except (concurrent.futures.CancelledError, RuntimeError):  # the loop is gone
                 return False
 
-    def _job(self, item: Item) -> Job | None:
-        """The job for an item, with the hash it has in the output if it is to be skipped when
-        unchanged (captioned, or failed when failures are not being retried)."""
+    def _job(self, item: Item) -> tuple[Job, str | None]:
+        """The job for an item, and the hash it has in the output if it is to be skipped when
+        unchanged (captioned, or failed for its own sake when failures are not being retried;
+        the store gives no hash for a record that asked another thing or failed transiently).
+        A dry run encodes every item, and counts those a run would skip."""
         done_hash = None
         if self.store is not None:
             found = self.store.status(item.id)
@@ -234,9 +246,15 @@ class _Run:
                 ok, digest = found
                 if ok or not self.options.retry_failed:
                     done_hash = digest
-        return Job(item, None, done_hash)
+        return Job(item, None, None if self.options.dry_run else done_hash), done_hash
 
-    async def _encode(self, job: Job, slot: asyncio.Semaphore, to_send: asyncio.Queue[Any]) -> None:
+    async def _encode(
+        self,
+        job: Job,
+        done_hash: str | None,
+        slot: asyncio.Semaphore,
+        to_send: asyncio.Queue[Any],
+    ) -> None:
         try:
             item = job.item
             try:
@@ -247,11 +265,19 @@ class _Run:
                 outcome = Failed(None, type(exc).__name__, str(exc))
             except concurrent.futures.process.BrokenProcessPool as exc:
                 outcome = Failed(None, "BrokenProcessPool", f"{item.source}: {exc}")
+            if self.options.dry_run and done_hash is not None and outcome.hash == done_hash:
+                self.summary.skipped += 1  # what a run would skip; reported all the same
             if isinstance(outcome, Unchanged):
                 self.summary.skipped += 1
                 self._step()
             elif isinstance(outcome, Failed):
-                self._finish(self._failure(item, outcome.hash, outcome.type, outcome.message, 0))
+                # content never read (a fetch, the pool): nothing is known of the item, and a
+                # rerun, which cannot match a hash, tries it again
+                unread = outcome.hash is None
+                failure = self._failure(
+                    item, outcome.hash, outcome.type, outcome.message, 0, transient=unread
+                )
+                self._finish(failure)
             elif self.options.dry_run:
                 self._dry(outcome)
             else:
@@ -304,7 +330,14 @@ class _Run:
                     failures += 1
                     await asyncio.sleep(min(wait, policy.max_retry_after))
                     continue
-                return self._failure(item, encoded.hash, type(exc).__name__, str(exc), attempts)
+                return self._failure(
+                    item,
+                    encoded.hash,
+                    type(exc).__name__,
+                    str(exc),
+                    attempts,
+                    transient=_not_the_items(exc),
+                )
             except MmkitError as exc:  # refused before sending (a parameter the provider lacks)
                 self.limit.release(started)
                 return self._failure(item, encoded.hash, type(exc).__name__, str(exc), attempts)
@@ -328,6 +361,7 @@ class _Run:
                 },
                 latency=round(latency, 4),
                 attempts=attempts,
+                asked=self.asked,
             )
 
     def _backoff(self, tries: int) -> float:
@@ -338,8 +372,10 @@ class _Run:
     # --- results -------------------------------------------------------------------------------
 
     def _problem(self, problem: Problem) -> None:
-        # Recorded before (with --retry-failed its failure was dropped at open, so it is not)
-        if self.store is not None and self.store.status(problem.id) is not None:
+        # Recorded before (with --retry-failed its failure was dropped at open, so it is not);
+        # an input that cannot be read is said again every run, never skipped as done
+        known = self.store is not None and self.store.status(problem.id) is not None
+        if known and problem.id != _INPUTS:
             self.summary.skipped += 1
             self._step()
             return
@@ -349,23 +385,34 @@ class _Run:
             None,
             self.options.model,
             None,
-            error={"type": problem.type, "message": problem.message},
+            error={"type": problem.type, "message": problem.message, "transient": False},
+            asked=self.asked,
         )
         self.summary.failed[problem.type] = self.summary.failed.get(problem.type, 0) + 1
         self._finish(record)
 
     def _failure(
-        self, item: Item, digest: str | None, kind: str, message: str, attempts: int
+        self,
+        item: Item,
+        digest: str | None,
+        kind: str,
+        message: str,
+        attempts: int,
+        transient: bool = False,
     ) -> Record:
+        """A failed item's record. `transient`: the failure says nothing about the item, and a
+        plain rerun tries it again (else it is done unless --retry-failed)."""
         self.summary.failed[kind] = self.summary.failed.get(kind, 0) + 1
+        self.summary.transient += transient
         return Record(
             id=item.id,
             source=item.source,
             hash=digest,
             model=self.options.model,
             prompt=item.prompt or self.options.prompt or _kind_prompt(item),
-            error={"type": kind, "message": message},
+            error={"type": kind, "message": message, "transient": transient},
             attempts=attempts,
+            asked=self.asked,
         )
 
     def _dry(self, encoded: Encoded) -> None:
@@ -433,24 +480,37 @@ def _kind_prompt(item: Item) -> str | None:
     return KINDS[item.kind].prompt if item.kind in KINDS else None
 
 
+# Answers that blame the credentials, the model or the route, or the server's load: any item
+# would have got them. Other 4xx (400, 413, 415, 422...) are the server's verdict on the request.
+_NOT_THE_ITEMS_STATUSES = frozenset({401, 403, 404, 408, 429})
+
+
+def _not_the_items(exc: TransportError) -> bool:
+    """A failure that says nothing about the item: connection refused or reset, a timeout, a
+    5xx or 429 after the retries, wrong credentials or model. A plain rerun tries it again."""
+    if isinstance(exc, (TimeoutError, RateLimitError, ServerError)) or exc.status is None:
+        return True
+    return exc.status >= 500 or exc.status in _NOT_THE_ITEMS_STATUSES
+
+
 def _retryable(exc: TransportError) -> bool:
     from mmkit.transport.retry import is_retryable
 
-    return is_retryable(exc)
+    # each request has a --timeout of its own (the client gives up on a used-up total)
+    return isinstance(exc, TimeoutError) or is_retryable(exc)
 
 
 def _pool(workers: int, settings: EncodeSettings) -> concurrent.futures.Executor | None:
-    """Encoding processes. forkserver (spawn where there is none): safe beside the threads a
-    run has (the listing thread, an in-process echo server), and no re-import of `__main__`."""
+    """Encoding processes. forkserver: safe beside the threads a run has (the listing thread, an
+    in-process echo server); started without re-running the user's `__main__` (see pool.py)."""
     if workers == 0:
         return None
     from mmkit.caption.encode import init_worker
+    from mmkit.caption.pool import worker_context
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     return concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=context,
+        mp_context=worker_context(),
         initializer=init_worker,
         initargs=(settings, os.getpid()),
     )

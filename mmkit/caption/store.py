@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmkit.caption.records import Record
+from mmkit.caption.records import Record, resume_hash
 from mmkit.errors import ConfigError
 
 FSYNC_EVERY = 1.0  # seconds
@@ -52,9 +52,17 @@ def _unpack(value: _Hash) -> str | None:
 class JsonlStore:
     """Records in a JSONL file: `status(id)`, `append(record)`, `close()`."""
 
-    def __init__(self, path: Path, *, retry_failed: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retry_failed: bool = False,
+        read_only: bool = False,
+        asked: str | None = None,
+    ) -> None:
         self.path = path
         self.read_only = read_only
+        self.asked = asked  # the run's question: a record that answered another has no hash
         self._last: dict[str, tuple[bool, _Hash, int]] = {}  # id -> (ok, hash, line)
         self._lines = 0
         self._stale = False  # some id has an older record to remove
@@ -72,7 +80,8 @@ class JsonlStore:
     # --- reading -------------------------------------------------------------------------------
 
     def status(self, item_id: str) -> tuple[bool, str | None] | None:
-        """(captioned?, content hash) of the id's record, or None when it has none."""
+        """(captioned?, content hash) of the id's record, or None when it has none. The hash is
+        None when the record cannot make the item done (records.resume_hash)."""
         found = self._last.get(item_id)
         return None if found is None else (found[0], _unpack(found[1]))
 
@@ -106,7 +115,7 @@ class JsonlStore:
             if item_id in self._last:
                 self._stale = True
             error = data.get("error")
-            self._last[item_id] = (error is None, _pack(data.get("hash")), number)
+            self._last[item_id] = (error is None, _pack(resume_hash(data, self.asked)), number)
             good_end += len(line)
         self._lines = number + 1
 
@@ -143,14 +152,15 @@ class JsonlStore:
     def append(self, record: Record) -> None:
         if self._fd is None:
             raise ConfigError(f"{self.path} is open read-only")
-        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode()
+        data = record.to_json()
+        line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
         view = memoryview(line)
         while view:  # one write almost always; a short write is finished, never interleaved
             written = os.write(self._fd, view)
             view = view[written:]
         if record.id in self._last:
             self._stale = True
-        self._last[record.id] = (record.ok, _pack(record.hash), self._lines)
+        self._last[record.id] = (record.ok, _pack(resume_hash(data, self.asked)), self._lines)
         self._lines += 1
         if time.monotonic() - self._synced >= FSYNC_EVERY:
             self.sync()

@@ -14,10 +14,15 @@ from mmkit.caption.store import JsonlStore
 
 
 def open_store(
-    path: str | os.PathLike[str], *, retry_failed: bool = False, read_only: bool = False
+    path: str | os.PathLike[str],
+    *,
+    retry_failed: bool = False,
+    read_only: bool = False,
+    asked: str | None = None,
 ) -> JsonlStore:
-    """The store for `path`: JSONL, or Parquet when the name ends in .parquet."""
+    """The store for `path`: JSONL, or Parquet when the name ends in .parquet. `asked`: the
+    run's question (CaptionOptions.asked); a record that answered another makes nothing done."""
     out = Path(path)
     if out.suffix.lower() == ".parquet":
-        return ParquetStore(out, retry_failed=retry_failed, read_only=read_only)
-    return JsonlStore(out, retry_failed=retry_failed, read_only=read_only)
+        return ParquetStore(out, retry_failed=retry_failed, read_only=read_only, asked=asked)
+    return JsonlStore(out, retry_failed=retry_failed, read_only=read_only, asked=asked)
