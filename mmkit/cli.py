@@ -406,7 +406,7 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if image.data is None:
         record["lines"].append("  a URL: passed through for the target to fetch")
         return record
-    sent = image.encoded(formats.get(args.target).target.images)
+    sent = image.encoded(formats.get(args.target).target.images, target=args.target)
     base64_chars = (len(sent.data) + 2) // 3 * 4
     tokens = image_tokens(sent.width, sent.height, args.detail)
     record["sent"] = {
@@ -418,7 +418,7 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "base64_chars": base64_chars,
         "openai_tokens": tokens,
     }
-    record["conversions"] = image.conversions
+    record["conversions"] = image.conversions_for(args.target)
     record["lines"].append(
         f"  sent to {args.target}: {sent.mime} {sent.width}×{sent.height}, "
         f"{len(sent.data):,} bytes ({base64_chars:,} base64 chars); "
@@ -426,7 +426,7 @@ def _inspect_image(name: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.model is not None:
         record["lines"].append(_model_tokens_line(record, args.model, sent, args.detail))
-    record["lines"].extend(f"  - {change}" for change in image.conversions)
+    record["lines"].extend(f"  - {change}" for change in record["conversions"])
     return record
 
 
@@ -470,7 +470,7 @@ def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
         record["lines"].append("  a URL: not fetched by inspect")
         return record
     formats.get(args.target).encode([Message.user([audio])])  # a target may take no audio
-    sent = audio.encoded(formats.get(args.target).target.audio)
+    sent = audio.encoded(formats.get(args.target).target.audio, target=args.target)
     base64_chars = (len(sent.data) + 2) // 3 * 4
     record["sent"] = {
         "target": args.target,
@@ -482,13 +482,13 @@ def _inspect_audio(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "bytes": len(sent.data),
         "base64_chars": base64_chars,
     }
-    record["conversions"] = audio.conversions
+    record["conversions"] = audio.conversions_for(args.target)
     record["lines"].append(
         f"  sent to {args.target}: {sent.format.upper()} "
         f"{describe(sent.duration, sent.sample_rate, sent.channels)}, {len(sent.data):,} bytes "
         f"({base64_chars:,} base64 chars)"
     )
-    record["lines"].extend(f"  - {change}" for change in audio.conversions)
+    record["lines"].extend(f"  - {change}" for change in record["conversions"])
     return record
 
 
@@ -526,7 +526,7 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.video is not None:
         limits = replace(limits, native=args.video == "native")
     if limits.native and limits.data_uri:
-        sent = video.encoded(limits)
+        sent = video.encoded(limits, target=args.target)
         record["sent"] = {
             "target": args.target,
             "as": "video",
@@ -542,7 +542,7 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
             f"{sent.duration:.1f} s, {len(sent.data):,} bytes"
         )
     else:
-        frames = video.sampled(limits)
+        frames = video.sampled(limits, target=args.target)
         image_limits = replace(target.images, model=args.model)  # each frame for the model
         images = [frame.encoded(image_limits) for frame in frames]
         total = sum(len(image.data) for image in images)
@@ -556,12 +556,12 @@ def _inspect_video(name: str, args: argparse.Namespace) -> dict[str, Any]:
         }
         size = f"{images[0].width}×{images[0].height} " if images else ""
         summary = f"  sent to {args.target}: {len(images)} {size}frames, {total:,} bytes"
-    record["conversions"] = video.conversions
+    record["conversions"] = video.conversions_for(args.target)
     record["lines"].append(summary)
     if args.model is not None:
         as_images = None if record["sent"]["as"] == "video" else images
         record["lines"].append(_video_tokens_line(record, args.model, video, as_images))
-    record["lines"].extend(f"  - {change}" for change in video.conversions)
+    record["lines"].extend(f"  - {change}" for change in record["conversions"])
     return record
 
 

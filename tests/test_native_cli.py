@@ -86,7 +86,7 @@ def test_caption_with_anthropic_echo_records_the_audio_refusal(
     ]
     status = main([*command, str(folder)])
 
-    assert status == 0  # a failed item is recorded, not fatal (--retry-failed reruns it)
+    assert status == 1  # a failed item is recorded and the run says so (exit 1)
     assert "failed: 1\n  UnsupportedFormatError: 1" in capsys.readouterr().out
     found = captions(out)
     assert found["photo.jpg"] == 'text "Describe it."; image 320×240 JPEG'
