@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from mmkit.errors import InvalidOptionError
+from mmkit.errors import InvalidMediaError, InvalidOptionError
 from mmkit.media import audio as audio_codec
 from mmkit.media.source import Resolved, resolve
 from mmkit.parts.base import MediaPart, check_number, refuse_unknown
@@ -210,7 +210,21 @@ class Audio(MediaPart):
             preview = lambda: display.audio_preview(  # noqa: E731  # decoded only when shown
                 *self._source_and_info(None), self.origin, self.start, self.max_duration
             )
-        return display.audio_html(self.describe(), self._shown(), preview, self.duration)
+        cost = self._token_note()
+        caption = self.describe() + (f", {cost}" if cost else "")
+        return display.audio_html(caption, self._shown(), preview, self.duration)
+
+    def tokens(self, model: str | None = None, fetch: FetchPolicy | None = None) -> int:
+        """What this audio costs `model` (default: its own `model=`), by its duration as sent
+        (after start/end); a URL audio is fetched first to learn it."""
+        from mmkit.models.plan import plan_audio
+
+        chosen = self._model_for(model)
+        if self.duration is None:
+            self.fetch(fetch)
+        if self.duration is None:
+            raise InvalidMediaError(f"{self.origin}: its duration is not known, so not its cost")
+        return plan_audio(chosen, self.duration).tokens
 
 
 def _resolve_audio(source: Any, notes: list[str]) -> Resolved:

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from mmkit.errors import InvalidOptionError
+from mmkit.errors import InvalidOptionError, MmkitError
 from mmkit.media.source import check_wire_url
 from mmkit.offload import needs_work
 
@@ -193,6 +193,33 @@ class MediaPart(BaseModel):
         """One line saying what the part holds."""
         raise NotImplementedError
 
+    def tokens(self, model: str | None = None, fetch: FetchPolicy | None = None) -> int:
+        """What this part costs `model` (default: its own `model=`) in tokens, counted on what
+        mmkit sends it; UnknownModelError for a model mmkit has no rule for (nothing guessed)."""
+        raise NotImplementedError
+
+    def _model_for(self, model: str | None) -> str:
+        chosen = model or self.model
+        if chosen is None:
+            raise InvalidOptionError(
+                f"{self.kind} {self.origin}: tokens for which model? pass tokens(model=...) or "
+                f"build the part with model=..."
+            )
+        from mmkit.models.plan import family_of
+
+        family_of(chosen)  # an unknown model is said at once
+        return chosen
+
+    def _token_note(self) -> str | None:
+        """'≈ 256 tokens for google/gemma-3-4b-it' for the notebook view of a part built with
+        model=, when its cost is known without a download (never a fetch in a repr)."""
+        if self.model is None or self._held() is None:
+            return None
+        try:
+            return f"{self.tokens():,} tokens for {self.model}"
+        except MmkitError:
+            return None
+
     def fetch(self, policy: FetchPolicy | None = None) -> Self:
         """Download a URL part now through the guarded fetch (bytes cached on the part)."""
         self._source_and_info(policy)
@@ -232,14 +259,19 @@ class MediaPart(BaseModel):
             self._know(self._probe(source))
         return source, self._info
 
-    def _encoded_once(self, key: Any, make: Callable[[], E], target: str | None = None) -> E:
+    def _encoded_once(
+        self, key: Any, make: Callable[[], E], target: str | None = None, record: bool = True
+    ) -> E:
         """`make()` once per key (a target's limits and the part's options), its changes recorded
-        as what `target` (a wire format's name) received."""
+        as what `target` (a wire format's name) received; `record=False` for an estimate (the
+        tokens an encoding would cost), which nothing received."""
         found: E | None = self._encoded.get(key)
         if found is None:
             needs_work()
             found = make()
             self._encoded[key] = found
+        if not record:
+            return found
         if target is None and any(seen == key for seen, _ in self._sent.values()):
             return found  # a caller re-reading an encoding a target already received
         name = target or ""

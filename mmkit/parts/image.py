@@ -147,9 +147,11 @@ class Image(MediaPart):
         limits: image_codec.ImageLimits | None = None,
         fetch: FetchPolicy | None = None,
         target: str | None = None,
+        record: bool = True,
     ) -> image_codec.EncodedImage:
         """The image as a receiver with `limits` accepts it; computed once per limits and reused.
-        `target` names the receiver (a wire format's name) in the recorded conversions."""
+        `target` names the receiver (a wire format's name) in the recorded conversions;
+        `record=False` asks without recording (an estimate: nothing was sent)."""
         limits = limits or image_codec.ImageLimits()
         request = image_codec.ImageRequest(
             self.max_side,
@@ -172,7 +174,18 @@ class Image(MediaPart):
             (limits, request),
             lambda: image_codec.encode(*self._source_and_info(fetch), self.origin, request, limits),
             target,
+            record,
         )
+
+    def tokens(self, model: str | None = None, fetch: FetchPolicy | None = None) -> int:
+        """What this image costs `model` (default: its own `model=`), counted at the size mmkit
+        sends it for that model (the part's own limits win); a URL image is fetched first."""
+        from mmkit.models.plan import plan_image
+
+        chosen = self._model_for(model)
+        limits = image_codec.ImageLimits(model=self.model or chosen, max_bytes=None)
+        sent = self.encoded(limits, fetch, record=False)
+        return plan_image(chosen, sent.width, sent.height, self.detail).tokens
 
     # --- what the base asks of each kind -------------------------------------------------------
 
@@ -201,7 +214,9 @@ class Image(MediaPart):
         from mmkit import display
 
         pixels = self.to_pil if self.data is not None else None
-        return display.image_html(self.describe(), self._shown(), pixels)
+        cost = self._token_note()
+        caption = self.describe() + (f", {cost}" if cost else "")
+        return display.image_html(caption, self._shown(), pixels)
 
 
 def _is_pixels(source: Any) -> bool:

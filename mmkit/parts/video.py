@@ -489,7 +489,29 @@ class Video(MediaPart):
                 (frame.to_pil(), frame.timestamp or 0.0)
                 for frame in self.frames(display.STRIP_FRAMES, max_side=display.STRIP_SIDE)
             ]
-        return display.video_html(self.describe(), plan, strip)
+        cost = self._token_note()
+        caption = self.describe() + (f", {cost}" if cost else "")
+        return display.video_html(caption, plan, strip)
+
+    def tokens(self, model: str | None = None, fetch: FetchPolicy | None = None) -> int:
+        """What this video costs `model` (default: its own `model=`) as the model samples it,
+        from the headers (duration, frame rate, size) and the part's start/end."""
+        from mmkit.models.plan import plan_video
+
+        chosen = self._model_for(model)
+        if self.duration is None and self.frame_list is None:
+            self.fetch(fetch)
+        if self.frame_list is not None or self.frame_rate is None or self.width is None:
+            raise InvalidMediaError(
+                f"{self.origin}: its duration, frame rate or size is not known (a list of "
+                "frames), so not its cost; count its frames as images instead"
+            )
+        assert self.duration is not None and self.height is not None
+        start = self.start or 0.0
+        end = min(self.end, self.duration) if self.end is not None else self.duration
+        if end <= start:
+            raise InvalidOptionError(f"{self.origin}: start={start:g} is past its end={end:g}")
+        return plan_video(chosen, end - start, self.frame_rate, self.width, self.height).tokens
 
     def describe(self) -> str:
         """One line, e.g. 'clip.mp4 MP4 3.0 s 320×240 h264 30 fps, audio, 41,233 bytes'."""
