@@ -257,7 +257,8 @@ def _caption(args: argparse.Namespace) -> int:
             progress=True,
             progress_every=args.progress_every,
         )
-        asyncio.run(pipeline(args.paths, options, summary))
+        report = print if args.dry_run else None  # a dry run: one line an item
+        asyncio.run(pipeline(args.paths, options, summary, report=report))
     except KeyboardInterrupt:
         summary.interrupted = True
         print(summary)

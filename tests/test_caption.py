@@ -635,6 +635,33 @@ def test_a_dry_run_encodes_everything_and_sends_nothing(
     assert summary.estimated_tokens == 2 * (255 + 9)
 
 
+def test_a_run_for_a_model_mmkit_knows_counts_its_media_by_that_models_rule(
+    tmp_path: Path, server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmkit.cli import main
+
+    folder = tmp_path / "imgs"
+    make_images(folder, 2, size=(1024, 1024))
+    gemma = "google/gemma-3-4b-it"  # Gemma 3: every image 896×896, 256 tokens (its processor)
+    dry = run([str(folder)], tmp_path / "out.jsonl", server, dry_run=True, model=gemma)
+    assert (dry.media_tokens, dry.token_model) == (2 * 256, gemma)
+    assert dry.estimated_tokens == 2 * (256 + 9)  # and the prompt's 36 characters: 9 each
+    assert "about 530 input tokens (512 media, by google/gemma-3-4b-it's rule)" in str(dry)
+
+    done = run([str(folder)], tmp_path / "out.jsonl", server, model=gemma)
+    assert (done.done, done.media_tokens) == (2, 512)
+    assert done.prompt_tokens > 0  # what the server counted, shown beside the estimate
+    assert "estimated before sending: 530 input tokens (512 media, by google/" in str(done)
+
+    base = f"{server.base_url}/v1"
+    command = ["caption", "--dry-run", "--model", gemma, "--base-url", base, str(folder)]
+    assert main([*command, "--prompt", "Describe it."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    per_item = sorted(line for line in lines if "media tokens" in line)
+    assert len(per_item) == 2
+    assert all(f", 256 media tokens (by {gemma}'s rule)" in line for line in per_item)
+
+
 class GatedServer:
     """An OpenAI-compatible chat server on 127.0.0.1 that answers the first request at once and
     holds every later one until `release` is set (or, so a broken test cannot hang, 30 s pass:

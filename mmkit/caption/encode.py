@@ -52,7 +52,8 @@ class Encoded:
     prompt: str
     prepared: Prepared
     source_bytes: int
-    media_tokens: int  # OpenAI's published estimate for the media as sent
+    media_tokens: int  # what the media as sent cost: by `token_model`'s rule, else OpenAI's
+    token_model: str | None = None  # the model whose published rule counted them
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +183,12 @@ def _encode(
     provider, _ = resolve(settings.builder.model, settings.builder.base_url)
     target = formats.get(provider.wire_format).target
     size = len(source.data or b"") if isinstance(source, Resolved) else source.stat().st_size
-    return Encoded(digest, kind, prompt, prepared, size, media.tokens(parts, target))
+    model = settings.builder.media_model
+    try:
+        tokens = media.tokens(parts, target, model)
+    except MmkitError:  # a kind the model's rule does not count (audio for Gemma 3)
+        model, tokens = None, media.tokens(parts, target, None)
+    return Encoded(digest, kind, prompt, prepared, size, tokens, model)
 
 
 def read_source(path: Path) -> bytes:

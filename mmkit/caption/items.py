@@ -7,7 +7,7 @@ its bytes become message parts; audio and video join by adding one entry to `KIN
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,8 @@ class Kind:
 
     name: str
     parts: Callable[[Resolved | Path, PartOptions], list[Any]]
-    tokens: Callable[[list[Any], Target], int]
+    # the tokens the parts as sent cost the run's model (None: OpenAI's published estimate)
+    tokens: Callable[[list[Any], Target, str | None], int]
     prompt: str  # when the run and the item give none
     from_path: bool = False  # long media are read by their decoder, never whole into memory
 
@@ -60,13 +61,18 @@ def _image_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
     return [Image(source, max_side=options.max_side)]
 
 
-def _image_tokens(parts: list[Any], target: Target) -> int:
+def _image_tokens(parts: list[Any], target: Target, model: str | None) -> int:
     from mmkit.formats.openai import image_tokens
+    from mmkit.models.plan import plan_image
 
+    limits = target.images if model is None else replace(target.images, model=model)
     total = 0
     for part in parts:
-        sent = part.encoded(target.images)  # cached: the body was built from this encoding
-        total += image_tokens(sent.width, sent.height, part.detail)
+        sent = part.encoded(limits, record=False)  # cached: the body was built from it
+        if model is None:
+            total += image_tokens(sent.width, sent.height, part.detail)
+        else:
+            total += plan_image(model, sent.width, sent.height, part.detail).tokens
     return total
 
 
@@ -76,16 +82,15 @@ def _video_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
     return [Video(source, frames=options.frames, max_side=options.max_side)]
 
 
-def _video_tokens(parts: list[Any], target: Target) -> int:
-    from mmkit.formats.openai import image_tokens
-
-    if target.videos.native:  # no published estimate for a whole video
-        return 0
+def _video_tokens(parts: list[Any], target: Target, model: str | None) -> int:
+    if target.videos.native:  # the model samples the video itself
+        if model is None:
+            return 0  # no published estimate for a whole video
+        return sum(int(part.tokens(model)) for part in parts)
     total = 0
     for part in parts:
-        for frame in part.sampled(target.videos):  # cached: the body was built from these
-            sent = frame.encoded(target.images)
-            total += image_tokens(sent.width, sent.height, frame.detail)
+        frames = part.sampled(target.videos)  # cached: the body was built from these
+        total += _image_tokens(frames, target, model)
     return total
 
 
@@ -95,14 +100,16 @@ def _audio_parts(source: Resolved | Path, options: PartOptions) -> list[Any]:
     return [Audio(source)]
 
 
-def _no_estimate(parts: list[Any], target: Target) -> int:
-    return 0  # OpenAI publishes no token rate for audio input
+def _audio_tokens(parts: list[Any], target: Target, model: str | None) -> int:
+    if model is None:
+        return 0  # OpenAI publishes no token rate for audio input
+    return sum(int(part.tokens(model)) for part in parts)
 
 
 # The media kinds a run captions, by the first half of the sniffed MIME type.
 KINDS: dict[str, Kind] = {
     "image": Kind("image", _image_parts, _image_tokens, "Describe this image in one sentence."),
-    "audio": Kind("audio", _audio_parts, _no_estimate, "Describe this recording in one sentence."),
+    "audio": Kind("audio", _audio_parts, _audio_tokens, "Describe this recording in one sentence."),
     "video": Kind(
         "video",
         _video_parts,

@@ -53,8 +53,10 @@ async def pipeline(
     options: CaptionOptions,
     summary: Summary,
     emit: Emit | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a whole captioning job on the current loop, filling `summary` as it goes."""
+    """Run a whole captioning job on the current loop, filling `summary` as it goes; a dry run
+    tells `report` one line an item (what it would send and what its media cost)."""
     started = time.monotonic()
     inputs = list(inputs)
     check_inputs(inputs)
@@ -70,7 +72,7 @@ async def pipeline(
         )
     progress = Progress(summary, every=options.progress_every) if options.progress else None
     client = _client(options)
-    run = _Run(options, summary, store, client, progress, emit)
+    run = _Run(options, summary, store, client, progress, emit, report)
     try:
         await run.go(inputs)
     except asyncio.CancelledError:
@@ -116,8 +118,10 @@ class _Run:
         client: Any,
         progress: Progress | None,
         emit: Emit | None,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
+        self.report = report
         self.summary = summary
         self.store = store
         self.client = client
@@ -279,7 +283,7 @@ class _Run:
                 )
                 self._finish(failure)
             elif self.options.dry_run:
-                self._dry(outcome)
+                self._dry(item, outcome)
             else:
                 await to_send.put((item, outcome))
         finally:
@@ -347,6 +351,7 @@ class _Run:
             summary.prompt_tokens += usage.prompt_tokens or 0
             summary.completion_tokens += usage.completion_tokens or 0
             summary.done += 1
+            self._estimate(encoded)  # beside what the server counted, in the summary
             return Record(
                 id=item.id,
                 source=item.source,
@@ -415,13 +420,30 @@ class _Run:
             asked=self.asked,
         )
 
-    def _dry(self, encoded: Encoded) -> None:
+    def _estimate(self, encoded: Encoded) -> None:
+        """Add what the item's request costs before it is sent: its media by the model's rule
+        (else OpenAI's estimate), its text at about four characters a token."""
+        summary = self.summary
+        text = len(encoded.prompt) + len(self.options.system or "")
+        summary.estimated_tokens += encoded.media_tokens + (text + 3) // 4
+        summary.media_tokens += encoded.media_tokens
+        if encoded.token_model is not None:
+            summary.token_model = encoded.token_model
+
+    def _dry(self, item: Item, encoded: Encoded) -> None:
         summary = self.summary
         summary.done += 1
         summary.source_bytes += encoded.source_bytes
         summary.sent_bytes += len(encoded.prepared.content)
-        text = len(encoded.prompt) + len(self.options.system or "")
-        summary.estimated_tokens += encoded.media_tokens + (text + 3) // 4
+        self._estimate(encoded)
+        if self.report is not None:  # one line an item: what it would send and cost
+            counted = (
+                f"by {encoded.token_model}'s rule" if encoded.token_model else "OpenAI's estimate"
+            )
+            self.report(
+                f"{item.id}: {encoded.kind}, {len(encoded.prepared.content):,} bytes, "
+                f"{encoded.media_tokens:,} media tokens ({counted})"
+            )
         self._step()
 
     def _finish(self, record: Record) -> None:

@@ -23,6 +23,9 @@ class Summary:
     inputs; requests: HTTP requests sent; retries: requests that repeated an item's (429s
     included); rate_limited: 429 answers; tokens: as the server counted.
     dry_run: nothing sent; `sent_bytes` and `estimated_tokens` say what would have been.
+    estimated_tokens: the input tokens the requests cost before sending (a run: beside what the
+    server counted): `media_tokens` by `token_model`'s published rule when mmkit knows the model
+    (mmkit.models), else OpenAI's estimate, and the text at about four characters a token.
     input_errors: inputs that stopped being read (a manifest that turned out unreadable).
     exit_code: 0 all captioned or skipped, 1 an item failed, 2 an input error, 130 interrupted.
     """
@@ -45,6 +48,8 @@ class Summary:
     source_bytes: int = 0
     sent_bytes: int = 0
     estimated_tokens: int = 0
+    media_tokens: int = 0
+    token_model: str | None = None
     elapsed: float = 0.0
     interrupted: bool = False
     input_errors: list[str] = field(default_factory=list)
@@ -89,10 +94,14 @@ class Summary:
             if self.duplicates:
                 other.append(f"duplicate ids: {self.duplicates:,}")
             lines.append("files left out: " + ", ".join(other))
+        counted = f"by {self.token_model}'s rule" if self.token_model else "OpenAI's estimate"
+        estimate = (
+            f"{self.estimated_tokens:,} input tokens ({self.media_tokens:,} media, {counted})"
+        )
         if self.dry_run:
             lines.append(
                 f"would send: {self.sent_bytes:,} bytes of requests for {self.source_bytes:,} "
-                f"bytes of media, about {self.estimated_tokens:,} input tokens (OpenAI's estimate)"
+                f"bytes of media, about {estimate}"
             )
         else:
             lines.append(
@@ -101,7 +110,7 @@ class Summary:
             )
             lines.append(
                 f"tokens: {self.tokens:,} (prompt {self.prompt_tokens:,}, "
-                f"completion {self.completion_tokens:,})"
+                f"completion {self.completion_tokens:,}); estimated before sending: {estimate}"
             )
         if self.out and not self.dry_run:
             lines.append(f"output: {self.out}")
