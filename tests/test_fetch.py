@@ -476,7 +476,7 @@ def test_server_that_never_answers_times_out_after_read_timeout(srv: _Servers) -
     started = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(srv.url("/hang"), FetchPolicy(read_timeout=0.5, allow_private=True))
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # ended by the timeout, not by waiting forever
     assert "timed out after 0.5 s" in str(info.value)
     assert "read_timeout" in str(info.value)
 
@@ -485,7 +485,7 @@ def test_total_timeout_stops_a_server_that_drips_bytes(srv: _Servers) -> None:
     started = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(srv.url("/drip"), FetchPolicy(total_timeout=0.6, allow_private=True))
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # ended by the timeout, not by waiting forever
     assert "timed out after 0.6 s" in str(info.value)
     assert "total_timeout" in str(info.value)
 
@@ -789,4 +789,4 @@ def test_afetch_times_out(srv: _Servers) -> None:
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"timed out after 0\.5 s"):
         asyncio.run(afetch(srv.url("/hang"), FetchPolicy(read_timeout=0.5, allow_private=True)))
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # ended by the timeout, not by waiting forever

@@ -365,7 +365,7 @@ def test_openai_dicts_become_bytez_parts(wire: list[dict[str, Any]]) -> None:
 
 # Pillow warns about corrupt TIFF tags (and mmkit then raises): expected here.
 @pytest.mark.filterwarnings(r"ignore::UserWarning:PIL\.TiffImagePlugin")
-@settings(max_examples=800, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=mst.corrupt_bytes(), target=st.sampled_from(TARGETS))
 def test_corrupt_bytes_raise_only_mmkit_errors(data: bytes, target: str) -> None:
     try:
@@ -390,7 +390,7 @@ ODD_STRINGS = st.one_of(
 )
 
 
-@settings(max_examples=1000, deadline=1000)
+@settings(max_examples=1000, deadline=None)
 @given(ODD_STRINGS)
 @example("")
 @example("~no_such_user_mmkit")
@@ -471,7 +471,7 @@ def test_frames_are_counted_from_the_file_up_to_one_past_the_cap(count: int, cap
             image.encoded(ImageLimits(animation=True))
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300, deadline=None)
 @given(
     text=ODD_STRINGS,
     shape=st.sampled_from(["openai", "bytez url", "bytez base64", "hf path", "hf image"]),

@@ -367,7 +367,7 @@ def test_a_slow_server_is_a_timeout_error() -> None:
         started = time.monotonic()
         with pytest.raises(TimeoutError) as caught:
             client.chat("hi")
-        assert time.monotonic() - started < 0.2 + 1.0  # the read timeout held, not the latency
+        assert time.monotonic() - started < 4.0  # the read timeout ended it, not the 5-s latency
     assert caught.value.status is None and "timed out" in str(caught.value)
 
 
@@ -401,7 +401,7 @@ def test_total_timeout_bounds_the_whole_call() -> None:
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             client.chat("hi")
-        assert time.monotonic() - started < 0.5 + 1.0  # the total held, within a second
+        assert time.monotonic() - started < 4.0  # the total ended it, not the 5-s latency
 
 
 def test_per_call_timeout() -> None:
