@@ -831,6 +831,9 @@ def test_a_trickling_body_gets_408() -> None:
         {"keep_alive_timeout": 0.5},
         {"max_header_bytes": True},
         {"backlog": -1},
+        {"max_json_values": 0},
+        {"max_json_depth": True},
+        {"max_media_parts": -1},
     ],
 )
 def test_invalid_limits_are_refused(bad: dict[str, Any]) -> None:
