@@ -3,9 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := mmkit tests bench fixtures examples
+CODE := mmkit tests bench fixtures examples tools
 
-.PHONY: demo test lint bench fixtures dist clean
+.PHONY: demo test lint bench fixtures dist mutate clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,5 +39,14 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist
 
+# Mutation testing of the modules where a silent bug costs users most ([tool.mutmut] in
+# pyproject.toml): slow, so not part of `make test`; at low priority, one mutant at a time.
+# Tests that start `python` children import the mutated copy too (PYTHONPATH).
+MUTATE_JOBS ?= 1
+mutate: $(STAMP) fixtures
+	$(BIN)/pip install -q -e '.[mutate]'
+	PYTHONPATH=$(CURDIR)/mutants nice -n 19 $(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/python tools/mutation_score.py
+
 clean:
-	rm -rf dist $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf dist $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -127,7 +127,9 @@ def test_hostile_server_is_stopped_within_the_limits(
     assert result["module"].startswith("mmkit."), result  # an error from mmkit's tree
     assert result["grew"] < CAP + 100 * MIB, result  # memory: the cap plus 100 MB at most
     if timed:
-        assert result["elapsed"] < TOTAL + 1.0, result  # the total timeout held within 1 s
+        # The message names the total timeout: it fired. Its time is a liveness bound, generous
+        # for a loaded machine (the servers drip forever: without the timeout, 90 s and killed).
+        assert result["elapsed"] < TOTAL + 10.0, result
 
 
 # --- the key, echoed back in every form ----------------------------------------------------------

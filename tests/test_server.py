@@ -73,7 +73,8 @@ def assert_bytez_error(response: httpx.Response, status: int) -> str:
 
 @pytest.fixture(scope="module")
 def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=10) as c:
+    # A generous limit: the first media decodes on a loaded machine took over 10 s.
+    with httpx.Client(base_url=server.base_url, timeout=60) as c:
         yield c
 
 
@@ -245,8 +246,29 @@ def test_bytez_reply_and_headers(client: httpx.Client) -> None:
     assert int(response.headers["ratelimit-remaining"]) < int(response.headers["ratelimit-limit"])
 
 
+@pytest.mark.parametrize(
+    ("kind", "fixture", "metered"),
+    [
+        # 2 words of text + 85 an image, 50 an audio, 200 a video + 1 reply token
+        ("image", "photo.jpg", 88),
+        ("audio", "tone.wav", 53),
+        ("video", "clip.mp4", 203),
+    ],
+)
+def test_bytez_meters_raw_base64_media_parts(
+    client: httpx.Client, kind: str, fixture: str, metered: int
+) -> None:
+    part = {"type": kind, "base64": b64(fixture)}  # raw base64: no data: header
+    messages = [{"role": "user", "content": [{"type": "text", "text": "Describe this"}, part]}]
+    response = client.post(
+        BYTEZ_ROUTE, json={"messages": messages, "params": {"max_new_tokens": 1}}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["inference-meter"] == str(metered)
+
+
 def test_bytez_max_new_tokens_and_content_as_list() -> None:
-    with serve(bytez_content_as_list=True) as running, httpx.Client() as c:
+    with serve(bytez_content_as_list=True) as running, httpx.Client(timeout=60) as c:
         response = c.post(
             running.base_url + BYTEZ_ROUTE,
             json={"messages": user("one two three four"), "params": {"max_new_tokens": 2}},
@@ -279,7 +301,7 @@ def test_bytez_accepts_any_pillow_image_openai_only_its_four(client: httpx.Clien
 
 
 def test_auth_for_both_shapes() -> None:
-    with serve(api_key=KEY) as running, httpx.Client(base_url=running.base_url) as c:
+    with serve(api_key=KEY) as running, httpx.Client(base_url=running.base_url, timeout=60) as c:
         body = {"model": "echo", "messages": user("hi")}
         responses = []
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Key {KEY}"}):
@@ -463,7 +485,10 @@ def test_urls_are_never_fetched_and_odd_schemes_refused(client: httpx.Client) ->
 
 
 def test_oversize_bodies_get_413() -> None:
-    with serve(max_body_bytes=4096) as running, httpx.Client(base_url=running.base_url) as c:
+    with (
+        serve(max_body_bytes=4096) as running,
+        httpx.Client(base_url=running.base_url, timeout=60) as c,
+    ):
         big = user("word " * 2000)
         assert_openai_error(chat(c, big), 413)
         assert_bytez_error(c.post(BYTEZ_ROUTE, json={"messages": big}), 413)
@@ -492,7 +517,7 @@ def test_unknown_routes_in_each_shape(client: httpx.Client) -> None:
 def test_rate_429_with_retry_after() -> None:
     with (
         serve(rate_429=1.0, retry_after=0.5) as running,
-        httpx.Client(base_url=running.base_url) as c,
+        httpx.Client(base_url=running.base_url, timeout=60) as c,
     ):
         response = chat(c, user("x"))
         assert_openai_error(response, 429)
@@ -505,7 +530,7 @@ def test_rate_429_with_retry_after() -> None:
 
 
 def test_fail_first_then_answers() -> None:
-    with serve(fail_first=2) as running, httpx.Client(base_url=running.base_url) as c:
+    with serve(fail_first=2) as running, httpx.Client(base_url=running.base_url, timeout=60) as c:
         statuses = [chat(c, user("x")).status_code for _ in range(4)]
         stats = running.stats
     assert statuses == [503, 503, 200, 200]
@@ -515,7 +540,7 @@ def test_fail_first_then_answers() -> None:
 def test_script_then_service_and_5xx_has_no_retry_after() -> None:
     with (
         serve(script=(429, 500, 200), rate_5xx=1.0) as running,
-        httpx.Client(base_url=running.base_url) as c,
+        httpx.Client(base_url=running.base_url, timeout=60) as c,
     ):
         responses = [chat(c, user("x")) for _ in range(4)]
     assert [r.status_code for r in responses] == [429, 500, 200, 503]
@@ -524,7 +549,7 @@ def test_script_then_service_and_5xx_has_no_retry_after() -> None:
 
 
 def test_rate_drop_closes_the_connection_without_a_response() -> None:
-    with serve(rate_drop=1.0) as running, httpx.Client(base_url=running.base_url) as c:
+    with serve(rate_drop=1.0) as running, httpx.Client(base_url=running.base_url, timeout=60) as c:
         for route in (OPENAI_ROUTES[0], BYTEZ_ROUTE):
             with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
                 c.post(route, json={"model": "echo", "messages": user("x")})
@@ -535,7 +560,10 @@ def test_rate_drop_closes_the_connection_without_a_response() -> None:
 
 def test_seeded_faults_repeat() -> None:
     def run() -> list[int]:
-        with serve(rate_429=0.5, seed=7) as running, httpx.Client(base_url=running.base_url) as c:
+        with (
+            serve(rate_429=0.5, seed=7) as running,
+            httpx.Client(base_url=running.base_url, timeout=60) as c,
+        ):
             return [chat(c, user("x")).status_code for _ in range(12)]
 
     first = run()
@@ -543,7 +571,7 @@ def test_seeded_faults_repeat() -> None:
 
 
 def test_latency_adds_time() -> None:
-    with serve(latency=0.3) as running, httpx.Client(base_url=running.base_url) as c:
+    with serve(latency=0.3) as running, httpx.Client(base_url=running.base_url, timeout=60) as c:
         started = time.perf_counter()
         assert chat(c, user("x")).status_code == 200
         assert time.perf_counter() - started >= 0.3
@@ -573,6 +601,7 @@ def test_shared_server_is_one_per_process() -> None:
             httpx.post(
                 first.base_url + "/v1/chat/completions",
                 json={"model": "echo", "messages": user("ok")},
+                timeout=60,
             )
         )
         == 'text "ok"'
@@ -694,7 +723,7 @@ def test_idle_and_slow_connections_do_not_lock_out_a_client() -> None:
             crowd.append(slow)
         time.sleep(0.6)  # idle past the server's 0.5 s grace: young connections are never closed
         try:
-            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+            with httpx.Client(base_url=running.base_url, timeout=60) as c:
                 assert [c.get("/v1/models").status_code for _ in range(3)] == [200] * 3
             # 17 connections came for 8 places: the 9 longest idle of the crowd were closed.
             import select
@@ -717,7 +746,7 @@ def test_a_flood_of_new_connections_is_refused_past_twice_the_limit() -> None:
             assert _closed_by_server(flood)  # the fifth, past 2 × 2, is closed at once
             readable, _, _ = select.select(young, [], [], 0.2)
             assert readable == []  # the first four are still open
-            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+            with httpx.Client(base_url=running.base_url, timeout=60) as c:
                 for sock in young:  # room again once they leave
                     sock.close()
                 assert c.get("/v1/models").status_code == 200
@@ -739,12 +768,12 @@ def test_busy_connections_past_the_limit_get_503() -> None:
             time.sleep(0.01)
         assert running.stats.total == 2  # both requests reached the app
         try:
-            with httpx.Client(base_url=running.base_url, timeout=10) as c:
+            with httpx.Client(base_url=running.base_url, timeout=60) as c:
                 assert chat(c, user("x")).status_code == 503
         finally:
             for sock in busy:
                 sock.close()
-        with httpx.Client(base_url=running.base_url, timeout=10) as c:
+        with httpx.Client(base_url=running.base_url, timeout=60) as c:
             assert chat(c, user("x")).status_code == 200  # room again
 
 
@@ -831,6 +860,9 @@ def test_a_trickling_body_gets_408() -> None:
         {"keep_alive_timeout": 0.5},
         {"max_header_bytes": True},
         {"backlog": -1},
+        {"max_json_values": 0},
+        {"max_json_depth": True},
+        {"max_media_parts": -1},
     ],
 )
 def test_invalid_limits_are_refused(bad: dict[str, Any]) -> None:

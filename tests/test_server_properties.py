@@ -442,6 +442,135 @@ def test_non_json_bytes_get_a_4xx_in_shape(
     assert_answered_in_shape(route, response)
 
 
+# --- hostile bodies: each is wrong, and each gets a 4xx JSON error --------------------------------
+
+# A valid 1×1 PNG, the one image every spoiled body starts from.
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
+# Spoilings that no strict base64 decoder accepts (see _spoil).
+ALWAYS_BAD_BASE64 = st.sampled_from(("whitespace", "urlsafe", "bang", "newline", "empty"))
+# Bytes that are no image: unknown to the sniffer, or another kind of file.
+NOT_IMAGES = st.binary(max_size=300).filter(lambda data: sniff(data) is None) | st.sampled_from(
+    (
+        b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40),
+        b"\x00\x00\x00\x18ftypmp42" + bytes(64),
+        b"%PDF-1.4\n%" + bytes(16),
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+)
+# (where in the body, a value of the wrong type or out of range for it)
+WRONG_VALUES: dict[str, tuple[Any, ...]] = {
+    "model": (None, 1, "", [], {}, True),
+    "messages": (None, 1, "hi", {}, []),
+    "message": (None, 1, "hi", []),
+    "role": (None, 1, "", "robot", [], {}),
+    "content": (1, 1.5, True, {}, []),
+    "part": (None, 1, "hi", []),
+    "type": (None, 1, "", "output_text", "picture", []),
+    "stream": ("yes", 1, 0, [], {}),
+    "max_tokens": (0, -1, "5", 1.5, True, []),
+    "params": (1, "x", []),
+}
+OPENAI_ONLY = ("model",)
+BYTEZ_ONLY = ("params",)
+
+
+def image_part(route: str, uri: str) -> dict[str, Any]:
+    if route == OPENAI_ROUTE:
+        return {"type": "image_url", "image_url": {"url": uri}}
+    return {"type": "image", "base64": uri}
+
+
+def body_for(route: str, part: dict[str, Any]) -> dict[str, Any]:
+    messages = [{"role": "user", "content": [{"type": "text", "text": "what is it?"}, part]}]
+    return (
+        {"model": "echo", "messages": messages} if route == OPENAI_ROUTE else {"messages": messages}
+    )
+
+
+@st.composite
+def wrong_types(draw: st.DrawFn, route: str) -> bytes:
+    body = body_for(route, image_part(route, f"data:image/png;base64,{PNG_B64}"))
+    places = [
+        p for p in WRONG_VALUES if p not in (BYTEZ_ONLY if route == OPENAI_ROUTE else OPENAI_ONLY)
+    ]
+    place = draw(st.sampled_from(places))
+    value = draw(st.sampled_from(WRONG_VALUES[place]))
+    message = body["messages"][0]
+    if place in ("model", "messages", "stream"):
+        body[place] = value
+    elif place == "message":
+        body["messages"][0] = value
+    elif place in ("role", "content"):
+        message[place] = value
+    elif place == "part":
+        message["content"][1] = value
+    elif place == "type":
+        message["content"][1]["type"] = value
+    elif place == "max_tokens":
+        if route == OPENAI_ROUTE:
+            body[draw(st.sampled_from(("max_tokens", "max_completion_tokens")))] = value
+        else:
+            body["params"] = {"max_new_tokens": value}
+    else:
+        body["params"] = value
+    return dumps(body)
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
+    """(what is wrong, route, body) for a body that is wrong in one way."""
+    route = draw(st.sampled_from(ROUTES))
+    kind = draw(st.sampled_from(("bad_json", "wrong_type", "deep", "bad_base64", "not_an_image")))
+    if kind == "bad_json":
+        valid = dumps(draw(valid_requests())[1])
+        content = draw(
+            st.one_of(
+                st.integers(0, len(valid) - 1).map(lambda cut: valid[:cut]),  # cut short
+                st.binary(max_size=100).map(lambda tail: b"\xff" + tail),  # not UTF-8
+                st.sampled_from((b"{'model': 'echo'}", b"{,}", b'{"messages": [1,]}', b"nul")),
+            )
+        )
+    elif kind == "wrong_type":
+        content = draw(wrong_types(route))
+    elif kind == "deep":
+        levels = draw(st.integers(64, 150_000))  # the body object is one level more
+        start = b'{"model":"echo","messages":' if route == OPENAI_ROUTE else b'{"messages":'
+        content = start + b"[" * levels + b"]" * levels + b"}"
+    elif kind == "bad_base64":
+        how = draw(ALWAYS_BAD_BASE64)
+        payload = _spoil(PNG_B64, how, draw(st.integers(0, len(PNG_B64))))
+        uri = draw(st.sampled_from((f"data:image/png;base64,{payload}", payload)))
+        if route == OPENAI_ROUTE and not uri.startswith("data:"):
+            uri = f"data:image/png;base64,{payload}"  # OpenAI takes data URIs only
+        content = dumps(body_for(route, image_part(route, uri)))
+    else:
+        payload = base64.b64encode(draw(NOT_IMAGES)).decode()
+        content = dumps(body_for(route, image_part(route, f"data:image/png;base64,{payload}")))
+    event(kind)
+    return kind, route, content
+
+
+@MANY
+@given(case=hostile_requests())
+@example(case=("deep", OPENAI_ROUTE, b'{"model":"echo","messages":' + b"[" * 64 + b"]" * 64 + b"}"))
+@example(
+    case=("wrong_type", BYTEZ_ROUTE, b'{"messages":[{"role":"user","content":"x"}],"stream":1}')
+)
+def test_hostile_bodies_get_a_4xx_json_error(
+    client: httpx.Client, case: tuple[str, str, bytes]
+) -> None:
+    kind, route, content = case
+    response = post(client, route, content)
+    assert 400 <= response.status_code < 500, f"{kind}: HTTP {response.status_code}"
+    assert_answered_in_shape(route, response)
+    if kind == "deep":  # refused for its depth (or its size) before it is parsed
+        body = response.json()
+        message = body["error"]["message"] if route == OPENAI_ROUTE else body["error"]
+        assert "server's limit of" in message, message
+
+
 # --- valid bodies: each part described in order ---------------------------------------------------
 
 

@@ -20,10 +20,12 @@ import datetime
 import json
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL
 import transformers
 from PIL import Image
 from transformers import (
@@ -199,8 +201,11 @@ def idefics(im: Image.Image, cfg: dict[str, Any], cls: type) -> tuple[int, int, 
     return max(cols, 1) * tile, max(rows, 1) * tile, tiles * cfg["image_seq_len"]
 
 
+Runner = Callable[[Any, dict[str, Any]], tuple[int, int, int]]
+
+
 def image_rows() -> list[dict[str, Any]]:
-    runners = {
+    runners: dict[str, Runner] = {
         "Qwen/Qwen2.5-VL-7B-Instruct": qwen,
         "google/gemma-3-4b-it": gemma3,
         "mistral-community/pixtral-12b": pixtral,
@@ -301,7 +306,7 @@ def main() -> None:
         "provenance": {
             "generator": "tools/model_table.py",
             "transformers": transformers.__version__,
-            "pillow": Image.__version__,
+            "pillow": PIL.__version__,
             "numpy": np.__version__,
             "date": datetime.date.today().isoformat(),
             "configs": CONFIGS,

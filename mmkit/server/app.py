@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from mmkit.server import anthropic_routes, gemini_routes
 from mmkit.server.answer import make_answer
+from mmkit.server.budget import check_json_budget
 from mmkit.server.faults import FaultMiddleware, StatsCounter
 from mmkit.server.native_body import Readers
 from mmkit.server.options import DEFAULT_OPTIONS, ServerOptions
@@ -95,7 +96,7 @@ class _Handlers:
         try:
             self._authorize(request, "openai")
             raw = await _read_body(request, self.options)
-            chat = await _parsed(raw, _openai_chat)
+            chat = await _parsed(raw, _openai_chat, self.options)
         except Rejection as rejection:
             return error_response("openai", rejection)
         answer = make_answer(chat.plan.descriptions(), chat.plan.prompt_tokens, chat.max_tokens)
@@ -108,7 +109,7 @@ class _Handlers:
         try:
             self._authorize(request, "bytez")
             raw = await _read_body(request, self.options)
-            chat = await _parsed(raw, _bytez_chat)
+            chat = await _parsed(raw, _bytez_chat, self.options)
         except Rejection as rejection:
             return error_response("bytez", rejection)
         answer = make_answer(chat.plan.descriptions(), chat.plan.prompt_tokens, chat.max_tokens)
@@ -145,8 +146,8 @@ class _Chat:
     include_usage: bool = False
 
 
-def _openai_chat(raw: bytes) -> _Chat:
-    body = _json_body(raw)
+def _openai_chat(raw: bytes, options: ServerOptions) -> _Chat:
+    body = _json_body(raw, options)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise Rejection(400, "you must provide a model parameter", "missing_model")
@@ -159,8 +160,8 @@ def _openai_chat(raw: bytes) -> _Chat:
     return _Chat(plan_openai(body), stream, max_tokens, model, include_usage)
 
 
-def _bytez_chat(raw: bytes) -> _Chat:
-    body = _json_body(raw)
+def _bytez_chat(raw: bytes, options: ServerOptions) -> _Chat:
+    body = _json_body(raw, options)
     stream = _flag(body, "stream")
     params = body.get("params", {})
     if params is None:
@@ -170,19 +171,31 @@ def _bytez_chat(raw: bytes) -> _Chat:
     return _Chat(plan_bytez(body), stream, _positive_int(params, "max_new_tokens"))
 
 
-async def _parsed(raw: bytes, parse: Callable[[bytes], _Chat]) -> _Chat:
+async def _parsed(
+    raw: bytes, parse: Callable[[bytes, ServerOptions], _Chat], options: ServerOptions
+) -> _Chat:
     """Parse and check a body, then decode its media: a big body is parsed in a worker thread
     (a 1M-part body held the event loop, and every other request, for seconds)."""
     if len(raw) > _THREADED_PARSE_BYTES:
-        chat = await run_in_threadpool(parse, raw)
+        chat = await run_in_threadpool(parse, raw, options)
     else:
-        chat = parse(raw)
-    if chat.plan.jobs:  # CPU-bound decoding never runs on the loop
+        chat = parse(raw, options)
+    media = len(chat.plan.jobs)
+    if media > options.max_media_parts:  # each is a real decode: count them before any runs
+        raise Rejection(
+            400,
+            f"The request has {media:,} inline media parts, over the server's limit of "
+            f"{options.max_media_parts:,}; send fewer images, audio or video parts",
+            "too_many_media_parts",
+        )
+    if media:  # CPU-bound decoding never runs on the loop
         await run_in_threadpool(chat.plan.decode)
     return chat
 
 
-def _json_body(raw: bytes) -> Mapping[str, Any]:
+def _json_body(raw: bytes, options: ServerOptions) -> Mapping[str, Any]:
+    # Counted before parsing: json.loads builds every value it reads, whatever their number.
+    check_json_budget(raw, options.max_json_values, options.max_json_depth)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep

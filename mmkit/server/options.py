@@ -17,6 +17,13 @@ DEFAULT_BODY_TIMEOUT = 60.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 15
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_BACKLOG = 2048
+# What one body may hold besides bytes (the byte cap alone let 20M `{}` take 1.7 GB to parse).
+# 100,000 values is ~20 MB of parsed objects at most; 500 image parts and 10,000 text parts
+# hold ~32,000.
+DEFAULT_MAX_JSON_VALUES = 100_000
+DEFAULT_MAX_JSON_DEPTH = 64
+# OpenAI's own limit of images in one request; each is a real decode.
+DEFAULT_MAX_MEDIA_PARTS = 500
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,10 @@ class ServerOptions:
     - script: statuses answered in order to the first chat requests (0 drops the connection,
       200 answers normally), then `fail_first` requests answered `fail_status`, then service.
     - max_body_bytes: larger bodies get 413.
+    - max_json_values: a body with more JSON values gets 413, before anything is parsed.
+    - max_json_depth: a body nested deeper gets 400, before anything is parsed.
+    - max_media_parts: a request with more inline media parts (data URIs, base64) gets 400,
+      before any is decoded.
     - bytez_content_as_list: Bytez replies carry `content` as `[{"type":"text","text":…}]`.
 
     Connection limits (slow or idle clients cannot hold the server):
@@ -56,6 +67,9 @@ class ServerOptions:
     fail_status: int = 503
     script: tuple[int, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_json_values: int = DEFAULT_MAX_JSON_VALUES
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_media_parts: int = DEFAULT_MAX_MEDIA_PARTS
     bytez_content_as_list: bool = False
     seed: int | None = None
     max_connections: int = DEFAULT_MAX_CONNECTIONS
@@ -82,7 +96,15 @@ class ServerOptions:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InvalidOptionError(f"ServerOptions.{name}={value!r}: use seconds > 0")
-        for name in ("keep_alive_timeout", "max_connections", "max_header_bytes", "backlog"):
+        for name in (
+            "keep_alive_timeout",
+            "max_connections",
+            "max_header_bytes",
+            "backlog",
+            "max_json_values",
+            "max_json_depth",
+            "max_media_parts",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOptionError(f"ServerOptions.{name}={value!r}: use a whole number ≥ 1")
