@@ -6,8 +6,9 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -66,7 +67,7 @@ def create_app(options: ServerOptions = DEFAULT_OPTIONS) -> Starlette:
         Route("/models/v2/{org}/{model}", server.bytez_chat, methods=["POST"]),
     ]
     # Anthropic's and Gemini's routes read bodies with this module's readers, handed to them
-    readers = Readers(_read_body, _json_body, _parsed)
+    readers = Readers(_read_body, partial(_json_body, options=options), _native_parsed(options))
     routes += anthropic_routes.routes(options, readers) + gemini_routes.routes(options, readers)
     stats = StatsCounter()
     app = Starlette(
@@ -169,6 +170,17 @@ def _bytez_chat(raw: bytes, options: ServerOptions) -> _Chat:
     if not isinstance(params, Mapping):
         raise Rejection(400, "'params' must be an object of generation settings")
     return _Chat(plan_bytez(body), stream, _positive_int(params, "max_new_tokens"))
+
+
+def _native_parsed(
+    options: ServerOptions,
+) -> Callable[[bytes, Callable[[bytes], Any]], Awaitable[Any]]:
+    """`_parsed` for the Anthropic and Gemini routes, whose planners take the raw body only."""
+
+    async def parsed(raw: bytes, plan: Callable[[bytes], Any]) -> Any:
+        return await _parsed(raw, lambda body, _: plan(body), options)
+
+    return parsed
 
 
 async def _parsed(
