@@ -98,11 +98,13 @@ def httpx_records() -> Iterator[Kept]:
     handler (pytest's capture handlers, added per test, would fail it on a broken record)."""
     logger = logging.getLogger("httpx")
     handler, saved = Kept(), (logger.handlers, logger.level, logger.propagate)
-    logger.handlers, logger.level, logger.propagate = [handler], logging.DEBUG, False
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.DEBUG)  # setLevel, not .level: it clears the cached "enabled for"
     try:
         yield handler
     finally:
-        logger.handlers, logger.level, logger.propagate = saved
+        logger.handlers, logger.propagate = saved[0], saved[2]
+        logger.setLevel(saved[1])
 
 
 def test_every_live_key_is_scrubbed_from_a_log_line_not_only_the_last() -> None:
