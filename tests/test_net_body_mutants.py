@@ -160,6 +160,15 @@ def test_a_deflate_body_too_short_to_say_its_kind_decodes_to_nothing(body: bytes
     assert _decode(BoundedDecoder("deflate", 100), body) == []
 
 
+def test_a_two_byte_deflate_body_of_junk_is_reported_corrupt() -> None:
+    # two bytes are enough to tell zlib from raw, and these say "raw, block type 3": no such type
+    with pytest.raises(CorruptBody) as caught:
+        _decode(BoundedDecoder("deflate", 100), b"\x07\x00")
+    assert str(caught.value) == (
+        "deflate data is corrupt (Error -3 while decompressing data: invalid block type)"
+    )
+
+
 def test_a_gzip_body_cut_short_gives_what_was_decoded() -> None:
     body = gzip.compress(b"a caption that was cut", mtime=0)
     assert b"".join(_decode(BoundedDecoder("gzip", 100), body[:-8])) == b"a caption that was cut"
