@@ -195,3 +195,12 @@ def test_a_large_body_comes_out_in_pieces_of_at_most_one_step() -> None:
     pieces = _decode(BoundedDecoder("gzip", len(data)), gzip.compress(data, mtime=0))
     assert b"".join(pieces) == data
     assert [len(p) for p in pieces] == [STEP, STEP, STEP, STEP]
+
+
+def test_the_cap_counts_every_piece_of_a_body_not_only_the_last() -> None:
+    data = bytes(range(256)) * 1024  # 256 KiB, four pieces of one STEP each
+    decoder = BoundedDecoder("gzip", 3 * STEP + 1)
+    with pytest.raises(BodyTooLarge) as caught:
+        _decode(decoder, gzip.compress(data, mtime=0))
+    assert str(caught.value) == "the body is over the 196609-byte cap"
+    assert decoder.decoded == 4 * STEP
