@@ -65,6 +65,7 @@ def sample(
     max_pixels: int | None = None,
     pixel_limit: int | None = None,
     jpeg_quality: int | None = None,
+    keep_pixels: bool = True,
     workers: int | None = None,
     window: tuple[float, float] | None = None,
 ) -> list[Frame]:
@@ -79,7 +80,7 @@ def sample(
     The times are grouped by the keyframe they decode from, and the groups handed in order to
     one decoder per core as each comes free (GOPs are independent; PyAV releases the GIL while
     FFmpeg decodes). `jpeg_quality` also encodes each frame as JPEG in its thread
-    (`Frame.jpeg`).
+    (`Frame.jpeg`); with `keep_pixels=False` only the JPEG is kept (`Frame.image` is None).
     """
     size = fit_size(info.width, info.height, max_side, max_pixels)
     low, high = window if window is not None else (0.0, math.inf)
@@ -109,7 +110,7 @@ def sample(
                     index = next(taken)
                 if index >= len(tasks):
                     return
-                results[index] = decoding.take(tasks[index], jpeg_quality)
+                results[index] = decoding.take(tasks[index], jpeg_quality, keep_pixels)
 
         def other() -> None:
             with _opened(src, origin) as container:
@@ -129,7 +130,7 @@ def sample(
     if collided and exact and len(tasks) > 1:  # one decoder steps past a shared frame: no loss
         with _opened(src, origin) as container:
             decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, _cores())
-            out, _ = _in_order([decoding.take(list(times), jpeg_quality)], high)
+            out, _ = _in_order([decoding.take(list(times), jpeg_quality, keep_pixels)], high)
     return out
 
 
@@ -226,7 +227,9 @@ class _Decoding:
         self.reused: PILImage.Image | None = None
         self.last_pts: int | None = None
 
-    def take(self, times: list[float], jpeg_quality: int | None) -> list[tuple[int, Frame]]:
+    def take(
+        self, times: list[float], jpeg_quality: int | None, keep_pixels: bool = True
+    ) -> list[tuple[int, Frame]]:
         out: list[tuple[int, Frame]] = []
         try:
             for index, t in enumerate(times):
@@ -243,9 +246,10 @@ class _Decoding:
                     break  # past the end of what decodes
                 self.last_pts = frame.pts
                 seconds = self.sampler.seconds(frame)
-                if jpeg_quality is None:
+                if jpeg_quality is None or keep_pixels:
                     image = _upright(frame, self.info, self.size, self.reformatter)
-                    out.append((frame.pts, Frame(seconds, image)))
+                    jpeg = None if jpeg_quality is None else _jpeg(image, jpeg_quality)
+                    out.append((frame.pts, Frame(seconds, image, jpeg)))
                     continue
                 # Only the JPEG is kept: convert into one reused image (fresh 2.7 MB buffers
                 # for every 720p frame cost more in page faults than the conversion itself).
