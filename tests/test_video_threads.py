@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,26 @@ def test_cores_are_the_ones_this_process_may_run_on() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
     )
     assert out.stdout.strip() == "1", out.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_a_lone_decoder_runs_ffmpeg_threads_on_the_spare_cores(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmkit.media.video import decode
+
+    running: list[int] = []
+    upright = decode._upright
+
+    def counting(*args: Any, **kwargs: Any) -> Any:  # called while the decoder is open
+        running.append(len(os.listdir("/proc/self/task")))
+        return upright(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "_upright", counting)
+    most = {}
+    for cores in (1, 4):  # clip.mp4 has one keyframe: one group, one decoder
+        monkeypatch.setattr(sampling, "_cores", lambda cores=cores: cores)
+        running.clear()
+        Video(fixtures_dir / "clip.mp4").frames(3)
+        most[cores] = max(running)
+    assert most[4] >= most[1] + 3, most  # its own 4 threads, where one core gave it none
