@@ -173,7 +173,7 @@ def seek_way(path: str, n: int) -> int:
 
 
 def torchcodec_way(path: str, n: int) -> int:
-    from torchcodec.decoders import VideoDecoder
+    from torchcodec.decoders import VideoDecoder  # type: ignore[import-not-found,unused-ignore]
 
     decoder = VideoDecoder(path, seek_mode="exact")
     span = decoder.metadata.duration_seconds
@@ -189,7 +189,7 @@ def mmkit_way(path: str, n: int) -> int:
 
 def has_torchcodec() -> bool:
     try:
-        import torchcodec.decoders  # noqa: F401
+        import torchcodec.decoders  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except Exception:  # not installed, or installed without torch / FFmpeg's libraries
         return False
     return True
