@@ -460,6 +460,31 @@ def test_an_error_reply_is_typed_and_scrubbed_of_the_key() -> None:
     assert KEY not in repr(client)
 
 
+def test_a_wrong_key_is_an_auth_error_though_gemini_answers_400() -> None:
+    body = {  # what the Gemini API answers a key it does not know
+        "error": {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
+        }
+    }
+    with recording_server([Answer(400, body)]) as server:
+        client = Client("gemini/gemini-2.5-flash", base_url=server.url, api_key=KEY)
+        with pytest.raises(AuthError) as caught:
+            client.chat("hi")
+    assert caught.value.status == 400
+    assert str(caught.value) == (
+        "gemini gemini-2.5-flash: HTTP 400: API key not valid. Please pass a valid API key."
+    )
+
+
 def test_a_blocked_prompt_is_a_bad_request_naming_the_reason() -> None:
     blocked = {"promptFeedback": {"blockReason": "SAFETY"}}
     with recording_server([Answer(200, blocked)]) as server:

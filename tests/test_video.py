@@ -173,6 +173,59 @@ def test_asking_for_more_frames_than_exist_gives_all_and_says_so(fixtures_dir: P
     ]
 
 
+def decoded_by_pyav(path: Path) -> list[np.ndarray[Any, Any]]:
+    """Every frame of a clip as plain PyAV decodes it to RGB, in order."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def test_frames_hand_out_the_decoded_pixels_not_a_jpeg_round_trip(fixtures_dir: Path) -> None:
+    path = fixtures_dir / "clip.mp4"
+    plain = decoded_by_pyav(path)
+    sampled = Video(path).frames(4)  # times 0, 0.25, 0.5, 0.75: the frames at 0.0, 0.2, 0.5, 0.7
+    for frame, index in zip(sampled, [0, 2, 5, 7], strict=True):
+        assert np.array_equal(np.asarray(frame.to_pil()), plain[index])
+        assert np.array_equal(frame.to_numpy(), plain[index])
+    every = Video(path).frames(50)  # all 10 frames, in one pass
+    assert len(every) == 10
+    for frame, pixels in zip(every, plain, strict=True):
+        assert np.array_equal(np.asarray(frame.to_pil()), pixels)
+    # what is sent is still the JPEG, which is not pixel-exact
+    sent = np.asarray(PILImage.open(io.BytesIO(sampled[1].data or b"")).convert("RGB"))
+    assert sent.shape == plain[2].shape and not np.array_equal(sent, plain[2])
+
+
+def test_to_pil_returns_a_copy_of_the_kept_pixels(fixtures_dir: Path) -> None:
+    (frame,) = Video(fixtures_dir / "clip.mp4").frames(1)
+    drawn = frame.to_pil()
+    drawn.paste((0, 0, 0), (0, 0, 96, 64))
+    assert frame.to_pil().getpixel((48, 32)) != (0, 0, 0)
+
+
+def test_past_the_pixel_budget_frames_keep_only_their_jpeg(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmkit.parts import video as video_part
+
+    monkeypatch.setattr(video_part, "_PIXELS_KEPT", 3 * 96 * 64 * 2)  # two 96×64 frames
+    kept = Video(fixtures_dir / "clip.mp4").frames(2)
+    plain = decoded_by_pyav(fixtures_dir / "clip.mp4")
+    assert np.array_equal(np.asarray(kept[1].to_pil()), plain[5])
+    assert_decoded_from_jpeg(Video(fixtures_dir / "clip.mp4").frames(3))  # over the budget
+
+
+def test_frames_sampled_only_for_sending_keep_only_their_jpeg(fixtures_dir: Path) -> None:
+    sent = Video(fixtures_dir / "clip.mp4").sampled()  # what a target without video gets
+    assert len(sent) == 8
+    assert_decoded_from_jpeg(sent)
+
+
+def assert_decoded_from_jpeg(frames: list[Image]) -> None:
+    for frame in frames:
+        jpeg = PILImage.open(io.BytesIO(frame.data or b"")).convert("RGB")
+        assert np.array_equal(np.asarray(frame.to_pil().convert("RGB")), np.asarray(jpeg))
+
+
 def test_max_frames_caps_every_request(fixtures_dir: Path) -> None:
     video = Video(fixtures_dir / "clip.mp4", max_frames=3)
     assert len(video.frames(8)) == 3

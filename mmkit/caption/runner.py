@@ -35,6 +35,7 @@ from mmkit.caption.store import JsonlStore
 from mmkit.caption.stores import open_store
 from mmkit.caption.summary import Summary
 from mmkit.errors import (
+    AuthError,
     MmkitError,
     RateLimitError,
     ServerError,
@@ -510,7 +511,10 @@ _NOT_THE_ITEMS_STATUSES = frozenset({401, 403, 404, 408, 429})
 def _not_the_items(exc: TransportError) -> bool:
     """A failure that says nothing about the item: connection refused or reset, a timeout, a
     5xx or 429 after the retries, wrong credentials or model. A plain rerun tries it again."""
-    if isinstance(exc, (TimeoutError, RateLimitError, ServerError)) or exc.status is None:
+    if exc.status is None or isinstance(
+        exc,
+        (TimeoutError, RateLimitError, ServerError, AuthError),  # a key Gemini answers 400
+    ):
         return True
     return exc.status >= 500 or exc.status in _NOT_THE_ITEMS_STATUSES
 

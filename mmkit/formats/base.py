@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pybase64
@@ -27,6 +28,7 @@ from mmkit.errors import (
     UnsupportedFormatError,
     with_where,
 )
+from mmkit.formats.memo import remembered_message
 from mmkit.media.audio import AudioLimits, EncodedAudio
 from mmkit.media.image import ImageLimits
 from mmkit.media.source import resolve_wire
@@ -220,8 +222,13 @@ class WireFormat(ABC):
             if isinstance(message, Mapping):
                 from mmkit.formats.registry import get
 
+                parsing = context or ParseContext()
+                parse = partial(get("openai").parse_message, message, parsing)
                 try:
-                    message = get("openai").parse_message(message, context or ParseContext())
+                    if parsing.remember:  # the encode path: an equal dict parsed before
+                        message = remembered_message(message, (parsing.local_files,), parse)
+                    else:
+                        message = parse()
                 except MmkitError as exc:  # named by its place in the caller's list
                     raise with_where(exc, f"message {index + 1}") from exc
             if not isinstance(message, Message):

@@ -13,6 +13,8 @@ from mmkit.offload import needs_work
 from mmkit.parts.base import MediaPart, check_number, refuse_unknown
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from PIL import Image as PILImage
 
     from mmkit.media.fetch import FetchPolicy
@@ -56,6 +58,8 @@ class Image(MediaPart):
     keep_metadata: bool = False
 
     _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
+    # The decoded pixels the bytes were encoded from (a video frame): to_pil() without decoding
+    _decoded: PILImage.Image | None = PrivateAttr(default=None)
 
     kind: ClassVar[str] = "image"
     sources: ClassVar[str] = "a path, bytes, URL or image"
@@ -128,8 +132,21 @@ class Image(MediaPart):
 
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
         """The decoded image, EXIF orientation applied (fetches a URL image first)."""
+        if self._decoded is not None:
+            return self._decoded.copy()  # a copy: drawing on it leaves the part's own intact
         data, info = self._source_and_info(fetch)
         return image_codec.to_pil(data, info, self.origin)
+
+    def to_numpy(self, fetch: FetchPolicy | None = None) -> npt.NDArray[np.uint8]:
+        """The decoded image as an array (height × width × channels), as `to_pil()` gives it."""
+        import numpy as np
+
+        return np.asarray(self.to_pil(fetch))
+
+    def _keep_pixels(self, image: PILImage.Image) -> None:
+        """Hold the pixels the bytes were encoded from, for `to_pil()` to hand out undecoded.
+        For a maker of the bytes (a video's sampled frames): the bytes are still what is sent."""
+        self._decoded = image
 
     def describe(self) -> str:
         """One line: origin, type, size and bytes, e.g. 'cat.jpg JPEG 640×480, 41,233 bytes'."""

@@ -23,6 +23,7 @@ from mmkit.errors import (
     with_where,
 )
 from mmkit.media import video as video_codec
+from mmkit.media.image import fit_size
 from mmkit.media.sniff import short_name
 from mmkit.media.source import Resolved, resolve
 from mmkit.models.plan import lookup
@@ -52,6 +53,8 @@ OPTIONS = (
 
 # Frames sampled from a video are kept as JPEG: the video was lossy already, and PNG costs 5×.
 _FRAME_QUALITY = 90
+# Decoded pixels kept beside the JPEGs by frames() at most (a caller may want them): past it, JPEG
+_PIXELS_KEPT = 1 << 30
 _DEFAULT_LIST_FPS = 1.0  # a list of frames with no fps= is read as one frame a second
 
 
@@ -224,7 +227,24 @@ class Video(MediaPart):
         and `conversions` says so); never more than `max_frames` (default 1,000: a cut past it is
         recorded). Numeric arguments that are not finite or out of range raise
         InvalidOptionError naming them. `exact=False` takes keyframes
-        only: much faster, each frame the last keyframe at or before its time."""
+        only: much faster, each frame the last keyframe at or before its time.
+
+        Each frame keeps its decoded pixels for `to_pil()` (no JPEG round trip) besides the
+        JPEG it is sent as; past 1 GiB of pixels in all, only the JPEG."""
+        return self._sampled_frames(n, fps, start, end, exact, max_side, fetch, keep_pixels=True)
+
+    def _sampled_frames(
+        self,
+        n: int | None,
+        fps: float | None,
+        start: float | None,
+        end: float | None,
+        exact: bool,
+        max_side: int | None,
+        fetch: FetchPolicy | None,
+        keep_pixels: bool,
+    ) -> list[Image]:
+        """`frames()`; `keep_pixels=False` for frames that are only sent (JPEG only)."""
         if n is not None and fps is not None:
             raise InvalidOptionError("frames() takes n or fps=, not both; pick one")
         where = f"video {self.origin} frames()"
@@ -262,6 +282,7 @@ class Video(MediaPart):
         held = max(1, round((hi - lo) * info.fps)) if info.fps else len(times)
         wanted = len(times)
         offset = info.start_time
+        keep_pixels = keep_pixels and wanted * _pixels(info, side) <= _PIXELS_KEPT
         if exact and wanted >= held:  # every frame in range: one sequential pass
             picked = video_codec.all_frames(
                 src,
@@ -283,6 +304,7 @@ class Video(MediaPart):
                 max_side=side,
                 pixel_limit=self.pixel_limit,
                 jpeg_quality=_FRAME_QUALITY,
+                keep_pixels=keep_pixels,
                 window=(lo - offset, hi - offset),
             )
         if len(picked) < wanted and not exact:  # several times landed on one keyframe
@@ -296,7 +318,7 @@ class Video(MediaPart):
                 f"asked for {wanted} frames; {clock_range(lo - offset, hi - offset)} holds "
                 f"{len(picked)} distinct ones: took all of them"
             )
-        return [self._frame_part(frame) for frame in picked]
+        return [self._frame_part(frame, keep_pixels) for frame in picked]
 
     def audio(self, fetch: FetchPolicy | None = None, **options: Any) -> Audio:
         """The sound track as an Audio part, for models that read both; the video's `start`/`end`
@@ -363,7 +385,8 @@ class Video(MediaPart):
                 limits.max_frames if before is None else min(before, limits.max_frames)
             )
             try:
-                found = self.frames(plan.frames if plan else None, fetch=fetch)
+                count = plan.frames if plan else None
+                found = self._sampled_frames(count, None, None, None, True, None, fetch, False)
             finally:
                 self.max_frames = before
             if plan is not None:
@@ -405,7 +428,7 @@ class Video(MediaPart):
     def _probe(self, source: video_codec.Source) -> video_codec.VideoInfo:
         return video_codec.probe(source, self.origin, self.pixel_limit)
 
-    def _frame_part(self, frame: video_codec.Frame) -> Image:
+    def _frame_part(self, frame: video_codec.Frame, keep_pixels: bool = True) -> Image:
         data = frame.jpeg
         if data is None:
             assert frame.image is not None  # a frame keeps its pixels or its JPEG
@@ -415,6 +438,8 @@ class Video(MediaPart):
         origin = f"{self.origin} frame at {video_codec.clock(frame.timestamp)}"
         part = Image(Resolved(data, origin), max_side=self.max_side)
         part.timestamp = frame.timestamp
+        if keep_pixels and frame.image is not None:
+            part._keep_pixels(frame.image)  # to_pil() hands these out: no JPEG round trip
         return part
 
     def _list_frames(
@@ -621,3 +646,9 @@ class _Sampled:
 
     frames: list[Image]
     conversions: tuple[str, ...]
+
+
+def _pixels(info: video_codec.VideoInfo, max_side: int | None) -> int:
+    """Bytes of one decoded RGB frame at the size frames are sampled at."""
+    width, height = fit_size(info.width, info.height, max_side, None)
+    return width * height * 3

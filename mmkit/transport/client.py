@@ -463,7 +463,11 @@ class _BaseClient:
         retry_after = parse_retry_after(headers.get("retry-after"))
         if status == 429:
             return RateLimitError(message, retry_after=retry_after, status=status, **where)
-        cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else TransportError)
+        cls = (
+            self.provider.error_class(status, data)
+            or _STATUS_ERRORS.get(status)
+            or (ServerError if status >= 500 else TransportError)
+        )
         # 503s may say when to come back too; the retry wait reads it
         exc = cls(message, status=status, retry_after=retry_after, **where)
         return exc

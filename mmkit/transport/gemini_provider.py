@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from mmkit.errors import AuthError, BadRequestError, ServerError
+from mmkit.errors import AuthError, BadRequestError, ServerError, TransportError
 from mmkit.formats.gemini import request
 from mmkit.transport.json_events import JsonEventParser
 from mmkit.transport.providers import Provider, StreamParser, register, register_echo
@@ -182,6 +182,15 @@ class GeminiGenerate(Provider):
 
     def stream_parser(self, model_id: str) -> StreamParser:
         return _GeminiEvents(self, model_id)
+
+    def error_class(self, status: int, data: Any) -> type[TransportError] | None:
+        # Gemini answers a wrong key with 400 INVALID_ARGUMENT; its ErrorInfo says API_KEY_INVALID
+        error = data.get("error") if isinstance(data, Mapping) else None
+        details = error.get("details") if isinstance(error, Mapping) else None
+        for detail in details if isinstance(details, list) else []:
+            if isinstance(detail, Mapping) and detail.get("reason") == "API_KEY_INVALID":
+                return AuthError
+        return None
 
 
 class _GeminiEvents(JsonEventParser):

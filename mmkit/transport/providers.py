@@ -176,6 +176,11 @@ class Provider(ABC):
     def stream_parser(self, model_id: str) -> StreamParser:
         """A fresh parser for one streamed body."""
 
+    def error_class(self, status: int, data: Any) -> type[TransportError] | None:
+        """The error-tree class this provider means by `status` with this body, when its status
+        alone says otherwise (Gemini answers a wrong key with 400); None: by the status."""
+        return None
+
     def error_message(self, data: Any, text: str) -> str:
         """The server's own words from an error body (OpenAI, Bytez, FastAPI and plain shapes)."""
         if isinstance(data, Mapping):

@@ -65,6 +65,7 @@ def sample(
     max_pixels: int | None = None,
     pixel_limit: int | None = None,
     jpeg_quality: int | None = None,
+    keep_pixels: bool = True,
     workers: int | None = None,
     window: tuple[float, float] | None = None,
 ) -> list[Frame]:
@@ -79,7 +80,7 @@ def sample(
     The times are grouped by the keyframe they decode from, and the groups handed in order to
     one decoder per core as each comes free (GOPs are independent; PyAV releases the GIL while
     FFmpeg decodes). `jpeg_quality` also encodes each frame as JPEG in its thread
-    (`Frame.jpeg`).
+    (`Frame.jpeg`); with `keep_pixels=False` only the JPEG is kept (`Frame.image` is None).
     """
     size = fit_size(info.width, info.height, max_side, max_pixels)
     low, high = window if window is not None else (0.0, math.inf)
@@ -90,11 +91,11 @@ def sample(
         keys = _keyframe_seconds(first.streams.video[0], ticks, info)
         # Times between two keyframes decode from the first of them: one task, never split.
         tasks = _gop_groups(times, keys) if keys else None
-        most = min(os.cpu_count() or 1, _MAX_WORKERS)
-        count = workers or min(most, len(tasks) if tasks else max(1, len(times) // 2))
+        cores = _cores()
         if tasks is None:  # no index: one contiguous stretch of the times per decoder
-            tasks = [part for i in range(count) if (part := _part(times, i, count))]
-        count = min(count, len(tasks))
+            parts = workers or min(cores, _MAX_WORKERS, max(1, len(times) // 2))
+            tasks = [part for i in range(parts) if (part := _part(times, i, parts))]
+        count, threads = decoders_and_threads(cores, len(tasks), workers)
         results: list[list[tuple[int, Frame]]] = [[] for _ in tasks]
         taken = itertools.count()
         lock = threading.Lock()
@@ -102,14 +103,14 @@ def sample(
         def work(container: Any) -> None:
             """Tasks in ascending order, whichever decoder is free: each moves forward only."""
             decoding = _Decoding(
-                container, info, origin, exact, size, pixel_limit, low, count, ticks
+                container, info, origin, exact, size, pixel_limit, low, threads, ticks
             )
             while True:
                 with lock:
                     index = next(taken)
                 if index >= len(tasks):
                     return
-                results[index] = decoding.take(tasks[index], jpeg_quality)
+                results[index] = decoding.take(tasks[index], jpeg_quality, keep_pixels)
 
         def other() -> None:
             with _opened(src, origin) as container:
@@ -128,8 +129,8 @@ def sample(
     out, collided = _in_order(results, high)
     if collided and exact and len(tasks) > 1:  # one decoder steps past a shared frame: no loss
         with _opened(src, origin) as container:
-            decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, 1)
-            out, _ = _in_order([decoding.take(list(times), jpeg_quality)], high)
+            decoding = _Decoding(container, info, origin, exact, size, pixel_limit, low, _cores())
+            out, _ = _in_order([decoding.take(list(times), jpeg_quality, keep_pixels)], high)
     return out
 
 
@@ -149,6 +150,22 @@ def _in_order(results: list[list[tuple[int, Frame]]], high: float) -> tuple[list
             last_pts = pts
             out.append(frame)
     return out, collided
+
+
+def decoders_and_threads(cores: int, groups: int, workers: int | None = None) -> tuple[int, int]:
+    """How many decoders sample `groups` keyframe groups on `cores` cores, and how many FFmpeg
+    threads each runs: a decoder per group up to the cores (at most _MAX_WORKERS, or `workers`),
+    then the cores left over shared out among them (16 cores, 8 groups: 4 decoders × 4)."""
+    decoders = max(1, min(workers or min(cores, _MAX_WORKERS), groups))
+    return decoders, max(1, cores // decoders)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity mask: a container's or taskset's share)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _part(times: Sequence[float], index: int, count: int) -> list[float]:
@@ -186,19 +203,21 @@ class _Decoding:
         size: tuple[int, int],
         pixel_limit: int | None,
         low: float,
-        decoders: int,
+        threads: int,
         keys: list[int] | None = None,
     ) -> None:
-        """`keys`: the keyframe index (`_keyframe_ticks`), when the tasks are keyframe groups:
+        """`threads`: FFmpeg threads for this decoder (the cores no other decoder uses).
+        `keys`: the keyframe index (`_keyframe_ticks`), when the tasks are keyframe groups:
         after each task's last time a seek follows, so the decoder may be drained."""
         self.info, self.origin, self.exact, self.size, self.low = info, origin, exact, size, low
         self.drain = bool(keys)
         stream = container.streams.video[0]
         context = stream.codec_context
-        # Alone, slice threads (a sliced stream decodes on every core); beside other decoders,
-        # none: each decodes on its own core without handing work over. Never frame threads:
-        # they must refill after every seek, which costs more than they save here.
-        context.thread_type = "SLICE" if decoders == 1 else "NONE"
+        # Keyframe groups decode in parallel best (no hand-over, no refill after a seek), so
+        # each core first gets a decoder of its own; cores left over (more cores than groups,
+        # or than _MAX_WORKERS) go to FFmpeg's frame and slice threads within each decoder.
+        context.thread_count = threads
+        context.thread_type = "AUTO" if threads > 1 else "NONE"
         if not exact:
             context.skip_frame = "NONKEY"
         self.sampler = _Sampler(
@@ -208,7 +227,9 @@ class _Decoding:
         self.reused: PILImage.Image | None = None
         self.last_pts: int | None = None
 
-    def take(self, times: list[float], jpeg_quality: int | None) -> list[tuple[int, Frame]]:
+    def take(
+        self, times: list[float], jpeg_quality: int | None, keep_pixels: bool = True
+    ) -> list[tuple[int, Frame]]:
         out: list[tuple[int, Frame]] = []
         try:
             for index, t in enumerate(times):
@@ -225,9 +246,10 @@ class _Decoding:
                     break  # past the end of what decodes
                 self.last_pts = frame.pts
                 seconds = self.sampler.seconds(frame)
-                if jpeg_quality is None:
+                if jpeg_quality is None or keep_pixels:
                     image = _upright(frame, self.info, self.size, self.reformatter)
-                    out.append((frame.pts, Frame(seconds, image)))
+                    jpeg = None if jpeg_quality is None else _jpeg(image, jpeg_quality)
+                    out.append((frame.pts, Frame(seconds, image, jpeg)))
                     continue
                 # Only the JPEG is kept: convert into one reused image (fresh 2.7 MB buffers
                 # for every 720p frame cost more in page faults than the conversion itself).
