@@ -16,7 +16,7 @@ from typing import Any
 from mmkit.errors import ServerError
 from mmkit.formats.anthropic import request
 from mmkit.transport.json_events import JsonEventParser
-from mmkit.transport.providers import Provider, StreamParser, register, register_echo
+from mmkit.transport.providers import Provider, StreamParser, echo_root, register, register_echo
 from mmkit.transport.reply import Reply, Usage
 from mmkit.transport.secret import Secret
 
@@ -197,12 +197,6 @@ class _AnthropicEvents(JsonEventParser):
         )
 
 
-def _echo_base_url() -> str:
-    from mmkit.server import shared_echo_server  # starts the local server on first use
-
-    return shared_echo_server().base_url
-
-
 ANTHROPIC = register(
     AnthropicMessages(
         name="anthropic",
@@ -219,7 +213,5 @@ ANTHROPIC = register(
 )
 # `anthropic/echo`: the same API on the local conformance server, with no key.
 ANTHROPIC_ECHO = register_echo(
-    replace(
-        ANTHROPIC, name="anthropic-echo", base_url=_echo_base_url, key_env=None, key_required=False
-    )
+    replace(ANTHROPIC, name="anthropic-echo", base_url=echo_root, key_env=None, key_required=False)
 )

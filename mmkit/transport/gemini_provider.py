@@ -18,7 +18,7 @@ from urllib.parse import quote
 from mmkit.errors import AuthError, BadRequestError, ServerError, TransportError
 from mmkit.formats.gemini import request
 from mmkit.transport.json_events import JsonEventParser
-from mmkit.transport.providers import Provider, StreamParser, register, register_echo
+from mmkit.transport.providers import Provider, StreamParser, echo_root, register, register_echo
 from mmkit.transport.reply import Reply, Usage
 from mmkit.transport.secret import Secret
 
@@ -240,12 +240,6 @@ class _GeminiEvents(JsonEventParser):
         )
 
 
-def _echo_base_url() -> str:
-    from mmkit.server import shared_echo_server  # starts the local server on first use
-
-    return shared_echo_server().base_url
-
-
 GEMINI = register(
     GeminiGenerate(
         name="gemini",
@@ -260,5 +254,5 @@ GEMINI = register(
 )
 # `gemini/echo`: the same API on the local conformance server, with no key.
 GEMINI_ECHO = register_echo(
-    replace(GEMINI, name="gemini-echo", base_url=_echo_base_url, key_env=None, key_required=False)
+    replace(GEMINI, name="gemini-echo", base_url=echo_root, key_env=None, key_required=False)
 )

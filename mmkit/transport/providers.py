@@ -592,10 +592,15 @@ OPENAI_PARAMS = frozenset(
 )
 
 
-def _echo_base_url() -> str:
-    from mmkit.server import shared_echo_server  # starts the local server on first use
+def echo_root() -> str:
+    """The shared local server's address (started on first use), for every echo route."""
+    from mmkit.server import shared_echo_server
 
-    return f"{shared_echo_server().base_url}/v1"
+    return shared_echo_server().base_url
+
+
+def _echo_base_url() -> str:
+    return f"{echo_root()}/v1"
 
 
 _REGISTRY: dict[str, Provider] = {}
