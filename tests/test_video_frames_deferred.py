@@ -112,21 +112,28 @@ def test_copies_of_a_frame_make_their_own_jpeg_from_the_same_pixels(fixtures_dir
     assert np.array_equal(deep.to_numpy(), frame.to_numpy())
 
 
+def read_at_once(part: Image, threads: int) -> list[bytes | None]:
+    """`part.data` read by `threads` threads released together."""
+    start = threading.Barrier(threads)
+    got: list[bytes | None] = []
+
+    def read() -> None:
+        start.wait(timeout=10)
+        got.append(part.data)
+
+    running = [threading.Thread(target=read) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join(timeout=10)
+    return got
+
+
 def test_threads_reading_one_frame_at_once_all_get_its_jpeg(fixtures_dir: Path) -> None:
     for _ in range(20):
         (frame,) = Video(fixtures_dir / "clip.mp4").frames(1)
-        start = threading.Barrier(8)
-        got: list[bytes | None] = []
-
-        def read(part: Image = frame) -> None:
-            start.wait(timeout=10)
-            got.append(part.data)
-
-        threads = [threading.Thread(target=read) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        got = read_at_once(frame, 8)
         assert len(got) == 8 and got[0] is not None and got[0][:3] == b"\xff\xd8\xff"
         assert all(data == got[0] for data in got)
-        assert json.loads(frame.model_dump_json())["data"] == base64.urlsafe_b64encode(got[0]).decode()
+        dumped = json.loads(frame.model_dump_json())["data"]
+        assert dumped == base64.urlsafe_b64encode(got[0]).decode()
