@@ -28,7 +28,9 @@ Each measurement runs in a fresh child process (so ru_maxrss is that approach's 
 are interleaved and the medians printed with the ratios. Targets: ≥ 6× for 8 frames at GOP 60,
 ≥ 3× for 32 frames, mmkit's peak memory on the 600-s clip within 1.2× of the 60-s clip.
 
-Run: .venv/bin/python bench/bench_video.py [camera] (just the camera clip: quick)
+Run: .venv/bin/python bench/bench_video.py [camera] [--cores 1,2]
+(`camera`: just the camera clip, quick; `--cores`: the report once per core count, every child
+pinned to that many cores, to see how each way scales)
 """
 
 from __future__ import annotations
@@ -218,12 +220,22 @@ def child(way: str, path: str, n: int) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak / 1024, "frames": count}))
 
 
+CORES: int | None = None  # --cores: each child runs on this many of the machine's cores
+
+
+def pinned() -> None:
+    """In the child before it starts: FFmpeg, torch and mmkit count the cores in its affinity."""
+    if CORES is not None:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:CORES])
+
+
 def measure(way: str, path: Path, n: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", way, str(path), str(n)],
         check=True,
         capture_output=True,
         text=True,
+        preexec_fn=pinned,
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -257,7 +269,14 @@ def compare(label: str, path: Path, n: int, peers: list[str]) -> dict[str, float
     return out
 
 
-def main(only: str | None = None) -> int:
+def main(only: str | None = None, cores: list[int] | None = None) -> int:
+    global CORES
+    if cores:  # the whole report once per core count: how each way scales
+        for count in cores:
+            CORES = count
+            print(f"\n=== on {count} core{'s' if count > 1 else ''} ===")
+            main(only)
+        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     camera = make_camera_clip()
@@ -265,7 +284,8 @@ def main(only: str | None = None) -> int:
     print(f"clips ready in {time.perf_counter() - started:.1f} s (cached in {CACHE})")
     print(
         f"median of {ROUNDS} interleaved rounds, each run in a fresh process; "
-        f"cpus={os.cpu_count()}; a peer's ratio is its time / mmkit's (above 1: mmkit is faster)"
+        f"cores={CORES or len(os.sched_getaffinity(0))}; "
+        "a peer's ratio is its time / mmkit's (above 1: mmkit is faster)"
     )
     if "torchcodec" not in peers:
         print("torchcodec: not installed (it needs torch and FFmpeg's shared libraries): skipped")
@@ -306,4 +326,14 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         raise SystemExit(0)
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    import argparse
+
+    parser = argparse.ArgumentParser(description="frame sampling: mmkit and its peers")
+    parser.add_argument("only", nargs="?", choices=["camera"], help="just the camera clip")
+    parser.add_argument(
+        "--cores",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="run every way pinned to this many cores, e.g. 1,2 (default: all of them)",
+    )
+    args = parser.parse_args()
+    raise SystemExit(main(args.only, args.cores))
