@@ -52,6 +52,7 @@ def test_frames_read_as_pixels_make_no_jpeg_and_sending_makes_each_once(
         frame.to_pil()
         frame.to_numpy()
         repr(frame)
+        assert "<img" in frame._repr_html_()  # the notebook view: a PNG thumbnail of the pixels
     assert jpeg_encodes == []
     wire = mmkit.to_openai([Message.user("what happens?", images=frames)])
     assert len(jpeg_encodes) == 4

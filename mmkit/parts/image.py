@@ -290,7 +290,8 @@ class Image(MediaPart):
     def _repr_html_(self) -> str:
         from mmkit import display
 
-        pixels = self.to_pil if self.data is not None else None
+        held = self._decoded is not None or self.data is not None  # a frame's JPEG stays unmade
+        pixels = self.to_pil if held else None
         cost = self._token_note()
         caption = self.describe() + (f", {cost}" if cost else "")
         return display.image_html(caption, self._shown(), pixels)
