@@ -140,9 +140,8 @@ class Image(MediaPart):
         """A part holding decoded pixels whose bytes (`make()`, of type `mime`) are made on first
         need: sending it, reading `data`, `nbytes`, comparing, dumping or pickling it. For a maker
         of the bytes (a video's sampled frames) that knows they decode back to these pixels."""
-        part = cls.model_construct(
-            mime=mime, width=pixels.width, height=pixels.height, frames=1, **fields
-        )
+        made = dict(mime=mime, width=pixels.width, height=pixels.height, frames=1, **fields)
+        part = cls.model_construct({"data", *made}, **made)  # `data` counts as set, as when given
         del part.__dict__["data"]  # read through __getattr__ below until made
         part._decoded, part._make = pixels, make
         return part
