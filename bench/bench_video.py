@@ -28,7 +28,9 @@ Each measurement runs in a fresh child process (so ru_maxrss is that approach's 
 are interleaved and the medians printed with the ratios. Targets: ≥ 6× for 8 frames at GOP 60,
 ≥ 3× for 32 frames, mmkit's peak memory on the 600-s clip within 1.2× of the 60-s clip.
 
-Run: .venv/bin/python bench/bench_video.py [camera] (just the camera clip: quick)
+Run: .venv/bin/python bench/bench_video.py [camera] [--cores 1,2]
+(`camera`: just the camera clip, quick; `--cores`: the report once per core count, every child
+pinned to that many cores, to see how each way scales)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from harness import peak_kib
 
@@ -210,22 +213,96 @@ def child(way: str, path: str, n: int) -> None:
 
     if way == "torchcodec":
         import torchcodec.decoders  # noqa: F401
-    run = WAYS[way]
+    tasks = timed_tasks() if way == "profile" else []
+    run = WAYS["mmkit" if way == "profile" else way]
     start = time.perf_counter()
     count = run(path, n)
     seconds = time.perf_counter() - start
     peak = peak_kib()
-    print(json.dumps({"seconds": seconds, "peak_mib": peak / 1024, "frames": count}))
+    out = {"seconds": seconds, "peak_mib": peak / 1024, "frames": count, "tasks": tasks}
+    print(json.dumps(out))
 
 
-def measure(way: str, path: Path, n: int) -> dict[str, float]:
+def timed_tasks() -> list[float]:
+    """For the projection: mmkit with one decoder, each keyframe group's decode timed."""
+    from mmkit.media.video import sampling
+
+    took: list[float] = []
+    take = sampling._Decoding.take
+
+    def timed(self: Any, *args: Any) -> Any:
+        start = time.perf_counter()
+        out = take(self, *args)
+        took.append(time.perf_counter() - start)
+        return out
+
+    sampling._Decoding.take = timed  # type: ignore[method-assign,assignment]
+    sampling._cores = lambda: 1
+    return took
+
+
+def projected(profile: dict[str, Any], cores: int, most: int) -> float:
+    """mmkit's time on `cores` cores from a one-core profile: what is not a group's decode runs
+    once; the groups go in order to whichever decoder is free first, as sampling hands them out
+    (shared caches and memory bandwidth are not modelled: the 2-core line shows their cost)."""
+    from mmkit.media.video.sampling import decoders_and_threads
+
+    tasks: list[float] = profile["tasks"]
+    decoders, _ = decoders_and_threads(cores, len(tasks), None, most)
+    free = [0.0] * decoders
+    for took in tasks:
+        first = free.index(min(free))
+        free[first] += took
+    return float(profile["seconds"]) - sum(tasks) + max(free)
+
+
+def projection(path: Path, n: int, plain: dict[int, float], measured: float | None) -> None:
+    """Why it scales, where no 16-core machine is at hand: the one-core profile scheduled."""
+    from mmkit.media.video.sampling import most_decoders
+
+    most = most_decoders(WIDTH, HEIGHT)
+    global CORES
+    pinned_before, CORES = CORES, 1
+    try:
+        runs = [measure("profile", path, n) for _ in range(ROUNDS)]
+    finally:
+        CORES = pinned_before
+    profile = sorted(runs, key=lambda run: run["seconds"])[ROUNDS // 2]
+    tasks: list[float] = profile["tasks"]
+    two, sixteen = projected(profile, 2, most), projected(profile, 16, most)
+    check = f" (measured {measured * 1000:.0f} ms)" if measured else ""
+    print(
+        f"  projection, {n} frames: {len(tasks)} keyframe groups, {sum(tasks) * 1000:.0f} ms of "
+        f"group decoding on 1 core (longest {max(tasks) * 1000:.0f} ms) + "
+        f"{(profile['seconds'] - sum(tasks)) * 1000:.0f} ms once; 2 cores {two * 1000:.0f} ms"
+        f"{check}, 16 cores {sixteen * 1000:.0f} ms"
+    )
+    if 1 in plain and 2 in plain:
+        print(
+            f"  transformers' loader: {plain[1] * 1000:.0f} ms on 1 core, {plain[2] * 1000:.0f} ms "
+            f"on 2; on 16, mmkit would be {plain[2] / sixteen:.1f}× it if it gains nothing more "
+            f"than on 2, and {plain[1] / 16 / sixteen:.1f}× even if it ran 16× its 1-core speed"
+        )
+
+
+CORES: int | None = None  # --cores: each child runs on this many of the machine's cores
+
+
+def pinned() -> None:
+    """In the child before it starts: FFmpeg, torch and mmkit count the cores in its affinity."""
+    if CORES is not None:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:CORES])
+
+
+def measure(way: str, path: Path, n: int) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", way, str(path), str(n)],
         check=True,
         capture_output=True,
         text=True,
+        preexec_fn=pinned,
     )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -254,10 +331,33 @@ def compare(label: str, path: Path, n: int, peers: list[str]) -> dict[str, float
     print(f"{label:<28} mmkit {mine * 1000:5.0f} ms {peak['mmkit']:4.0f} MiB | {cells}")
     out = {f"{way}_ratio": median[way] / mine for way in peers}
     out.update(ratio=median.get("plain", mine) / mine, mmkit_peak=peak["mmkit"])
+    out.update(mmkit_s=mine, plain_s=median.get("plain", mine))
+    RESULTS[label, CORES] = out
     return out
 
 
-def main(only: str | None = None) -> int:
+RESULTS: dict[tuple[str, int | None], dict[str, float]] = {}  # (case, --cores): its ratios
+
+
+def main(only: str | None = None, cores: list[int] | None = None) -> int:
+    global CORES
+    if cores:  # the whole report once per core count: how each way scales
+        for count in cores:
+            CORES = count
+            print(f"\n=== on {count} core{'s' if count > 1 else ''} ===")
+            main(only)
+        CORES = None
+        if {1, 2} <= set(cores):  # 16 cores, from the profile and the runs on 1 and 2
+            print("\n=== 16 cores, projected from a 1-core profile of mmkit ===")
+            cases = [("camera 60 s GOP 60", make_camera_clip())]
+            if only != "camera":
+                cases.append(("60 s GOP 60", make_clip(60, 60)))
+            for name, path in cases:
+                for n in (8, 32):
+                    label = f"{name}, {n} frames"
+                    plain = {k: RESULTS[label, k]["plain_s"] for k in (1, 2)}
+                    projection(path, n, plain, RESULTS[label, 2]["mmkit_s"])
+        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     camera = make_camera_clip()
@@ -265,7 +365,8 @@ def main(only: str | None = None) -> int:
     print(f"clips ready in {time.perf_counter() - started:.1f} s (cached in {CACHE})")
     print(
         f"median of {ROUNDS} interleaved rounds, each run in a fresh process; "
-        f"cpus={os.cpu_count()}; a peer's ratio is its time / mmkit's (above 1: mmkit is faster)"
+        f"cores={CORES or len(os.sched_getaffinity(0))}; "
+        "a peer's ratio is its time / mmkit's (above 1: mmkit is faster)"
     )
     if "torchcodec" not in peers:
         print("torchcodec: not installed (it needs torch and FFmpeg's shared libraries): skipped")
@@ -306,4 +407,15 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         raise SystemExit(0)
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    import argparse
+
+    parser = argparse.ArgumentParser(description="frame sampling: mmkit and its peers")
+    parser.add_argument("only", nargs="?", choices=["camera"], help="just the camera clip")
+    parser.add_argument(
+        "--cores",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="run every way pinned to this many cores, e.g. 1,2 (default: all of them); with "
+        "1 and 2, also project mmkit on 16 cores from a 1-core profile",
+    )
+    args = parser.parse_args()
+    raise SystemExit(main(args.only, args.cores))

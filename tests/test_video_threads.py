@@ -17,23 +17,34 @@ from mmkit.media.video.sampling import decoders_and_threads
 
 
 @pytest.mark.parametrize(
-    ("cores", "groups", "workers", "expected"),
+    ("cores", "groups", "workers", "most", "expected"),
     [
-        (2, 8, None, (2, 1)),  # this machine, 8 frames: two single-threaded decoders
-        (2, 30, None, (2, 1)),  # 32 frames over a 60-s clip with a keyframe every 2 s
-        (2, 1, None, (1, 2)),  # one group: one decoder on both cores
-        (1, 8, None, (1, 1)),
-        (16, 8, None, (4, 4)),  # more cores than decoders may run: 4 threads each
-        (16, 30, None, (4, 4)),
-        (16, 2, None, (2, 8)),
-        (6, 4, None, (4, 1)),  # 6 // 4: the two spare cores are not split unevenly
-        (16, 8, 1, (1, 16)),  # workers=1 asked for: that one decoder gets every core
+        (2, 8, None, 16, (2, 1)),  # this machine, 8 frames: two single-threaded decoders
+        (2, 30, None, 16, (2, 1)),  # 32 frames over a 60-s clip with a keyframe every 2 s
+        (2, 1, None, 16, (1, 2)),  # one group: one decoder on both cores
+        (1, 8, None, 16, (1, 1)),
+        (16, 8, None, 16, (8, 2)),  # 8 frames on 16 cores: a decoder a group, 2 threads each
+        (16, 30, None, 16, (16, 1)),  # 32 frames: a decoder a core
+        (16, 2, None, 16, (2, 8)),
+        (16, 30, None, 2, (2, 8)),  # 4K: memory allows 2 decoders, they get 8 threads each
+        (64, 30, None, 16, (16, 4)),  # never more than 16 decoders
+        (6, 4, None, 16, (4, 1)),  # 6 // 4: the two spare cores are not split unevenly
+        (16, 8, 1, 16, (1, 16)),  # workers=1 asked for: that one decoder gets every core
     ],
 )
 def test_decoders_and_threads_share_out_the_cores(
-    cores: int, groups: int, workers: int | None, expected: tuple[int, int]
+    cores: int, groups: int, workers: int | None, most: int, expected: tuple[int, int]
 ) -> None:
-    assert decoders_and_threads(cores, groups, workers) == expected
+    assert decoders_and_threads(cores, groups, workers, most) == expected
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [(1280, 720, 16), (1920, 1080, 8), (3840, 2160, 2), (7680, 4320, 1), (96, 64, 16)],
+)
+def test_memory_sets_how_many_decoders_run_at_once(width: int, height: int, expected: int) -> None:
+    # 512 MiB of decoded frames, 20 YUV 4:2:0 frames a decoder: 1080p 62 MB each, 4K 249 MB
+    assert sampling.most_decoders(width, height) == expected
 
 
 @pytest.mark.parametrize("name", ["clip.mp4", "clip.webm", "clip.ts", "vfr.mp4", "keyframes.mp4"])

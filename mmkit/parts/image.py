@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 from mmkit.media import image as image_codec
 from mmkit.media.source import Resolved, resolve
@@ -60,6 +62,9 @@ class Image(MediaPart):
     _pixels: bool = PrivateAttr(default=False)  # made from a PIL image or array: no own format
     # The decoded pixels the bytes were encoded from (a video frame): to_pil() without decoding
     _decoded: PILImage.Image | None = PrivateAttr(default=None)
+    # Makes `data` from `_decoded` on first read (a video frame's JPEG): a caller who only wants
+    # pixels never pays for the encode; None once made, or for a part built with its bytes.
+    _make: Callable[[], bytes] | None = PrivateAttr(default=None)
 
     kind: ClassVar[str] = "image"
     sources: ClassVar[str] = "a path, bytes, URL or image"
@@ -128,6 +133,64 @@ class Image(MediaPart):
         self._info = info
         self._pixels = pixels
 
+    @classmethod
+    def _from_pixels(
+        cls, pixels: PILImage.Image, make: Callable[[], bytes], mime: str, **fields: Any
+    ) -> Image:
+        """A part holding decoded pixels whose bytes (`make()`, of type `mime`) are made on first
+        need: sending it, reading `data`, `nbytes`, comparing, dumping or pickling it. For a maker
+        of the bytes (a video's sampled frames) that knows they decode back to these pixels."""
+        made = dict(mime=mime, width=pixels.width, height=pixels.height, frames=1, **fields)
+        part = cls.model_construct({"data", *made}, **made)  # `data` counts as set, as when given
+        del part.__dict__["data"]  # read through __getattr__ below until made
+        part._decoded, part._make = pixels, make
+        return part
+
+    def _made(self) -> bytes | None:
+        """`data`, made now if it was left to first need."""
+        fields = self.__dict__
+        if "data" not in fields:
+            make = self._make
+            if make is not None:  # None: another thread has just made it
+                data = make()  # outside the lock: two threads at once both encode, once
+                with _SWAPPING:
+                    fields = self.__dict__
+                    if "data" not in fields:
+                        # The fields in their declared order, as a part built with its bytes
+                        # has them (its JSON reads the same); one swap: a reader sees the old
+                        # dict or the new one, never a half-made one.
+                        ordered = {
+                            name: data if name == "data" else fields[name]
+                            for name in type(self).model_fields
+                            if name == "data" or name in fields
+                        }
+                        object.__setattr__(self, "__dict__", {**ordered, **fields, "data": data})
+                        self._make = None
+        made: bytes | None = self.__dict__["data"]
+        return made
+
+    if not TYPE_CHECKING:  # for mypy, `data` is the declared field
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "data":  # only reached while the bytes are left to first need
+                return self._made()
+            return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _dumped(self, handler: SerializerFunctionWrapHandler) -> Any:
+        self._made()  # the dump reads the fields themselves, not through __getattr__
+        return handler(self)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Pickled (to another process): the bytes go, the decoded pixels stay behind (3.7 MB
+        # for a 720p frame; to_pil() there decodes the bytes).
+        self._made()
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_decoded": None, "_make": None}
+        return state
+
     # --- what a user reads ---------------------------------------------------------------------
 
     def to_pil(self, fetch: FetchPolicy | None = None) -> PILImage.Image:
@@ -143,18 +206,14 @@ class Image(MediaPart):
 
         return np.asarray(self.to_pil(fetch))
 
-    def _keep_pixels(self, image: PILImage.Image) -> None:
-        """Hold the pixels the bytes were encoded from, for `to_pil()` to hand out undecoded.
-        For a maker of the bytes (a video's sampled frames): the bytes are still what is sent."""
-        self._decoded = image
-
     def describe(self) -> str:
         """One line: origin, type, size and bytes, e.g. 'cat.jpg JPEG 640×480, 41,233 bytes'."""
         if self.mime is None:
             return f"{self.origin} (not fetched)"
         kind = self.mime.split("/")[-1].upper()
         frames = f", {self.frames} frames" if self.frames > 1 else ""
-        size = f", {self.nbytes:,} bytes" if self.nbytes is not None else ""
+        pending = "data" not in self.__dict__  # a repr never makes the bytes it would count
+        size = f", {self.nbytes:,} bytes" if not pending and self.nbytes is not None else ""
         return f"{self.origin} {kind} {self.width}×{self.height}{frames}{size}"
 
     # --- what a wire format calls --------------------------------------------------------------
@@ -230,10 +289,14 @@ class Image(MediaPart):
     def _repr_html_(self) -> str:
         from mmkit import display
 
-        pixels = self.to_pil if self.data is not None else None
+        held = self._decoded is not None or self.data is not None  # a frame's JPEG stays unmade
+        pixels = self.to_pil if held else None
         cost = self._token_note()
         caption = self.describe() + (f", {cost}" if cost else "")
         return display.image_html(caption, self._shown(), pixels)
+
+
+_SWAPPING = threading.Lock()  # a part's fields swapped for the ones holding its made bytes
 
 
 def _is_pixels(source: Any) -> bool:

@@ -3,6 +3,7 @@ frames read as a video."""
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -53,7 +54,8 @@ OPTIONS = (
 
 # Frames sampled from a video are kept as JPEG: the video was lossy already, and PNG costs 5×.
 _FRAME_QUALITY = 90
-# Decoded pixels kept beside the JPEGs by frames() at most (a caller may want them): past it, JPEG
+# Decoded pixels kept by frames() at most (a caller may want them, and the JPEG is made only when
+# a frame is sent): past it, each frame is kept as JPEG alone
 _PIXELS_KEPT = 1 << 30
 _DEFAULT_LIST_FPS = 1.0  # a list of frames with no fps= is read as one frame a second
 
@@ -229,8 +231,10 @@ class Video(MediaPart):
         InvalidOptionError naming them. `exact=False` takes keyframes
         only: much faster, each frame the last keyframe at or before its time.
 
-        Each frame keeps its decoded pixels for `to_pil()` (no JPEG round trip) besides the
-        JPEG it is sent as; past 1 GiB of pixels in all, only the JPEG."""
+        Each frame keeps its decoded pixels: `to_pil()`/`to_numpy()` hand them out exactly as
+        decoded, and the JPEG a frame is sent as is made when it is first needed (sending it,
+        `data`, `nbytes`), never for a caller who only wants pixels. Past 1 GiB of pixels in
+        all, each frame is encoded at once and keeps only its JPEG."""
         return self._sampled_frames(n, fps, start, end, exact, max_side, fetch, keep_pixels=True)
 
     def _sampled_frames(
@@ -303,7 +307,8 @@ class Video(MediaPart):
                 exact=exact,
                 max_side=side,
                 pixel_limit=self.pixel_limit,
-                jpeg_quality=_FRAME_QUALITY,
+                # JPEG in the decoders' threads only for frames kept as JPEG alone
+                jpeg_quality=None if keep_pixels else _FRAME_QUALITY,
                 keep_pixels=keep_pixels,
                 window=(lo - offset, hi - offset),
             )
@@ -428,18 +433,25 @@ class Video(MediaPart):
     def _probe(self, source: video_codec.Source) -> video_codec.VideoInfo:
         return video_codec.probe(source, self.origin, self.pixel_limit)
 
-    def _frame_part(self, frame: video_codec.Frame, keep_pixels: bool = True) -> Image:
-        data = frame.jpeg
-        if data is None:
-            assert frame.image is not None  # a frame keeps its pixels or its JPEG
-            buf = io.BytesIO()
-            frame.image.save(buf, format="JPEG", quality=_FRAME_QUALITY)
-            data = buf.getvalue()
+    def _frame_part(self, frame: video_codec.Frame, keep_pixels: bool) -> Image:
+        """The frame as an Image part: holding its pixels (`keep_pixels`: the JPEG is made when
+        it is sent, if ever), or its JPEG alone."""
         origin = f"{self.origin} frame at {video_codec.clock(frame.timestamp)}"
+        pixels, data = frame.image, frame.jpeg
+        if data is None and keep_pixels and pixels is not None:
+            return Image._from_pixels(
+                pixels,
+                functools.partial(_jpeg, pixels),
+                "image/jpeg",
+                origin=origin,
+                max_side=self.max_side,
+                timestamp=frame.timestamp,
+            )
+        if data is None:
+            assert pixels is not None  # a frame keeps its pixels or its JPEG
+            data = _jpeg(pixels)
         part = Image(Resolved(data, origin), max_side=self.max_side)
         part.timestamp = frame.timestamp
-        if keep_pixels and frame.image is not None:
-            part._keep_pixels(frame.image)  # to_pil() hands these out: no JPEG round trip
         return part
 
     def _list_frames(
@@ -646,6 +658,13 @@ class _Sampled:
 
     frames: list[Image]
     conversions: tuple[str, ...]
+
+
+def _jpeg(image: PILImage.Image) -> bytes:
+    """A sampled frame as sent: JPEG (the video was lossy already, and PNG costs 5×)."""
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=_FRAME_QUALITY)
+    return buf.getvalue()
 
 
 def _pixels(info: video_codec.VideoInfo, max_side: int | None) -> int:

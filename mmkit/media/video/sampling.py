@@ -22,8 +22,18 @@ from mmkit.media.video.info import Frame, Source, VideoInfo
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-# Parallel sampling runs at most (each holds one decoder's frames in memory).
-_MAX_WORKERS = 4
+# Decoders sampling at once, at most: each holds its reference frames (H.264: up to 16, and
+# one more for each FFmpeg thread), so memory sets the cap: about 512 MiB of decoded frames in
+# all (720p: 16 decoders, 1080p: 8, 4K: 2), and never more than 16.
+_MAX_WORKERS = 16
+_DECODER_MEMORY = 512 << 20
+_FRAMES_A_DECODER = 20
+
+
+def most_decoders(width: int, height: int) -> int:
+    """How many decoders of a `width`×`height` video may run at once (see _DECODER_MEMORY)."""
+    held = max(1, width * height * 3 // 2 * _FRAMES_A_DECODER)  # YUV 4:2:0 frames
+    return max(1, min(_MAX_WORKERS, _DECODER_MEMORY // held))
 
 
 def uniform_times(count: int, start: float, end: float) -> list[float]:
@@ -92,10 +102,11 @@ def sample(
         # Times between two keyframes decode from the first of them: one task, never split.
         tasks = _gop_groups(times, keys) if keys else None
         cores = _cores()
+        most = most_decoders(info.width, info.height)
         if tasks is None:  # no index: one contiguous stretch of the times per decoder
-            parts = workers or min(cores, _MAX_WORKERS, max(1, len(times) // 2))
+            parts = workers or min(cores, most, max(1, len(times) // 2))
             tasks = [part for i in range(parts) if (part := _part(times, i, parts))]
-        count, threads = decoders_and_threads(cores, len(tasks), workers)
+        count, threads = decoders_and_threads(cores, len(tasks), workers, most)
         results: list[list[tuple[int, Frame]]] = [[] for _ in tasks]
         taken = itertools.count()
         lock = threading.Lock()
@@ -152,11 +163,14 @@ def _in_order(results: list[list[tuple[int, Frame]]], high: float) -> tuple[list
     return out, collided
 
 
-def decoders_and_threads(cores: int, groups: int, workers: int | None = None) -> tuple[int, int]:
+def decoders_and_threads(
+    cores: int, groups: int, workers: int | None = None, most: int = _MAX_WORKERS
+) -> tuple[int, int]:
     """How many decoders sample `groups` keyframe groups on `cores` cores, and how many FFmpeg
-    threads each runs: a decoder per group up to the cores (at most _MAX_WORKERS, or `workers`),
-    then the cores left over shared out among them (16 cores, 8 groups: 4 decoders × 4)."""
-    decoders = max(1, min(workers or min(cores, _MAX_WORKERS), groups))
+    threads each runs: a decoder per group up to the cores (at most `most`, or `workers`),
+    then the cores left over shared out among them (16 cores, 8 groups: 8 decoders × 2; 4K
+    video, where 2 decoders may run: 2 × 8)."""
+    decoders = max(1, min(workers or min(cores, most), groups))
     return decoders, max(1, cores // decoders)
 
 
@@ -215,7 +229,7 @@ class _Decoding:
         context = stream.codec_context
         # Keyframe groups decode in parallel best (no hand-over, no refill after a seek), so
         # each core first gets a decoder of its own; cores left over (more cores than groups,
-        # or than _MAX_WORKERS) go to FFmpeg's frame and slice threads within each decoder.
+        # or than memory allows decoders) go to FFmpeg's frame and slice threads in each one.
         context.thread_count = threads
         context.thread_type = "AUTO" if threads > 1 else "NONE"
         if not exact:
