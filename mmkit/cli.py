@@ -47,6 +47,7 @@ _FLAGS = {
     "base_url": "--base-url",
     "api_base": "--base-url",
     "manifest_root": "--manifest-root",
+    "max_manifest_line": "--max-manifest-line",
     "max_side": "--max-side",
     "retry_failed": "--retry-failed",
     "allow_private_urls": "--allow-private-urls",
@@ -203,6 +204,14 @@ def _add_caption(commands: Subcommands) -> None:
         help="the folder manifest paths must stay in (default: the manifest's folder)",
     )
     caption.add_argument(
+        "--max-manifest-line",
+        type=_positive,
+        default=1 << 20,
+        metavar="BYTES",
+        help="the longest manifest line read (default 1048576, 1 MiB; characters for CSV); a "
+        "longer line is its row's error record and the rest of the manifest goes on",
+    )
+    caption.add_argument(
         "--progress-every",
         type=_positive_number,
         default=5.0,
@@ -254,6 +263,7 @@ def _caption(args: argparse.Namespace) -> int:
             workers=args.workers,
             allow_private_urls=args.allow_private_urls,
             manifest_root=args.manifest_root,
+            max_manifest_line=args.max_manifest_line,
             progress=True,
             progress_every=args.progress_every,
         )

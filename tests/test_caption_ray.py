@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,6 +219,48 @@ def test_done_as_a_list_of_ids_leaves_those_rows_out(
     rows = _caption(ds, server, done=["item1", "item3", "not-in-the-input"]).take_all()
     assert sorted(r["id"] for r in rows) == ["item0", "item2", "item4"]
     assert all(r["error_type"] is None for r in rows)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed): connecting is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_a_resume_captions_again_transient_failures_and_what_asked_another_question(
+    local_ray: None, tmp_path: Path, server: RunningServer
+) -> None:
+    from mmkit.caption.ray import caption_dataset
+
+    folder = tmp_path / "imgs"
+    make_images(folder, 2)
+    ds = ray.data.read_binary_files(str(folder), include_paths=True)
+    # the server was down: every row failed for no fault of its own
+    refused = f"http://127.0.0.1:{_closed_port()}/v1"
+    down = caption_dataset(ds, model="gemma-3", base_url=refused, retries=0, num_cpus=0.5)
+    down.write_json(str(tmp_path / "out1"))  # Ray Data's own writer
+    rows1 = _json_rows(tmp_path / "out1")
+    assert _names(rows1, ok=False) == ["img0000.jpg", "img0001.png"]
+    assert [r["error_transient"] for r in rows1] == [True, True]
+    (asked,) = {r["asked"] for r in rows1}
+    assert asked.startswith("sha256:")
+
+    # a plain rerun (no retry_failed) captions them: the failure said nothing about the items
+    _caption(ds, server, done=tmp_path / "out1").write_parquet(str(tmp_path / "out2"))
+    rows2 = _parquet_rows(tmp_path / "out2")
+    assert _names(rows2, ok=True) == ["img0000.jpg", "img0001.png"]
+    assert [(r["error_transient"], r["asked"]) for r in rows2] == [(None, asked)] * 2
+
+    # the same question again: nothing left; another prompt: both captioned again
+    assert _caption(ds, server, done=tmp_path / "out2").take_all() == []
+    again = _caption(ds, server, done=tmp_path / "out2", prompt="Name the colours.").take_all()
+    assert sorted((Path(r["id"]).name, r["caption"]) for r in again) == [
+        ("img0000.jpg", 'text "Name the colours."; image 64×48 JPEG'),
+        ("img0001.png", 'text "Name the colours."; image 64×48 PNG'),
+    ]
+    assert {r["asked"] for r in again} != {asked}
 
 
 def _flat(rows: list[tuple[str, str | None]]) -> pa.Table:

@@ -316,6 +316,49 @@ def test_caption_exits_2_for_bad_flags(
     assert not (tmp_path / "captions.jsonl").exists()
 
 
+def test_caption_max_manifest_line_makes_a_longer_line_its_rows_error_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 3)
+    manifest = tmp_path / "list.jsonl"
+    lines = [
+        '{"id": "a", "path": "img0000.jpg"}',
+        '{"id": "b", "path": "img0001.png", "prompt": "' + "describe " * 20 + '"}',  # 216 bytes
+        '{"id": "c", "path": "img0002.jpg"}',
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    assert caption(tmp_path, str(manifest), "--max-manifest-line", "100") == 1  # a row failed
+    assert "captioned: 2 of 3 items" in capsys.readouterr().out
+    records = [json.loads(line) for line in (tmp_path / "captions.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in records if r.get("caption")) == ["a", "c"]
+    (failed,) = [r for r in records if r.get("error")]
+    assert failed["error"]["type"] == "ConfigError"
+    assert f"{manifest} row 2: the line is over 100 bytes" in failed["error"]["message"]
+    # the default (1 MiB) reads that line: the rerun captions it
+    assert caption(tmp_path, str(manifest), "--retry-failed") == 0
+    assert "captioned: 1 of 3 items" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("0", "argument --max-manifest-line: 0 must be 1 or more"),
+        ("-5", "argument --max-manifest-line: -5 must be 1 or more"),
+        ("1.5", "argument --max-manifest-line: '1.5' is not a whole number"),
+        ("1MiB", "argument --max-manifest-line: '1MiB' is not a whole number"),
+    ],
+)
+def test_caption_exits_2_for_a_bad_max_manifest_line(
+    tmp_path: Path, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_images(tmp_path, 1)
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal
+        caption(tmp_path, str(tmp_path), "--max-manifest-line", value)
+    assert refused.value.code == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "captions.jsonl").exists()
+
+
 # --- mmkit caption: help and errors for a shell user ---------------------------------------------
 
 

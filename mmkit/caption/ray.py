@@ -9,8 +9,10 @@ slow that actor), and encodes with the same code as `mmkit caption` (mmkit.capti
 Rows carry the media as `bytes` (with `path`, as `read_binary_files(include_paths=True)` gives),
 or as a `source`/`path`/`url` column to read or fetch; an `id` and a `prompt` column are used when
 present. Output rows are flat: id, source, hash, model, prompt, caption, error_type,
-error_message, attempts, latency, prompt_tokens, completion_tokens, skipped. Write them with Ray
-Data's own writers (`write_parquet`, `write_json`).
+error_message, attempts, latency, prompt_tokens, completion_tokens, skipped, error_transient
+(an error's `transient`: the failure said nothing about the item) and asked (the fingerprint of
+model, prompt, system and generation parameters, CaptionOptions.asked(), as `mmkit caption`'s
+records keep it). Write them with Ray Data's own writers (`write_parquet`, `write_json`).
 
 Files that are not media are treated as `mmkit caption` treats them in a folder: a row whose
 `bytes` are not media is skipped, not sent and not an error, and counted by its `skipped` column
@@ -19,17 +21,23 @@ CLI's summary counts them under "files left out". A row that names its media (a 
 url column, no bytes) is read as a manifest row is: if it is not media, its record is the error.
 
 Resuming: `caption_dataset(ds, ..., done=earlier)` leaves out the rows whose id the earlier output
-already holds, so a second pass (written to a new folder) after a crash or a partial pass
-captions only what is missing, and no id has two successful records across the passes. `earlier`
-is what Ray Data's writers made (a folder of Parquet or JSON lines files, searched recursively,
-or one file; a local path or a URI such as s3://bucket/out/; an `mmkit caption --out` file works
-too) or an iterable of ids. As with `mmkit caption`, an id whose earlier record is an error
-counts as done unless `retry_failed=True`, which captions it again (its old error record stays
-in the earlier folder: prefer the success when merging); a success in any file counts as done.
-Only the ids are read, in the driver, before any actor starts; the rows are dropped by a
-`map_batches` step in the workers. Ids are compared, not content: a file changed under the same
-id is not captioned again. `done_ids(earlier)` gives the set, e.g. to resume from several
-passes: `done=done_ids(out1) | done_ids(out2)`.
+already holds done, so a second pass (written to a new folder) after a crash or a partial pass
+captions only what is missing, and no id has two successful records for one question across the
+passes. `earlier` is what Ray Data's writers made (a folder of Parquet or JSON lines files, searched
+recursively, or one file; a local path or a URI such as s3://bucket/out/; an `mmkit caption --out`
+file, JSONL or Parquet, works too) or an iterable of ids. A record makes its id done as a plain
+rerun of `mmkit caption` counts it: a caption does; an error does unless `retry_failed=True`, and a
+transient one (a refused connection, a timeout, a 5xx or 429 after the retries) never does; a record
+that asked another question (another model, prompt, system or generation parameters than this run's)
+does not either. Records from before `asked` and the transient flag were kept count as asked alike
+and as failed for their own sake. A success in any file counts as done; an id captioned again leaves
+its old record in the earlier folder: prefer the newest success when merging. Only the ids and those
+columns are read, in the driver, before any actor starts; the rows are dropped by a `map_batches`
+step in the workers. Ids are compared, not content: a file changed under the same id is not
+captioned again. `done_ids(earlier, asked=...)` gives the set, e.g. to resume from several passes:
+`done=done_ids(out1, asked=a) | done_ids(out2, asked=a)` with `a = CaptionOptions(model=...,
+prompt=...).asked()`; without `asked` it does not compare questions (transient failures are still
+not done).
 """
 
 from __future__ import annotations
@@ -60,6 +68,8 @@ COLUMNS = (
     "prompt_tokens",
     "completion_tokens",
     "skipped",
+    "error_transient",
+    "asked",
 )
 
 
@@ -184,6 +194,8 @@ def _column(record: Record | Skipped, name: str) -> Any:
         return record.error["type"] if record.error else None
     if name == "error_message":
         return record.error["message"] if record.error else None
+    if name == "error_transient":  # the failure says nothing about the item: a resume retries it
+        return record.transient if record.error else None
     if name in ("prompt_tokens", "completion_tokens"):
         return (record.usage or {}).get(name)
     return getattr(record, name)
@@ -203,11 +215,12 @@ def caption_dataset(
     keywords are CaptionOptions' (model, prompt, max_side, retry_failed, ...).
 
     `done`: earlier output (a path) or ids (an iterable) whose rows are left out, to resume a
-    run; earlier errors count as done unless `retry_failed=True` (see the module docstring). A
+    run; earlier errors count as done unless `retry_failed=True` or they were transient, and
+    records that asked another question do not (see the module docstring). A
     bad `done` raises ConfigError here, before anything runs."""
     checked = CaptionOptions(**{**options, "workers": 0})  # bad options fail here, not in actors
-    if done is not None:
-        skip = done_ids(done, retry_failed=checked.retry_failed)
+    if done is not None:  # the actors' records keep the same question: asked from the same options
+        skip = done_ids(done, retry_failed=checked.retry_failed, asked=checked.asked())
         if skip:
             ds = ds.map_batches(
                 _drop_done,
@@ -235,15 +248,24 @@ _BATCH = 65_536
 
 
 def done_ids(
-    done: str | os.PathLike[str] | Iterable[Any], *, retry_failed: bool = False
+    done: str | os.PathLike[str] | Iterable[Any],
+    *,
+    retry_failed: bool = False,
+    asked: str | None = None,
 ) -> frozenset[str]:
     """The ids `caption_dataset(..., done=done)` leaves out: those of the records in earlier
     output (a file, or a folder of Parquet / JSON lines files, searched recursively; a local
-    path or a URI pyarrow opens, like s3://bucket/captions/), the errors among them only when
-    `retry_failed` is false; or the ids of an iterable, as str. Raises ConfigError for a
-    missing path, an unreadable file or one without an `id`."""
+    path or a URI pyarrow opens, like s3://bucket/captions/), or the ids of an iterable, as str.
+
+    A record makes its id done as a rerun of `mmkit caption` counts it (records.resume_hash):
+    a caption does; an error does unless `retry_failed`, and never when it was transient (a
+    timeout, a refused connection, a 5xx or 429 after retries); and, given `asked` (the run's
+    CaptionOptions.asked()), no record that answered another question does (records without
+    `asked` count as asked alike). Without `asked`, what each record asked is not compared.
+    One record that makes an id done is enough, whichever file holds it.
+    Raises ConfigError for a missing path, an unreadable file or one without an `id`."""
     if isinstance(done, (str, os.PathLike)):
-        return _done_in(os.fspath(done), retry_failed)
+        return _done_in(os.fspath(done), retry_failed, asked)
     if isinstance(done, (bytes, bytearray)) or not isinstance(done, Iterable):
         raise ConfigError(
             f"done= takes a path to earlier output or an iterable of ids; got {type(done).__name__}"
@@ -251,7 +273,7 @@ def done_ids(
     return frozenset(str(i.as_py() if hasattr(i, "as_py") else i) for i in done)
 
 
-def _done_in(done: str, retry_failed: bool) -> frozenset[str]:
+def _done_in(done: str, retry_failed: bool, asked: str | None) -> frozenset[str]:
     try:
         import pyarrow.fs as pafs
     except ImportError:
@@ -267,8 +289,11 @@ def _done_in(done: str, retry_failed: bool) -> frozenset[str]:
     failed: set[str] = set()
     for file in _output_files(fs, root, done):
         shown = done.rstrip("/") + file[len(root.rstrip("/")) :]  # as the caller wrote it
-        for item_id, ok in _records(fs, file, shown):
-            (captioned if ok else failed).add(item_id)
+        for item_id, state in _records(fs, file, shown, asked):
+            if state == _CAPTIONED:
+                captioned.add(item_id)
+            elif state == _FAILED:
+                failed.add(item_id)
     return frozenset(captioned if retry_failed else captioned | failed)
 
 
@@ -306,9 +331,15 @@ def _output_files(fs: Any, root: str, done: str) -> list[str]:
     return files
 
 
-def _records(fs: Any, file: str, shown: str) -> Iterator[tuple[str, bool]]:
-    """(id, captioned?) of each record in a Parquet or JSON lines file: a record is an error
-    when its `error_type` (caption_dataset's output) or `error` (mmkit caption's) is set."""
+# What a record says of its id (`_records`): captioned, failed for its own sake, or nothing.
+_CAPTIONED, _FAILED, _AGAIN = "captioned", "failed", "again"
+
+
+def _records(fs: Any, file: str, shown: str, asked: str | None) -> Iterator[tuple[str, str]]:
+    """(id, what the record says) of each record in a Parquet or JSON lines file: an error when
+    its `error_type` (caption_dataset's output) or `error` (mmkit caption's) is set; _AGAIN
+    when that error was transient (`error_transient`, or `error.transient`) or the record's
+    `asked` is not `asked`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -327,14 +358,43 @@ def _records(fs: Any, file: str, shown: str) -> Iterator[tuple[str, bool]]:
         ids = batch.column("id")
         if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
             ids = pc.cast(ids, pa.string())
-        ok = [True] * batch.num_rows
-        for name in ("error_type", "error"):
-            if name in batch.schema.names:
-                unset = pc.is_null(batch.column(name)).to_pylist()
-                ok = [a and b for a, b in zip(ok, unset, strict=True)]
-        for item_id, captioned in zip(ids.to_pylist(), ok, strict=True):
+        states = _states(batch, asked)
+        for item_id, state in zip(ids.to_pylist(), states, strict=True):
             if item_id is not None:
-                yield item_id, captioned
+                yield item_id, state
+
+
+def _states(batch: Any, asked: str | None) -> list[str]:
+    """Each record's state (`_records`) from the columns the batch has."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = batch.schema.names
+    size = batch.num_rows
+    failed, transient = [False] * size, [False] * size
+    for name in ("error_type", "error"):
+        if name in names:
+            present = pc.is_valid(batch.column(name)).to_pylist()
+            failed = [a or b for a, b in zip(failed, present, strict=True)]
+    flags = []  # caption_dataset's `error_transient`, mmkit caption's `error.transient`
+    if "error_transient" in names:
+        flags.append(pc.cast(batch.column("error_transient"), pa.bool_()))
+    if "error" in names and pa.types.is_struct(batch.column("error").type):
+        error = batch.column("error")
+        if error.type.get_field_index("transient") >= 0:  # read only where an error is set
+            flags.append(pc.cast(pc.struct_field(error, "transient"), pa.bool_()))
+    for flag in flags:
+        said = pc.fill_null(flag, False).to_pylist()
+        transient = [a or b for a, b in zip(transient, said, strict=True)]
+    other = [False] * size
+    if asked is not None and "asked" in names:
+        written = pc.cast(batch.column("asked"), pa.string())
+        # null (a record from before `asked` was written): asked alike
+        other = pc.fill_null(pc.not_equal(written, asked), False).to_pylist()
+    return [
+        _AGAIN if again or (bad and flaky) else _FAILED if bad else _CAPTIONED
+        for bad, flaky, again in zip(failed, transient, other, strict=True)
+    ]
 
 
 def _unreadable(file: str, kind: str, exc: Exception) -> ConfigError:
@@ -363,7 +423,8 @@ def _parquet_batches(fs: Any, file: str, shown: str) -> Iterator[Any]:
         names = reader.schema_arrow.names
         if "id" not in names:
             raise _no_id(shown)
-        columns = ["id", *(c for c in ("error_type", "error") if c in names)]
+        wanted = ("error_type", "error", "error_transient", "asked")
+        columns = ["id", *(c for c in wanted if c in names)]
         batches = reader.iter_batches(batch_size=_BATCH, columns=columns)
         while True:
             try:
@@ -379,8 +440,16 @@ def _json_batches(fs: Any, file: str, shown: str) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.json as pj
 
-    error = pa.struct([("type", pa.string()), ("message", pa.string())])
-    schema = pa.schema([("id", pa.string()), ("error_type", pa.string()), ("error", error)])
+    error = pa.struct([("type", pa.string()), ("message", pa.string()), ("transient", pa.bool_())])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("error_type", pa.string()),
+            ("error", error),
+            ("error_transient", pa.bool_()),
+            ("asked", pa.string()),
+        ]
+    )
     parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
         with fs.open_input_file(file) as f:
