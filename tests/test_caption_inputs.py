@@ -258,8 +258,8 @@ def test_a_100_mb_manifest_line_is_that_rows_error_in_bounded_memory(
     assert error_of(got[row_2]) == (
         "ConfigError",
         f"{manifest} row {3 if suffix == '.csv' else 2}: the line is over 1,048,576 {unit}, the "
-        "manifest line limit, and was not read (raise it with max_manifest_line= if the row is "
-        "meant to be that long)",
+        "manifest line limit, and was not read (raise it with --max-manifest-line, or "
+        "max_manifest_line= in Python, if the row is meant to be that long)",
     )
 
 

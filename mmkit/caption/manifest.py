@@ -85,7 +85,8 @@ def _capped_lines(f: IO[AnyStr], cap: int) -> Iterator[AnyStr | None]:
 def _too_long(cap: int, unit: str) -> str:
     return (
         f"the line is over {cap:,} {unit}, the manifest line limit, and was not read (raise it "
-        "with max_manifest_line= if the row is meant to be that long)"
+        "with --max-manifest-line, or max_manifest_line= in Python, if the row is meant to be "
+        "that long)"
     )
 
 
