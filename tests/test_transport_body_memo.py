@@ -227,3 +227,50 @@ def test_remembered_images_still_count_towards_the_request_cap(
             ):
                 client.chat([turn("one"), turn("two")])
     assert len(server.requests) == 2
+
+
+def test_a_target_set_in_place_of_the_old_one_encodes_again(
+    server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import io
+    from dataclasses import replace
+
+    from PIL import Image as PILImage
+
+    def photo() -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": PNG}}]}]
+
+    with Client("gemma-3", base_url=f"{server.url}/v1") as client:
+        client.chat(photo())
+        smaller = replace(OpenAIFormat.target.images, max_side=2)
+        monkeypatch.setattr(OpenAIFormat, "target", replace(OpenAIFormat.target, images=smaller))
+        client.chat(photo())
+    first, second = (
+        r.json["messages"][0]["content"][0]["image_url"]["url"] for r in server.requests
+    )
+    assert first == PNG
+    data = base64.b64decode(second.split(",", 1)[1])
+    assert PILImage.open(io.BytesIO(data)).size == (2, 2)
+
+
+def test_a_model_with_an_image_rule_reuses_its_remembered_json(
+    server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmkit.formats.bytez import BytezFormat
+
+    seen: list[str] = []
+    original = BytezFormat.encode_part
+
+    def counted(self: BytezFormat, part: Any, context: Any) -> Any:
+        seen.append(type(part).__name__)
+        return original(self, part, context)
+
+    monkeypatch.setattr(BytezFormat, "encode_part", counted)
+    with Client("bytez/google/gemma-3-4b-it", base_url=server.url) as client:
+        assert client.media_model == "google/gemma-3-4b-it"  # images sized for its processor
+        for _ in range(2):
+            client.chat(conversation())
+    assert seen == ["Text", "Text", "Image"]  # the first call only
+    first, second = sent(server)
+    assert first == second and b'"base64":"data:image/' in first

@@ -100,7 +100,7 @@ def build_body(
 
     where = f"{provider.name} {model_id}"
     if type(provider).body in _EMBEDS_MESSAGES and (keys := memo.message_keys(messages)):
-        options = (wire, media_model, video, fetch)
+        options = (wire, _Same(wire.target), media_model, video, fetch)
         listed = _remembered_messages(wire, messages, keys, options, video, fetch, target)
         if listed is not None:
             body = provider.body(model_id, [], wire_params, stream)
@@ -121,6 +121,22 @@ _EMBEDS_MESSAGES = frozenset({OpenAICompatible.body, BytezNative.body})
 # (NUL, then a random token), and a body holding it twice is built the plain way.
 _SLOT = f"\x00mmkit-messages-{secrets.token_hex(16)}"
 _SLOT_JSON = json.dumps(_SLOT).encode()
+
+
+class _Same:
+    """A key part equal only to the very same object: a wire format's Target holds a dict (it
+    cannot be hashed), and one set in its place must not find what the old one made."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value  # held, so its id is not reused while the key lives
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
 
 
 def _remembered_messages(
