@@ -13,6 +13,7 @@ rounds each: single runs at concurrency 64 vary by ±10% on 2 cores).
    fast (its encoding runs off the event loop).
 
 Run: .venv/bin/python bench/bench_transport.py [--sequential N] [--concurrent N] [--photos N]
+     [--only sequential|dicts|concurrent|photos ...]
 """
 
 from __future__ import annotations
@@ -236,7 +237,14 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=1000)
     parser.add_argument("--concurrent", type=int, default=2000)
     parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument(
+        "--only",
+        choices=("sequential", "dicts", "concurrent", "photos"),
+        action="append",
+        help="run only this race (repeatable); default: all of them",
+    )
     args = parser.parse_args()
+    only = set(args.only or ("sequential", "dicts", "concurrent", "photos"))
 
     messages = [Message.user("What is in this picture?", image=FIXTURES / "still.gif")]
     wire = {"model": "bench", "messages": mmkit.to_openai(messages)}
@@ -245,6 +253,7 @@ def main() -> None:
         f"request: one user message with a {messages[0].images[0].describe()}; "
         f"{len(body):,} bytes of JSON"
     )
+    races: list[tuple[str, float, float, float]] = []
     with server_process() as base:
         alone_seq = raw_server_capacity(base, body, 2000, 1)
         alone_conc = raw_server_capacity(base, body, 4000, CONCURRENCY)
@@ -252,29 +261,33 @@ def main() -> None:
             f"server alone (raw sockets): {alone_seq:,.0f} req/s on 1 connection, "
             f"{alone_conc:,.0f} req/s on {CONCURRENCY}"
         )
-        plain_s, ours_s = sequential(base, messages, wire, args.sequential)
-        plain_d, ours_d = sequential_dicts(base, wire, args.sequential)
-        plain_c, ours_c = concurrent(base, messages, wire, args.concurrent)
-        images = photos(args.photos)
-        threads, async_rate = captioning(base, images, 3)
-    for label, plain, ours, server in (
-        (f"sequential ×{args.sequential}", plain_s, ours_s, alone_seq),
-        (f"dicts, sequential ×{args.sequential}", plain_d, ours_d, alone_seq),
-        (f"concurrency {CONCURRENCY} ×{args.concurrent}", plain_c, ours_c, alone_conc),
-    ):
+        if "sequential" in only:
+            plain, ours = sequential(base, messages, wire, args.sequential)
+            races.append((f"sequential ×{args.sequential}", plain, ours, alone_seq))
+        if "dicts" in only:
+            plain, ours = sequential_dicts(base, wire, args.sequential)
+            races.append((f"dicts, sequential ×{args.sequential}", plain, ours, alone_seq))
+        if "concurrent" in only:
+            plain, ours = concurrent(base, messages, wire, args.concurrent)
+            races.append((f"concurrency {CONCURRENCY} ×{args.concurrent}", plain, ours, alone_conc))
+        if "photos" in only:
+            images = photos(args.photos)
+            threads, async_rate = captioning(base, images, 3)
+    for label, plain, ours, server in races:
         ratio = ours / plain
         print(
             f"{label:28} plain httpx {plain:7,.0f} req/s | mmkit {ours:7,.0f} req/s | "
             f"ratio {ratio:.2f}× (target ≥ 0.9×) {'OK' if ratio >= 0.9 else 'MISS'} | "
             f"server headroom {server / max(plain, ours):.1f}×"
         )
-    ratio = async_rate / threads
-    print(
-        f"photos 1600×1200 → 512, concurrency {PHOTO_CONCURRENCY} ×{len(images)}: "
-        f"Client in {PHOTO_CONCURRENCY} threads {threads:5,.1f} img/s | AsyncClient "
-        f"{async_rate:5,.1f} img/s | ratio {ratio:.2f}× (target ≥ 1.0×) "
-        f"{'OK' if ratio >= 1.0 else 'MISS'}"
-    )
+    if "photos" in only:
+        ratio = async_rate / threads
+        print(
+            f"photos 1600×1200 → 512, concurrency {PHOTO_CONCURRENCY} ×{len(images)}: "
+            f"Client in {PHOTO_CONCURRENCY} threads {threads:5,.1f} img/s | AsyncClient "
+            f"{async_rate:5,.1f} img/s | ratio {ratio:.2f}× (target ≥ 1.0×) "
+            f"{'OK' if ratio >= 1.0 else 'MISS'}"
+        )
 
 
 if __name__ == "__main__":

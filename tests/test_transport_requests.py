@@ -992,3 +992,38 @@ def test_video_goes_as_frames_by_default_and_as_video_when_the_server_reads_it(
 def test_video_mode_is_checked() -> None:
     with pytest.raises(InvalidOptionError, match="video='mp4': use 'native' or 'frames'"):
         Client("m", base_url="http://h", video="mp4")  # type: ignore[arg-type]
+
+
+def test_every_request_carries_the_same_headers_owned_or_shared_sync_or_async() -> None:
+    """mmkit's own httpx client carries the fixed headers and each request only its key; a
+    client the caller shares is not changed, and its requests carry them all."""
+    from recording_server import Answer, recording_server
+
+    answer = Answer(200, {"choices": [{"message": {"content": "ok"}}]})
+    options: dict[str, Any] = {"api_key": "sk-head-1", "headers": {"X-Team": "vision"}}
+    with recording_server([answer]) as server, httpx.Client() as shared:
+        base = f"{server.url}/v1"
+        with Client("m", base_url=base, **options) as owned:
+            owned.chat("hi")
+            owned.chat("hi again")
+        with Client("m", base_url=base, http_client=shared, **options) as borrowing:
+            borrowing.chat("hi")
+
+        async def async_call() -> None:
+            async with AsyncClient("m", base_url=base, **options) as client:
+                await client.chat("hi")
+
+        asyncio.run(async_call())
+        assert "x-team" not in shared.headers and shared.headers["accept"] == "*/*"
+    for request in server.requests:
+        assert {
+            name: request.headers.get(name)
+            for name in ("content-type", "accept", "accept-encoding", "authorization", "x-team")
+        } == {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "accept-encoding": "gzip, deflate",
+            "authorization": "Bearer sk-head-1",
+            "x-team": "vision",
+        }
+    assert len(server.requests) == 4

@@ -168,6 +168,42 @@ class WireFormat(ABC):
         Dicts never read local files unless `local_files=True` (see `ParseContext`).
         `video="native"` sends videos as videos (OpenAI-compatible servers such as vLLM), and
         `video="frames"` as labelled sampled frames (OpenAI's own API reads no video)."""
+        context = self._context(images, videos, video, audio, inline, fetch, target)
+        parsing = ParseContext(local_files=local_files, remember=True)
+        return [
+            self._encode_one(message, index, context)
+            for index, message in enumerate(self._coerce(messages, parsing))
+        ]
+
+    def encode_counted(
+        self,
+        messages: Iterable[Message | Mapping[str, Any]],
+        *,
+        video: Literal["native", "frames"] | None = None,
+        fetch: FetchPolicy | None = None,
+        target: Target | None = None,
+        image_bytes: int = 0,
+    ) -> list[tuple[Json, int]]:
+        """`encode`, each message with the bytes of images it added to the request, the
+        request's image cap counted from `image_bytes` (those of messages encoded before)."""
+        context = self._context(None, None, video, None, None, fetch, target)
+        context.image_bytes = image_bytes
+        out = []
+        for index, message in enumerate(self._coerce(messages, ParseContext(remember=True))):
+            before = context.image_bytes
+            out.append((self._encode_one(message, index, context), context.image_bytes - before))
+        return out
+
+    def _context(
+        self,
+        images: ImageLimits | None,
+        videos: VideoLimits | None,
+        video: Literal["native", "frames"] | None,
+        audio: AudioLimits | None,
+        inline: bool | None,
+        fetch: FetchPolicy | None,
+        target: Target | None,
+    ) -> EncodeContext:
         chosen = target or self.target
         if images is not None:
             chosen = replace(chosen, images=images)
@@ -179,12 +215,7 @@ class WireFormat(ABC):
             chosen = replace(chosen, videos=replace(chosen.videos, native=video == "native"))
         if audio is not None:
             chosen = replace(chosen, audio=audio)
-        context = EncodeContext(chosen, inline, fetch, name=self.name)
-        parsing = ParseContext(local_files=local_files, remember=True)
-        return [
-            self._encode_one(message, index, context)
-            for index, message in enumerate(self._coerce(messages, parsing))
-        ]
+        return EncodeContext(chosen, inline, fetch, name=self.name)
 
     def parse(
         self, items: Iterable[Mapping[str, Any]], *, local_files: bool = False

@@ -11,6 +11,12 @@ Whole message dicts are remembered the same way (`remembered_message`), keyed on
 (every string, number and nesting, in order), never on the dict object: dicts are mutable, so a
 dict changed in place, or a new one with the same content, is looked up by what it holds now.
 Only messages whose values the parsed Message keeps are immutable (strings, numbers) are kept.
+
+Each message dict is also remembered as the JSON it was sent as (`recall_json`, `keep_json`),
+keyed on its content and the encoding's options: a later call with an equal dict skips parsing,
+encoding and serializing it (a chat loop resending its history, a captioning loop its prompt).
+JSON is text, made whole at once: nothing in it can change after the fact, so any message of
+JSON values is kept, lists in it included.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from mmkit.offload import copies
 
@@ -30,7 +36,8 @@ _T = TypeVar("_T")
 _Key = tuple[Hashable, ...]
 _entries: OrderedDict[_Key, tuple[object, int]] = OrderedDict()  # parts, by data URI
 _messages: OrderedDict[_Key, tuple[object, int]] = OrderedDict()  # messages, by content
-_sizes = {id(_entries): 0, id(_messages): 0}
+_json: OrderedDict[_Key, tuple[object, int]] = OrderedDict()  # messages' JSON, by content
+_sizes = {id(_entries): 0, id(_messages): 0, id(_json): 0}
 _lock = threading.Lock()
 # Values a parsed Message keeps (its `extra` fields) that cannot change under it
 _SCALARS = (str, int, float, bool, type(None))
@@ -65,6 +72,47 @@ def remembered_message(
         return make()
     copies(sized[0])  # the key's strings are hashed: as much work as their length
     return _recall(_messages, (key, *options), sized[0], make)
+
+
+def message_keys(messages: Any) -> list[tuple[Hashable, int]] | None:
+    """Each message dict's content as a key, with the size of its strings; None unless
+    `messages` is a list (or tuple) of dicts of JSON values, or one such dict."""
+    items = [messages] if isinstance(messages, Mapping) else messages
+    if type(items) is not list and type(items) is not tuple:  # a generator: read only once
+        return None
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return None
+        sized = [0]
+        key = _content(item, sized)
+        if key is None or sized[0] > MAX_BYTES:
+            return None
+        copies(sized[0])  # the key's strings are hashed: as much work as their length
+        out.append((key, sized[0]))
+    return out
+
+
+def recall_json(keys: list[_Key]) -> list[tuple[bytes, int] | None]:
+    """What `keep_json` kept under each key: (JSON, image bytes), or None."""
+    out: list[tuple[bytes, int] | None] = []
+    with _lock:
+        for key in keys:
+            entry = _json.get(key)
+            if entry is None:
+                out.append(None)
+                continue
+            _json.move_to_end(key)
+            kept = cast("tuple[bytes, int]", entry[0])
+            copies(len(kept[0]))  # copied into the body
+            out.append(kept)
+    return out
+
+
+def keep_json(key: _Key, size: int, value: tuple[bytes, int]) -> None:
+    """Remember one message's JSON and the image bytes it carries (for the request's cap)."""
+    with _lock:
+        _keep(_json, key, size + len(value[0]), value)
 
 
 def _content(value: Any, sized: list[int]) -> Hashable | None:
@@ -105,18 +153,24 @@ def _recall(
             return found[0]  # type: ignore[return-value]
     made = make()  # outside the lock: a probe can take a while; a racing twin is harmless
     with _lock:
-        if key not in store:
-            store[key] = (made, size)
-            _sizes[id(store)] += size
-            while len(store) > MAX_ENTRIES or _sizes[id(store)] > MAX_BYTES:
-                _, (_, dropped) = store.popitem(last=False)
-                _sizes[id(store)] -= dropped
+        _keep(store, key, size, made)
     return made
+
+
+def _keep(store: OrderedDict[_Key, tuple[object, int]], key: _Key, size: int, made: object) -> None:
+    """Store one entry (the lock held), dropping the oldest past the bounds."""
+    if key in store or size > MAX_BYTES:  # one over the bound alone would only push out the rest
+        return
+    store[key] = (made, size)
+    _sizes[id(store)] += size
+    while len(store) > MAX_ENTRIES or _sizes[id(store)] > MAX_BYTES:
+        _, (_, dropped) = store.popitem(last=False)
+        _sizes[id(store)] -= dropped
 
 
 def forget() -> None:
     """Drop everything remembered (tests, or to free the memory at once)."""
     with _lock:
-        for store in (_entries, _messages):
+        for store in (_entries, _messages, _json):
             store.clear()
             _sizes[id(store)] = 0
