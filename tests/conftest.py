@@ -36,3 +36,13 @@ def server() -> Iterator[RunningServer]:
     """The local conformance server with default options, on a free loopback port."""
     with serve_in_thread(ServerOptions()) as running:
         yield running
+
+
+@pytest.fixture
+def fresh_memo() -> Iterator[None]:
+    """Nothing remembered from other tests (mmkit.formats.memo), before or after."""
+    from mmkit.formats import memo
+
+    memo.forget()
+    yield
+    memo.forget()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,11 +26,7 @@ def _png_uri() -> str:
 PNG_4X4 = _png_uri()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_memo() -> Iterator[None]:
-    memo.forget()
-    yield
-    memo.forget()
+pytestmark = pytest.mark.usefixtures("fresh_memo")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from recording_server import Answer, RecordingServer, recording_server
 
 from mmkit.errors import MmkitError
 from mmkit.formats import memo
+from mmkit.formats.base import WireFormat
 from mmkit.formats.openai import OpenAIFormat
 from mmkit.transport import Client
 
@@ -52,11 +53,7 @@ def conversation(weight: Any = 1.0) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_memo() -> Iterator[None]:
-    memo.forget()
-    yield
-    memo.forget()
+pytestmark = pytest.mark.usefixtures("fresh_memo")
 
 
 @pytest.fixture
@@ -65,18 +62,23 @@ def server() -> Iterator[RecordingServer]:
         yield running
 
 
-@pytest.fixture
-def encodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The type of every part encoded for an OpenAI-shaped body, in order."""
+def counted_encodes(monkeypatch: pytest.MonkeyPatch, wire: type[WireFormat]) -> list[str]:
+    """The type of every part `wire` encodes from now on, in order."""
     seen: list[str] = []
-    original = OpenAIFormat.encode_part
+    original = wire.encode_part
 
-    def counted(self: OpenAIFormat, part: Any, context: Any) -> Any:
+    def counted(self: WireFormat, part: Any, context: Any) -> Any:
         seen.append(type(part).__name__)
         return original(self, part, context)
 
-    monkeypatch.setattr(OpenAIFormat, "encode_part", counted)
+    monkeypatch.setattr(wire, "encode_part", counted)
     return seen
+
+
+@pytest.fixture
+def encodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The type of every part encoded for an OpenAI-shaped body, in order."""
+    return counted_encodes(monkeypatch, OpenAIFormat)
 
 
 def sent(server: RecordingServer) -> list[bytes]:
@@ -259,14 +261,7 @@ def test_a_model_with_an_image_rule_reuses_its_remembered_json(
 ) -> None:
     from mmkit.formats.bytez import BytezFormat
 
-    seen: list[str] = []
-    original = BytezFormat.encode_part
-
-    def counted(self: BytezFormat, part: Any, context: Any) -> Any:
-        seen.append(type(part).__name__)
-        return original(self, part, context)
-
-    monkeypatch.setattr(BytezFormat, "encode_part", counted)
+    seen = counted_encodes(monkeypatch, BytezFormat)
     with Client("bytez/google/gemma-3-4b-it", base_url=server.url) as client:
         assert client.media_model == "google/gemma-3-4b-it"  # images sized for its processor
         for _ in range(2):
