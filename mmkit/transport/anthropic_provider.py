@@ -140,12 +140,8 @@ class _AnthropicEvents(JsonEventParser):
 
     def __init__(self, provider: Provider, model_id: str) -> None:
         super().__init__(provider, model_id)
-        self._id: str | None = None
-        self._model_seen: str | None = None
-        self._finish: str | None = None
         self._input: Any = None
         self._output: Any = None
-        self._last: Any = None
 
     def event(self, data: Any, text: str) -> str | None:
         if not isinstance(data, Mapping):
@@ -181,20 +177,8 @@ class _AnthropicEvents(JsonEventParser):
             self.finished = True
         return None
 
-    def reply(self, headers: dict[str, str], attempts: int) -> Reply:
-        text = "".join(self.pieces)
-        return Reply(
-            text=text,
-            texts=[text],
-            model=self._model_seen or self.model,
-            finish_reason=self._finish,
-            usage=usage({"input_tokens": self._input, "output_tokens": self._output}),
-            headers=headers,
-            raw=self._last,
-            id=self._id,
-            provider=self.provider.name,
-            attempts=attempts,
-        )
+    def usage(self) -> Usage:
+        return usage({"input_tokens": self._input, "output_tokens": self._output})
 
 
 ANTHROPIC = register(

@@ -198,11 +198,7 @@ class _GeminiEvents(JsonEventParser):
 
     def __init__(self, provider: Provider, model_id: str) -> None:
         super().__init__(provider, model_id)
-        self._id: str | None = None
-        self._model_seen: str | None = None
-        self._finish: str | None = None
         self._usage = Usage()
-        self._last: Any = None
 
     def event(self, data: Any, text: str) -> str | None:
         if not isinstance(data, Mapping):
@@ -224,20 +220,8 @@ class _GeminiEvents(JsonEventParser):
             self._finish = finish_reason(first["finishReason"])
         return candidate_text(first) or None
 
-    def reply(self, headers: dict[str, str], attempts: int) -> Reply:
-        text = "".join(self.pieces)
-        return Reply(
-            text=text,
-            texts=[text],
-            model=self._model_seen or self.model,
-            finish_reason=self._finish,
-            usage=self._usage,
-            headers=headers,
-            raw=self._last,
-            id=self._id,
-            provider=self.provider.name,
-            attempts=attempts,
-        )
+    def usage(self) -> Usage:
+        return self._usage
 
 
 GEMINI = register(

@@ -1,8 +1,9 @@
 """A stream parser for SSE whose events each carry one JSON object (Anthropic, Gemini).
 
-Subclasses say what one parsed event means (`event`: a text piece or None) and build the Reply;
-this class splits the body into events, parses them, and reports broken streams the same way
-the OpenAI parser does.
+Subclasses say what one parsed event means (`event`: a text piece or None; setting what it says
+of the id, model, finish and usage) and how usage reads (`usage`); this class splits the body
+into events, parses them, reports broken streams the same way the OpenAI parser does, and
+builds the Reply.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from mmkit.errors import ServerError, TransportError
 from mmkit.transport.providers import Provider, StreamParser
+from mmkit.transport.reply import Reply, Usage
 from mmkit.transport.sse import LineTooLongError, SSEDecoder
 
 
@@ -21,6 +23,11 @@ class JsonEventParser(StreamParser):
         self.provider, self.model = provider, model_id
         self._sse = SSEDecoder()
         self.pieces: list[str] = []
+        # What the events said so far (the subclass's `event` sets them)
+        self._id: str | None = None
+        self._model_seen: str | None = None
+        self._finish: str | None = None
+        self._last: Any = None  # the last event: the Reply's raw
 
     def feed(self, chunk: str) -> list[str]:
         try:
@@ -60,6 +67,25 @@ class JsonEventParser(StreamParser):
     @abstractmethod
     def event(self, data: Any, text: str) -> str | None:
         """The text piece in one parsed event (None: no text); raise on an error event."""
+
+    @abstractmethod
+    def usage(self) -> Usage:
+        """The token counts the events reported."""
+
+    def reply(self, headers: dict[str, str], attempts: int) -> Reply:
+        text = "".join(self.pieces)
+        return Reply(
+            text=text,
+            texts=[text],
+            model=self._model_seen or self.model,
+            finish_reason=self._finish,
+            usage=self.usage(),
+            headers=headers,
+            raw=self._last,
+            id=self._id,
+            provider=self.provider.name,
+            attempts=attempts,
+        )
 
     def failed(self, data: Any, text: str, status: int | None = None) -> TransportError:
         """The error an error event reports, in the server's own words."""
