@@ -116,18 +116,62 @@ def test_claude_and_gemini_follow_their_docs_worked_examples() -> None:
     assert plan_audio("gemini-2.0-flash", 30.0).tokens == 960
 
 
+VIDEO_ROWS: list[dict[str, Any]] = TABLE["video"]
+
+
+def _video_id(row: dict[str, Any]) -> str:
+    w, h = row["input"]
+    return f"{row['model'].split('/')[1]}-{row['duration']:g}s-{row['fps']:g}fps-{w}x{h}"
+
+
+def test_the_video_table_is_qwen_vl_utils_own_over_the_edges_of_its_rules() -> None:
+    assert TABLE["provenance"]["video"]["qwen-vl-utils"] == "0.0.14"
+    assert {row["model"] for row in VIDEO_ROWS} == {
+        "Qwen/Qwen2-VL-7B-Instruct",
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+    }
+    assert len(VIDEO_ROWS) == 1760
+    by_input = {(r["model"], r["duration"], r["fps"], *r["input"]): r for r in VIDEO_ROWS}
+    # 1 s at 1 fps is a single frame: smart_nframes refuses it
+    short = by_input[("Qwen/Qwen2-VL-7B-Instruct", 1.0, 1.0, 640, 480)]
+    assert short["error"] == "ValueError: nframes should in interval [2, 1], but got 0."
+    # 1.5 s at 30 fps: 3 frames at 2 fps, raised to the 4-frame floor
+    assert by_input[("Qwen/Qwen2-VL-7B-Instruct", 1.5, 30.0, 640, 480)]["frames"] == 4
+    # 3.5 s at 30 fps: 7 frames at 2 fps, floored to a pair (qwen-vl-utils 0.0.14 floors)
+    assert by_input[("Qwen/Qwen2-VL-7B-Instruct", 3.5, 30.0, 640, 480)]["frames"] == 6
+    # two hours at 60 fps: capped at 768 frames
+    assert by_input[("Qwen/Qwen2.5-VL-7B-Instruct", 7200.0, 60.0, 3840, 2160)]["frames"] == 768
+
+
+@pytest.mark.parametrize("row", VIDEO_ROWS, ids=_video_id)
+def test_qwen_video_plans_equal_qwen_vl_utils_for_every_row(row: dict[str, Any]) -> None:
+    args = (row["model"], row["duration"], row["fps"], *row["input"])
+    if "error" in row:
+        # qwen-vl-utils raises ValueError: too few frames to sample a pair
+        with pytest.raises(MediaTooLargeError, match=r"at least 2"):
+            plan_video(*args)
+        return
+    plan = plan_video(*args)
+    assert [plan.frames, plan.width, plan.height, plan.tokens] == [
+        row["frames"],
+        *row["output"],
+        row["tokens"],
+    ]
+
+
 def test_qwen_video_samples_two_frames_a_second_in_pairs_within_the_frame_budget() -> None:
     # 10 s of 1080p at 30 fps: 20 frames; each frame within 768*28*28 pixels.
     clip = plan_video("Qwen/Qwen2.5-VL-7B-Instruct", 10.0, 30.0, 1920, 1080)
     assert (clip.frames, clip.width, clip.height, clip.tokens) == (20, 1008, 560, 7200)
-    # An hour at 30 fps: capped at 768 frames, each then within the total budget's share.
+    # An hour at 30 fps: capped at 768 frames, each then within the total budget's share:
+    # 128000*28*28*0.9 pixels / 768 * 2 = 235200 a frame, and 560x420 is exactly that.
     hour = plan_video("Qwen/Qwen2-VL-7B-Instruct", 3600.0, 30.0, 640, 480)
-    assert (hour.frames, hour.width, hour.height, hour.tokens) == (768, 364, 280, 49920)
+    assert (hour.frames, hour.width, hour.height, hour.tokens) == (768, 560, 420, 115200)
     # 3 s at 30 fps: 6 frames; 1.5 s: the 4-frame minimum.
     assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 3.0, 30.0, 640, 480).frames == 6
     assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 1.5, 30.0, 640, 480).frames == 4
-    # 3.5 s: 7 frames at 2 fps, rounded to a pair (round half to even, as qwen-vl-utils does)
-    assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 3.5, 30.0, 640, 480).frames == 8
+    # 3.5 s: 7 frames at 2 fps, floored to a pair (qwen-vl-utils 0.0.14 floors)
+    assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 3.5, 30.0, 640, 480).frames == 6
     assert plan_video("Qwen/Qwen2-VL-2B-Instruct", 2.5, 30.0, 640, 480).frames == 4
     with pytest.raises(MediaTooLargeError, match=r"1 frames; .* at least 2"):
         plan_video("Qwen/Qwen2-VL-2B-Instruct", 1.0, 1.0, 640, 480)
@@ -341,8 +385,10 @@ def test_qwen_video_frames_come_in_pairs_within_the_frame_budget(
     assert plan.width % 28 == 0 and plan.height % 28 == 0
     if size[0] * size[1] < 2 * 128 * 28 * 28:
         return  # a tiny frame is scaled up to the minimum, rounding up past the budget
-    # qwen-vl-utils' per-frame budget: the total budget shared by frame pairs, within bounds
-    budget = max(min(768 * 28 * 28, 24576 * 28 * 28 / plan.frames * 2), int(128 * 28 * 28 * 1.05))
+    # qwen-vl-utils' per-frame budget: the total budget (128000*28*28*0.9 pixels in 0.0.14)
+    # shared by frame pairs, within bounds
+    total = 128000 * 28 * 28 * 0.9
+    budget = max(min(768 * 28 * 28, total / plan.frames * 2), int(128 * 28 * 28 * 1.05))
     assert plan.width * plan.height <= budget
     assert plan.tokens == plan.frames // 2 * (plan.width // 28) * (plan.height // 28)
 

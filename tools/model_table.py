@@ -8,16 +8,33 @@ the counting code of transformers' processing_<model>.py. For the API models (Op
 Gemini) there is no processor: their rows are the documentation's worked examples, written out
 with the page they come from.
 
+Qwen video rows come from qwen-vl-utils' own fetch_video (the helper Qwen's model cards use to
+read a video), pinned at QWEN_VL_UTILS below: its smart_nframes picks the frame count at 2 fps,
+its per-frame pixel bounds and smart_resize pick the frame size, and transformers'
+Qwen2VLVideoProcessor.get_num_of_video_patches counts the tokens (/ merge_size^2, as
+processing_qwen2_vl does). Only decoding and pixel resizing are left out: the reader handed to
+fetch_video reports a video of the row's frame count, fps and size (frames of zeros, expanded,
+so an hour of 4K costs no memory), and the resize returns a tensor of the size fetch_video
+asked for. qwen-vl-utils and transformers' video processor import torchvision at the top, and
+PyPI's torchvision does not import beside the torch wheel used here: torchvision is replaced by
+a stub module in sys.modules (InterpolationMode and a size-only resize), which the pure
+functions called here never touch otherwise.
+
 Run it in its own environment, never in the project's venv (torch stays out of `make test`):
 
-    python3 -m venv /work/tblenv && /work/tblenv/bin/pip install transformers pillow numpy
+    python3 -m venv /work/tblenv
+    /work/tblenv/bin/pip install transformers pillow numpy torch==2.13.0 qwen-vl-utils==0.0.14
     /work/tblenv/bin/python tools/model_table.py
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
+import importlib.metadata
 import json
+import logging
+import os
 import sys
 import types
 from collections.abc import Callable
@@ -47,6 +64,14 @@ HF = "https://huggingface.co"
 
 # Each model's preprocessor_config.json values (and processor_config.json's token counts).
 CONFIGS: dict[str, dict[str, Any]] = {
+    "Qwen/Qwen2-VL-7B-Instruct": {
+        "source": f"{HF}/Qwen/Qwen2-VL-7B-Instruct/blob/main/preprocessor_config.json",
+        "min_pixels": 3136,
+        "max_pixels": 12845056,
+        "patch_size": 14,
+        "merge_size": 2,
+        "temporal_patch_size": 2,
+    },
     "Qwen/Qwen2.5-VL-7B-Instruct": {
         "source": f"{HF}/Qwen/Qwen2.5-VL-7B-Instruct/blob/main/preprocessor_config.json",
         "min_pixels": 3136,
@@ -251,6 +276,172 @@ def audio_rows() -> list[dict[str, Any]]:
     return rows
 
 
+QWEN_VL_UTILS = "0.0.14"
+QWEN_VIDEO_MODELS = ("Qwen/Qwen2-VL-7B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct")
+
+
+def video_durations() -> list[float]:
+    """0.5 s to 2 h, with the edges of smart_nframes and of the per-frame pixel budget."""
+    return [
+        *(0.5, 1.0, 1.5, 2.0, 2.5),  # the 4-frame floor; at 1 fps, too few frames
+        *(3.0, 3.5, 4.9, 5.0, 7.3),  # 2 fps gives an odd count: floored to a pair
+        *(10.0, 60.0, 149.9, 150.0, 151.0, 200.0),  # the total budget shared past 300 frames
+        *(383.9, 384.0, 384.5, 600.0, 3600.0, 7200.0),  # the 768-frame cap
+    ]
+
+
+VIDEO_FPS = (23.976, 25.0, 30.0, 60.0, 1.0)
+# tiny, 640x480, 720p, 1080p, 4K, portrait, very wide (24:1) and the 200:1 ratio limit
+VIDEO_SIZES = (
+    (96, 64),
+    (640, 480),
+    (1280, 720),
+    (1920, 1080),
+    (3840, 2160),
+    (1080, 1920),
+    (3840, 160),
+    (4000, 20),
+)
+
+
+class _InterpolationMode(enum.Enum):
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+def _stub_torchvision() -> None:
+    """torchvision as a stub: the names qwen-vl-utils and transformers import, and a resize
+    that only makes a tensor of the asked size (all that fetch_video's output is read for)."""
+    import torch  # type: ignore[import-not-found]  # only in /work/tblenv
+
+    def resize(video: Any, size: list[int], **_: Any) -> Any:
+        t, c = video.shape[:2]
+        return torch.zeros(1, c, *size).expand(t, c, *size)  # float: .float() copies nothing
+
+    def module(name: str, **attrs: Any) -> types.ModuleType:
+        mod = types.ModuleType(name)
+        mod.__dict__.update(attrs)
+        sys.modules[name] = mod
+        return mod
+
+    modes = {"InterpolationMode": _InterpolationMode}
+    module("torchvision", __version__="0.0.0+stub")
+    module("torchvision.io")
+    module("torchvision.transforms", **modes)
+    module("torchvision.transforms.functional", resize=resize, **modes)
+    module("torchvision.transforms.v2")
+    module("torchvision.transforms.v2.functional", **modes)
+    for name in list(sys.modules):  # each submodule an attribute of its parent, as imports do
+        parent, _, child = name.rpartition(".")
+        if name.startswith("torchvision.") and parent in sys.modules:
+            setattr(sys.modules[parent], child, sys.modules[name])
+
+
+def video_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(rows, provenance): qwen-vl-utils' fetch_video and the processor's count, a row each
+    (model, duration, fps, size); a clip too short for smart_nframes records its error."""
+    import transformers.video_processing_utils  # noqa: F401  (before the stub: see docstring)
+
+    assert "MODEL_SEQ_LEN" not in os.environ, "MODEL_SEQ_LEN changes qwen-vl-utils' pixel budget"
+    _stub_torchvision()
+    import torch
+    from qwen_vl_utils import vision_process as vp  # type: ignore[import-not-found]
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    version = importlib.metadata.version("qwen-vl-utils")
+    assert version == QWEN_VL_UTILS, f"qwen-vl-utils {version}; the table pins {QWEN_VL_UTILS}"
+    assert vp.get_video_reader_backend() == "torchvision"  # the reader replaced below
+    source: dict[str, Any] = {}
+
+    def reader(ele: dict[str, Any]) -> tuple[Any, dict[str, Any], float]:
+        # _read_video_torchvision without the decoding: smart_nframes on the stream's counts
+        total, fps, (w, h) = source["total_frames"], source["fps"], source["size"]
+        nframes = vp.smart_nframes(ele, total_frames=total, video_fps=fps)
+        video = torch.zeros(1, 3, h, w, dtype=torch.uint8).expand(nframes, 3, h, w)
+        return video, {"fps": fps, "total_num_frames": total}, nframes / max(total, 1e-6) * fps
+
+    vp.VIDEO_READER_BACKENDS["torchvision"] = reader
+    logging.getLogger(vp.__name__).setLevel(logging.ERROR)  # its 1-fps "nframes > total" notes
+    rows = []
+    for model in QWEN_VIDEO_MODELS:
+        cfg = CONFIGS[model]
+        processor = Qwen2VLVideoProcessor(
+            size={"shortest_edge": cfg["min_pixels"], "longest_edge": cfg["max_pixels"]},
+            patch_size=cfg["patch_size"],
+            merge_size=cfg["merge_size"],
+            temporal_patch_size=cfg["temporal_patch_size"],
+        )
+        for seconds in video_durations():
+            for fps in VIDEO_FPS:
+                for w, h in VIDEO_SIZES:
+                    # the decoder's frame count for `seconds` at `fps` (mmkit's plan_video input)
+                    total = round(seconds * fps)
+                    source.update(total_frames=total, fps=fps, size=(w, h))
+                    row: dict[str, Any] = {
+                        "model": model,
+                        "duration": seconds,
+                        "fps": fps,
+                        "input": [w, h],
+                        "total_frames": total,
+                    }
+                    try:
+                        video = vp.fetch_video(
+                            {"video": "row.mp4", "fps": vp.FPS},
+                            image_patch_size=cfg["patch_size"],
+                        )
+                    except ValueError as e:
+                        rows.append({**row, "error": f"ValueError: {e}"})
+                        continue
+                    n, _, oh, ow = (int(v) for v in video.shape)
+                    patches = processor.get_num_of_video_patches(n, oh, ow)
+                    tokens = patches // cfg["merge_size"] ** 2
+                    rows.append({**row, "frames": n, "output": [ow, oh], "tokens": tokens})
+    provenance = {
+        "qwen-vl-utils": version,
+        "torch": torch.__version__,
+        "source": "qwen_vl_utils/vision_process.py: fetch_video, smart_nframes, smart_resize",
+        "fetch_video": {"fps": vp.FPS},
+        "constants": {
+            name: getattr(vp, name)
+            for name in (
+                "FPS",
+                "FRAME_FACTOR",
+                "FPS_MIN_FRAMES",
+                "FPS_MAX_FRAMES",
+                "VIDEO_MIN_TOKEN_NUM",
+                "VIDEO_MAX_TOKEN_NUM",
+                "SPATIAL_MERGE_SIZE",
+                "MODEL_SEQ_LEN",
+                "MAX_RATIO",
+            )
+        },
+        # fetch_video: total_pixels = MODEL_SEQ_LEN * image_factor^2 * 0.9; per frame
+        # max(min(VIDEO_MAX_TOKEN_NUM * f^2, total_pixels / nframes * FRAME_FACTOR),
+        #     int(VIDEO_MIN_TOKEN_NUM * f^2 * 1.05)), f = patch_size * SPATIAL_MERGE_SIZE
+        "total_pixels": vp.MODEL_SEQ_LEN * 28 * 28 * 0.9,
+        "total_frames": "round(duration * fps)",
+        "tokens": "Qwen2VLVideoProcessor.get_num_of_video_patches // merge_size**2",
+    }
+    return rows, provenance
+
+
+def dump(table: dict[str, Any]) -> str:
+    """json indent 1, but a video row a line (there are thousands)."""
+    parts = []
+    for key, value in table.items():
+        if key == "video":
+            body = ",\n".join("  " + json.dumps(row) for row in value)
+            parts.append(f' "video": [\n{body}\n ]')
+        else:
+            parts.append(f" {json.dumps(key)}: " + json.dumps(value, indent=1).replace("\n", "\n "))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 OPENAI = "https://platform.openai.com/docs/guides/images-vision#calculating-costs"
 CLAUDE = "https://docs.anthropic.com/en/docs/build-with-claude/vision#calculate-image-costs"
 GEMINI = "https://ai.google.dev/gemini-api/docs/tokens#multimodal-tokens"
@@ -302,6 +493,7 @@ DOC_ROWS: list[dict[str, Any]] = [
 
 
 def main() -> None:
+    videos, video_provenance = video_rows()
     table = {
         "provenance": {
             "generator": "tools/model_table.py",
@@ -310,14 +502,16 @@ def main() -> None:
             "numpy": np.__version__,
             "date": datetime.date.today().isoformat(),
             "configs": CONFIGS,
+            "video": video_provenance,
         },
         "images": image_rows(),
         "audio": audio_rows(),
+        "video": videos,
         "documented": DOC_ROWS,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(table, indent=1) + "\n")
-    print(f"wrote {OUT}: {len(table['images'])} image rows", file=sys.stderr)
+    OUT.write_text(dump(table))
+    print(f"wrote {OUT}: {len(table['images'])} image, {len(videos)} video rows", file=sys.stderr)
 
 
 if __name__ == "__main__":

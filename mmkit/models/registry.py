@@ -64,8 +64,9 @@ class Family:
 # Qwen2-VL and Qwen2.5-VL share every image number: patch_size 14, merge_size 2,
 # min_pixels 3136, max_pixels 12845056 (preprocessor_config.json of both).
 _QWEN_IMAGE = SmartResize(patch=14, merge=2, min_pixels=3136, max_pixels=12845056, max_ratio=200)
-# qwen-vl-utils' video constants: FPS 2, FRAME_FACTOR 2, FPS_MIN_FRAMES 4, FPS_MAX_FRAMES 768,
-# VIDEO_MIN_PIXELS 128*28*28, VIDEO_MAX_PIXELS 768*28*28, VIDEO_TOTAL_PIXELS 24576*28*28.
+# qwen-vl-utils 0.0.14's video constants: FPS 2, FRAME_FACTOR 2, FPS_MIN_FRAMES 4,
+# FPS_MAX_FRAMES 768, VIDEO_MIN/MAX_TOKEN_NUM 128/768 (x 28*28 pixels a frame), and
+# fetch_video's total_pixels MODEL_SEQ_LEN*28*28*0.9 with MODEL_SEQ_LEN 128000.
 _QWEN_VIDEO = QwenVideo(
     fps=2.0,
     frame_factor=2,
@@ -74,7 +75,7 @@ _QWEN_VIDEO = QwenVideo(
     factor=28,
     min_pixels=128 * 28 * 28,
     max_pixels=768 * 28 * 28,
-    total_pixels=24576 * 28 * 28,
+    total_pixels=128000 * 28 * 28 * 0.9,
 )
 _QWEN_SOURCES = (
     f"{HF}/Qwen/Qwen2.5-VL-7B-Instruct/blob/main/preprocessor_config.json",

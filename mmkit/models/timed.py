@@ -49,8 +49,8 @@ def _check_duration(duration: float) -> None:
 
 @dataclass(frozen=True)
 class QwenVideo:
-    """qwen-vl-utils' fetch_video: frames at `fps` in pairs (temporal patches of 2), each frame
-    smart-resized within a per-frame pixel budget that shrinks as frames grow."""
+    """qwen-vl-utils' fetch_video (0.0.14): frames at `fps`, floored to pairs (temporal patches
+    of 2), each frame smart-resized within a per-frame pixel budget that shrinks as frames grow."""
 
     fps: float
     frame_factor: int
@@ -59,14 +59,17 @@ class QwenVideo:
     factor: int
     min_pixels: int
     max_pixels: int
-    total_pixels: int
+    total_pixels: float
 
     def frames(self, duration: float, fps: float) -> int:
+        """qwen-vl-utils' smart_nframes with {"fps": self.fps}, on the stream's frame count."""
         total = round(duration * fps)  # the stream's frame count
         f = self.frame_factor
         lo = math.ceil(self.min_frames / f) * f
         hi = math.floor(min(self.max_frames, total) / f) * f
-        n = round(min(max(duration * self.fps, lo), hi) / f) * f
+        # from the frame count, as smart_nframes does: total / fps is not always `duration`
+        wanted = total / fps * self.fps
+        n = math.floor(min(max(wanted, lo), hi, total) / f) * f
         if not f <= n <= total:
             raise MediaTooLargeError(
                 f"a {duration:g}-second video at {fps:g} fps has {total} frames; this model "
