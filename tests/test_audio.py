@@ -606,3 +606,17 @@ def test_the_server_refuses_audio_that_holds_more_than_its_cap(server: RunningSe
 
 def b64_bytes(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def test_a_header_cut_where_libsndfile_seeks_before_the_start_is_a_plain_error(
+    fixtures_dir: Path,
+) -> None:
+    # tone.aiff cut after 22 bytes makes libsndfile seek to -1; an in-memory file that raised
+    # there escaped through soundfile's callback (an unraisable exception, an error here)
+    cut = (fixtures_dir / "tone.aiff").read_bytes()[:22]
+    with pytest.raises(mmkit.MmkitError) as raised:
+        Audio(cut)
+    assert str(raised.value) == (
+        "audio bytes (22 bytes) cannot be decoded as audio (Invalid data found when processing "
+        "input); re-export or re-download it"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +322,21 @@ def test_stripped_images_decode_to_the_same_pixels_without_gps(
     if orientation == 1:  # what passes through a receiver unchanged: the same, through a part
         sent = Image(original).encoded(BYTEZ.images, target="bytez").data
         assert sent == stripped.data
+
+
+def test_a_warning_from_elsewhere_while_exif_is_read_leaves_it_readable(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = PILImage.Exif.load
+
+    def load_while_a_socket_is_collected(self: PILImage.Exif, data: bytes) -> None:
+        # what the garbage collector says of a socket closed mid-read, from another thread
+        warnings.warn("unclosed <socket.socket fd=13>", ResourceWarning, stacklevel=1)
+        load(self, data)
+
+    monkeypatch.setattr(PILImage.Exif, "load", load_while_a_socket_is_collected)
+    image = Image((fixtures_dir / "gps.png").read_bytes())
+    received("bytez", image)
+    assert image.conversions_for("bytez") == [
+        "removed EXIF metadata (GPS position, camera) and PNG text (Location, Author, Comment)"
+    ]

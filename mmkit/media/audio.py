@@ -347,12 +347,28 @@ def describe(duration: float | None, rate: int | None, channels: int | None) -> 
 # --- internals: probing ------------------------------------------------------------------------
 
 
+class _FileLike(io.BytesIO):
+    """Bytes read by libsndfile, seeking as a file does: a seek before the start leaves the
+    position where it was. A damaged header makes libsndfile seek to -1, and BytesIO's
+    ValueError would escape through soundfile's callback as an unraisable exception."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._size = len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_CUR: self.tell(), io.SEEK_END: self._size}.get(whence, 0)
+        if base + offset < 0:
+            return self.tell()
+        return super().seek(offset, whence)
+
+
 def _probe_soundfile(data: bytes, mime: str) -> AudioInfo | None:
     """libsndfile's header read; None when it cannot open the bytes (PyAV may)."""
     import soundfile
 
     try:
-        info = soundfile.info(io.BytesIO(data))
+        info = soundfile.info(_FileLike(data))
     except Exception:  # libsndfile refuses some valid files (odd WAV codecs): PyAV decides
         return None
     codec = _SOUNDFILE_CODECS.get(info.subtype, info.subtype.lower())
@@ -508,7 +524,7 @@ def _soundfile_blocks(
     import soundfile
 
     size = max(1024, BLOCK_SAMPLES // info.channels)
-    with soundfile.SoundFile(io.BytesIO(data)) as handle:
+    with soundfile.SoundFile(_FileLike(data)) as handle:
         if (handle.samplerate, handle.channels) != (info.sample_rate, info.channels):
             raise InvalidMediaError(f"audio {origin}: its header changed between reads")
         position = 0

@@ -13,6 +13,7 @@ something else than what mmkit describes.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -93,7 +94,10 @@ def exif_note(payload: bytes) -> tuple[str | None, int]:
         return "EXIF metadata (unreadable)", 1
     orientation = tags.get(0x0112, 1)
     orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    if caught:  # what a skipped tag held is unknown: it goes
+    # What a skipped tag held is unknown: it goes. Only Pillow's own warnings count: any thread
+    # may warn meanwhile (a socket the collector closes), and catch_warnings records that too.
+    pillow = os.path.dirname(PILImage.__file__) + os.sep
+    if any(warning.filename.startswith(pillow) for warning in caught):
         return "EXIF metadata (partly unreadable)", orientation
     found = {*tags, *inner} - _HARMLESS_TAGS
     if not found and not gps and not thumbnail:
