@@ -738,3 +738,20 @@ def test_validation_stops_at_its_time_budget() -> None:
     with pytest.raises(mmkit.MediaTooLargeError, match=r"anim\.gif took over 0 s to decode"):
         validate(data, info, "anim.gif", max_seconds=0.0)
     validate(data, info, "anim.gif")  # the default budget passes it
+
+
+def test_a_warning_from_elsewhere_while_an_image_opens_is_no_note_of_it(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmkit.media import image as image_codec
+
+    opened = image_codec._open_plugin
+
+    def open_while_a_socket_is_collected(data: bytes, names: tuple[str, ...]) -> Any:
+        # what the garbage collector says of a socket closed mid-open, from another thread
+        warnings.warn("unclosed <socket.socket fd=13>", ResourceWarning, stacklevel=1)
+        return opened(data, names)
+
+    monkeypatch.setattr(image_codec, "_open_plugin", open_while_a_socket_is_collected)
+    image = Image(fixtures_dir / "photo.jpg")
+    assert image.notes == []

@@ -487,7 +487,7 @@ class _opened:
             return
         from PIL import Image as PILImage
 
-        for caught in self._caught:
+        for caught in image_metadata.pillows_own(self._caught):
             if issubclass(caught.category, PILImage.DecompressionBombWarning):
                 continue  # mmkit's own pixel limit decides
             note = f"decoder warning: {caught.message} (read anyway)"

@@ -77,6 +77,15 @@ def strip(data: bytes, mime: str, *, cut: bool = True) -> Stripped | None:
     return Stripped(out, "removed " + " and ".join(removed))
 
 
+def pillows_own(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    """The warnings Pillow itself gave. catch_warnings records every warning in the process
+    meanwhile: another thread's, or a socket the garbage collector closes mid-read."""
+    from PIL import Image as PILImage
+
+    pillow = os.path.dirname(PILImage.__file__) + os.sep
+    return [warning for warning in caught if warning.filename.startswith(pillow)]
+
+
 def exif_note(payload: bytes) -> tuple[str | None, int]:
     """(what a removed EXIF block held, or None when nothing private; its orientation)."""
     from PIL import Image as PILImage
@@ -94,10 +103,7 @@ def exif_note(payload: bytes) -> tuple[str | None, int]:
         return "EXIF metadata (unreadable)", 1
     orientation = tags.get(0x0112, 1)
     orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    # What a skipped tag held is unknown: it goes. Only Pillow's own warnings count: any thread
-    # may warn meanwhile (a socket the collector closes), and catch_warnings records that too.
-    pillow = os.path.dirname(PILImage.__file__) + os.sep
-    if any(warning.filename.startswith(pillow) for warning in caught):
+    if pillows_own(caught):  # what a skipped tag held is unknown: it goes
         return "EXIF metadata (partly unreadable)", orientation
     found = {*tags, *inner} - _HARMLESS_TAGS
     if not found and not gps and not thumbnail:
