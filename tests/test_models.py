@@ -604,3 +604,12 @@ def test_an_id_mmkit_does_not_know_changes_nothing_sent(model: str) -> None:
     assert Image(SMALL, model=model).encoded().data == SMALL
     with pytest.raises(UnknownModelError):
         plan_image(model, 64, 48)
+
+
+def test_a_qwen_video_past_200_to_1_is_refused_as_its_processor_refuses_it() -> None:
+    # qwen-vl-utils' smart_resize raises past MAX_RATIO 200; 4000x20 is exactly 200:1 (a row)
+    with pytest.raises(MediaTooLargeError, match=r"a 4020x20 video has an aspect ratio over 200:1"):
+        plan_video("Qwen/Qwen2.5-VL-7B-Instruct", 10.0, 30.0, 4020, 20)
+    with pytest.raises(MediaTooLargeError, match=r"a 20x4020 video"):
+        plan_video("Qwen/Qwen2-VL-7B-Instruct", 10.0, 30.0, 20, 4020)
+    assert plan_video("Qwen/Qwen2.5-VL-7B-Instruct", 10.0, 30.0, 4000, 20).frames == 20

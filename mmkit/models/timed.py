@@ -47,6 +47,9 @@ def _check_duration(duration: float) -> None:
         )
 
 
+_MAX_RATIO = 200  # qwen-vl-utils' MAX_RATIO: smart_resize refuses a longer side past 200×
+
+
 @dataclass(frozen=True)
 class QwenVideo:
     """qwen-vl-utils' fetch_video (0.0.14): frames at `fps`, floored to pairs (temporal patches
@@ -79,6 +82,11 @@ class QwenVideo:
 
     def size(self, width: int, height: int, frames: int) -> tuple[int, int]:
         """qwen-vl-utils' smart_resize with the video's per-frame bounds."""
+        if max(width, height) / min(width, height) > _MAX_RATIO:
+            raise MediaTooLargeError(
+                f"a {width}x{height} video has an aspect ratio over {_MAX_RATIO}:1, which this "
+                "model's video processor refuses; crop it"
+            )
         f = self.factor
         max_pixels = max(
             min(self.max_pixels, self.total_pixels / frames * self.frame_factor),
