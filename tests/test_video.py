@@ -575,3 +575,23 @@ def test_a_frame_list_longer_than_the_guard_is_refused_before_decoding() -> None
     }
     with pytest.raises(MediaTooLargeError, match="limit for a list"):
         mmkit.from_hf([hf])
+
+
+def test_headers_claiming_frames_that_nothing_decodes_are_an_error_not_an_empty_list() -> None:
+    # Hypothesis found it: one byte flipped in the only packet's chunk id ("00dc" after "movi")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    broken = bytearray(buf.getvalue())
+    broken[broken.index(b"movi") + 4] ^= 0xFF
+    video = Video(bytes(broken))  # the headers still read: 1 frame over 0.2 s
+    with pytest.raises(InvalidMediaError) as raised:
+        video.frames(4)
+    assert str(raised.value) == (
+        f"video bytes ({len(broken):,} bytes) has no frame that decodes (its headers claim "
+        "0:00.0–0:00.2); re-encode it"
+    )

@@ -312,6 +312,12 @@ class Video(MediaPart):
                 keep_pixels=keep_pixels,
                 window=(lo - offset, hi - offset),
             )
+        whole = start is None and end is None and self.start is None and self.end is None
+        if not picked and whole:  # headers that claim frames nothing decodes: never an empty list
+            raise InvalidMediaError(
+                f"video {self.origin} has no frame that decodes (its headers claim "
+                f"{clock_range(lo - offset, hi - offset)}); re-encode it"
+            )
         if len(picked) < wanted and not exact:  # several times landed on one keyframe
             self._note(
                 f"asked for {wanted} frames; keyframes only (exact=False): the {wanted} times in "
